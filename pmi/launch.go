@@ -1,0 +1,121 @@
+// Package pmi is hpcbench's process manager: it spawns the ranks of one MPI
+// job, serves them PMI (PMI-1 and PMI-2 over the simple wire protocol in pure
+// Go; PMIx through the cgo server in pmi/pmix), streams their output and
+// measures the launch.
+//
+// This file is the contract other packages build on: the matrix executor
+// calls Launch, the runtime adapters implement Wrapper.
+package pmi
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+// Flavour is a PMI wire protocol.
+type Flavour string
+
+const (
+	PMI1 Flavour = "pmi1" // simple wire protocol, version 1 (MPICH's default)
+	PMI2 Flavour = "pmi2" // simple wire protocol, version 2 (Slurm's libpmi2, Intel MPI)
+	PMIx Flavour = "pmix" // PMIx (Open MPI 4 and later), served through libpmix
+)
+
+// Channel is how a PMI-1/PMI-2 client reaches the server.
+type Channel string
+
+const (
+	ChannelFD  Channel = "fd"  // PMI_FD: an inherited socketpair end
+	ChannelTCP Channel = "tcp" // PMI_PORT=127.0.0.1:port plus PMI_ID
+)
+
+// RankCommand is the process the launcher is about to start for one rank.
+// A Wrapper rewrites it to run the rank inside a container runtime.
+type RankCommand struct {
+	Rank int
+	// Argv is the full command line; Argv[0] is looked up in PATH.
+	Argv []string
+	// Env is the complete environment of the rank, PMI variables included.
+	Env []string
+	Dir string
+	// ExtraFiles become fd 3, 4, ... of the child (PMI_FD names one of them).
+	ExtraFiles []*os.File
+}
+
+// Job describes the job a Wrapper is wrapping ranks for.
+type Job struct {
+	ID      string // unique per launch; containers are named hpcbench-<ID>-<rank>
+	Ranks   int
+	PMI     Flavour
+	Channel Channel // the PMI-1/PMI-2 channel in use
+	// PMIxTmpdir is the PMIx server's tmpdir; ranks must see it at the same path.
+	PMIxTmpdir string
+}
+
+// Wrapper places each rank in a runtime. The native launch has none.
+type Wrapper interface {
+	// Channel returns the PMI-1/PMI-2 channel that crosses this runtime
+	// (fd where the runtime passes inherited fds, otherwise tcp).
+	Channel() Channel
+	// WrapRank rewrites cmd in place before the rank is started.
+	WrapRank(job Job, cmd *RankCommand) error
+	// Cleanup removes whatever the runtime left behind for job (containers),
+	// after the ranks ended or were killed. It must be safe to call twice.
+	Cleanup(job Job) error
+}
+
+// Options describe one launch.
+type Options struct {
+	Ranks   int
+	PMI     Flavour       // default PMI1
+	Channel Channel       // default: the Wrapper's, else fd
+	Timeout time.Duration // 0: none
+	Bind    string        // "none" (default) or "core": rank r pinned to core r mod cores
+	// TagOutput prefixes every output line with "[rank] ".
+	TagOutput bool
+	Argv      []string
+	// Env is added to every rank's environment (on top of os.Environ()).
+	Env    []string
+	Dir    string
+	Stdout io.Writer
+	Stderr io.Writer
+	// Wrapper runs the ranks in a container runtime; nil runs them natively.
+	Wrapper Wrapper
+	// JobID names the job; empty picks a unique one.
+	JobID string
+}
+
+// Report is what one launch measured. It is written as JSON by
+// "hpcbench launch --report FILE", which is how a node-level launch inside a
+// container hands its measurements back.
+type Report struct {
+	JobID   string  `json:"job_id"`
+	Ranks   int     `json:"ranks"`
+	PMI     Flavour `json:"pmi"`
+	Channel Channel `json:"channel,omitempty"`
+	// Wall is from the first spawn until the last rank was reaped.
+	Wall time.Duration `json:"wall_ns"`
+	// WireUp is from the first spawn until every rank finished PMI init
+	// (PMI-1 init, PMI-2 fullinit, PMIx client connect). 0 if never.
+	WireUp time.Duration `json:"wireup_ns"`
+	// FirstFence is from the first spawn until the first fence/barrier
+	// completed for all ranks. 0 if never.
+	FirstFence time.Duration `json:"first_fence_ns"`
+	// Negotiated is the PMI version each rank actually spoke ("pmi1",
+	// "pmi2", "pmix"; "" for a rank that never spoke PMI).
+	Negotiated []string `json:"negotiated"`
+	ExitCodes  []int    `json:"exit_codes"` // per rank; -signal for a signal death
+	PeakRSSKiB []int64  `json:"peak_rss_kib"`
+	// FailedRank is the rank that made the launch fail, -1 if none or unknown.
+	FailedRank int `json:"failed_rank"`
+	// Reason says why the launch failed ("rank 2 called abort with code 7",
+	// "timeout after 30s", "interrupted", "rank 1 negotiated pmi1, not pmi2").
+	Reason string `json:"reason,omitempty"`
+	// Settings are the environment settings hpcbench itself added to the
+	// ranks (e.g. OMPI_MCA_schizo=^orte); they are part of the cell.
+	Settings map[string]string `json:"settings,omitempty"`
+}
+
+// OK reports whether the launch succeeded.
+func (r *Report) OK() bool { return r.Reason == "" }
