@@ -1,0 +1,286 @@
+// Package inventory finds out what this node has for running MPI benchmarks:
+// the host itself, the MPI libraries and the PMI flavours each one speaks,
+// the PMI client and server libraries, the container runtimes (and whether
+// their engines answer), Slurm, and the benchmark binaries.
+//
+// Detect runs every probe concurrently, each under its own timeout, so a
+// hung docker engine or an unreachable Slurm controller costs seconds, not
+// minutes. Nothing missing is an error: a missing component is reported as
+// not found, with a hint saying how to get it. The Inventory is what
+// "hpcbench doctor" prints, what config validation consults to skip
+// impossible cells, and part of every result's provenance (it is
+// JSON-serialisable).
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// DefaultTimeout bounds each probe when Options.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Options tune Detect.
+type Options struct {
+	// NPBDirs are folders searched for NPB binaries besides PATH, together
+	// with their immediate subfolders (so a build folder holding mpich/ and
+	// openmpi/ is found). In these folders plain names such as "cg" count;
+	// on PATH only NPB-style names such as "cg.A.x" or "cg.A.4" do.
+	NPBDirs []string
+	// Timeout bounds each probe; 0 means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Component is one thing the node may or may not have.
+type Component struct {
+	Name    string `json:"name"`
+	Found   bool   `json:"found"`
+	Version string `json:"version,omitempty"`
+	// Path is the executable or library file that was found.
+	Path string `json:"path,omitempty"`
+	// Detail holds further facts or why something found is not usable.
+	Detail string `json:"detail,omitempty"`
+	// Hint says how to get the component, or how to make it usable.
+	Hint string `json:"hint,omitempty"`
+}
+
+// Host describes the machine.
+type Host struct {
+	Hostname    string `json:"hostname"`
+	OS          string `json:"os,omitempty"`
+	Kernel      string `json:"kernel"`
+	Arch        string `json:"arch"`
+	CPUModel    string `json:"cpu_model"`
+	Cores       int    `json:"cores"`
+	MemoryBytes uint64 `json:"memory_bytes"`
+}
+
+// MPI is one MPI library with its tools and the PMI flavours it speaks.
+type MPI struct {
+	// Component's Name is "mpich" or "openmpi"; Path is the version tool
+	// that answered (mpichversion, ompi_info).
+	Component
+	// Library is the shared library ranks load (libmpich.so.12, libmpi.so.40).
+	Library  string    `json:"library,omitempty"`
+	Compiler Component `json:"compiler"` // mpicc.mpich, mpicc.openmpi
+	Launcher Component `json:"launcher"` // mpiexec.mpich, mpirun.openmpi
+	// PMI lists the flavours the library speaks, as detected; empty when
+	// detection could not tell (see PMIEvidence).
+	PMI []pmi.Flavour `json:"pmi"`
+	// PMIEvidence says how PMI was decided ("no fullinit in libmpich.so.12:
+	// PMI-1 only", "ompi_info: MCA pmix ext3x").
+	PMIEvidence string `json:"pmi_evidence,omitempty"`
+}
+
+// Speaks reports whether the library speaks flavour f, as detected.
+func (m *MPI) Speaks(f pmi.Flavour) bool {
+	for _, g := range m.PMI {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// PMILibraries are the PMI libraries other than those inside an MPI.
+type PMILibraries struct {
+	// PMIx is OpenPMIx (libpmix), which the PMIx server links against.
+	PMIx Component `json:"pmix"`
+	// SlurmPMI2 is Slurm's PMI-2 client library (libpmi2), a PMI-2 peer.
+	SlurmPMI2 Component `json:"slurm_pmi2"`
+}
+
+// Runtime is a container runtime (or an OCI runtime such as crun).
+type Runtime struct {
+	// Component's Version is the client's.
+	Component
+	// Usable is whether a container can be started now: found, and for
+	// Docker the engine answered.
+	Usable bool `json:"usable"`
+	// Engine is the Docker engine's version when it answered.
+	Engine string `json:"engine,omitempty"`
+}
+
+// Slurm is the Slurm client and whether a controller answers.
+type Slurm struct {
+	Client Component `json:"client"` // srun
+	// Controller is whether "scontrol ping" found a controller up.
+	Controller       bool   `json:"controller"`
+	ControllerDetail string `json:"controller_detail,omitempty"`
+	ControllerHint   string `json:"controller_hint,omitempty"`
+	// MPIPlugins are the --mpi plugin types srun offers (pmi2, pmix, ...).
+	MPIPlugins []string `json:"mpi_plugins,omitempty"`
+}
+
+// NPBBinary is one NPB executable found.
+type NPBBinary struct {
+	Name  string `json:"name"`            // "cg"
+	Class string `json:"class,omitempty"` // "A"; "" when the name does not say
+	// Ranks is the rank count an NPB 3.3 binary was compiled for (cg.A.4);
+	// 0 when any count is chosen at run time.
+	Ranks int `json:"ranks,omitempty"`
+	// MPI is the library the binary was built for when its folder says so
+	// (".../mpich/cg").
+	MPI  string `json:"mpi,omitempty"`
+	Path string `json:"path"`
+}
+
+// Benchmarks are the benchmark programs found.
+type Benchmarks struct {
+	NPB []NPBBinary `json:"npb"`
+	// NPBDirs are the folders searched besides PATH.
+	NPBDirs []string  `json:"npb_dirs,omitempty"`
+	NPBHint string    `json:"npb_hint,omitempty"`
+	HPL     Component `json:"hpl"`  // xhpl
+	HPCC    Component `json:"hpcc"` // hpcc
+}
+
+// Inventory is everything Detect found.
+type Inventory struct {
+	Taken      time.Time     `json:"taken"`
+	Took       time.Duration `json:"took_ns"`
+	Host       Host          `json:"host"`
+	MPI        []MPI         `json:"mpi"`      // always mpich, then openmpi
+	PMI        PMILibraries  `json:"pmi"`      //
+	Runtimes   []Runtime     `json:"runtimes"` // docker, podman, apptainer, singularity, crun, runc
+	Slurm      Slurm         `json:"slurm"`
+	Benchmarks Benchmarks    `json:"benchmarks"`
+}
+
+// Detect probes the node. It never fails: what cannot be found is
+// reported as missing. ctx cancels all probes.
+func Detect(ctx context.Context, opts Options) *Inventory {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	p := &prober{timeout: opts.Timeout}
+	start := time.Now()
+	inv := &Inventory{Taken: start.UTC().Truncate(time.Second)}
+	inv.MPI = make([]MPI, 2)
+	inv.Runtimes = make([]Runtime, len(runtimeProbes))
+	probes := []func(){
+		func() { inv.Host = p.host(ctx) },
+		func() { inv.MPI[0] = p.mpich(ctx) },
+		func() { inv.MPI[1] = p.openMPI(ctx) },
+		func() { inv.PMI.PMIx = p.pmix(ctx) },
+		func() { inv.PMI.SlurmPMI2 = p.slurmPMI2() },
+		func() { inv.Slurm = p.slurm(ctx) },
+		func() { inv.Benchmarks = p.benchmarks(opts.NPBDirs) },
+	}
+	for i, rp := range runtimeProbes {
+		probes = append(probes, func() { inv.Runtimes[i] = p.runtime(ctx, rp) })
+	}
+	var wg sync.WaitGroup
+	for _, probe := range probes {
+		wg.Add(1)
+		go func() { defer wg.Done(); probe() }()
+	}
+	wg.Wait()
+	inv.Took = time.Since(start).Round(time.Millisecond)
+	return inv
+}
+
+// FindMPI returns the entry for an MPI library ("mpich", "openmpi"), or
+// nil when the name is not one hpcbench knows.
+func (inv *Inventory) FindMPI(name string) *MPI {
+	if inv == nil {
+		return nil
+	}
+	for i := range inv.MPI {
+		if inv.MPI[i].Name == name {
+			return &inv.MPI[i]
+		}
+	}
+	return nil
+}
+
+// FindRuntime returns the entry for a runtime binary ("docker", "crun",
+// ...), or nil.
+func (inv *Inventory) FindRuntime(name string) *Runtime {
+	if inv == nil {
+		return nil
+	}
+	for i := range inv.Runtimes {
+		if inv.Runtimes[i].Name == name {
+			return &inv.Runtimes[i]
+		}
+	}
+	return nil
+}
+
+// DebianPMI is what Debian 12's MPI packages speak: MPICH 4.0.2 PMI-1 only,
+// Open MPI 4.1 PMIx only. It is the fallback when detection could not tell.
+var DebianPMI = map[string][]pmi.Flavour{
+	"mpich":   {pmi.PMI1},
+	"openmpi": {pmi.PMIx},
+}
+
+// PMIOf returns the PMI flavours MPI library mpi speaks and whether that
+// was detected on this node. When the library was not found, or detection
+// could not tell, it falls back to DebianPMI (detected = false). A nil
+// Inventory always gives the fallback.
+func (inv *Inventory) PMIOf(mpi string) (flavours []pmi.Flavour, detected bool) {
+	if m := inv.FindMPI(mpi); m != nil && m.Found && len(m.PMI) > 0 {
+		return m.PMI, true
+	}
+	return DebianPMI[mpi], false
+}
+
+// Errors RuntimeStatus wraps.
+var (
+	ErrNotInstalled     = errors.New("not installed")
+	ErrEngineNotRunning = errors.New("engine does not answer")
+	ErrUnknownRuntime   = errors.New("unknown runtime")
+)
+
+// runtimeBinaries maps a runtime name used in configs to the binaries
+// that provide it, in order of preference.
+var runtimeBinaries = map[string][]string{
+	"docker":      {"docker"},
+	"podman":      {"podman"},
+	"apptainer":   {"apptainer", "singularity"},
+	"singularity": {"singularity", "apptainer"},
+	"oci":         {"crun", "runc"},
+}
+
+// RuntimeStatus says whether runtime name (native, docker, podman,
+// apptainer, singularity or oci) can run containers here. It returns the
+// binary that provides it and its version; the error wraps
+// ErrNotInstalled, ErrEngineNotRunning or ErrUnknownRuntime and carries the
+// hint. "native" is always available. apptainer and singularity answer for
+// each other; oci is crun or else runc.
+func (inv *Inventory) RuntimeStatus(name string) (binary, version string, err error) {
+	if name == "native" {
+		return "", "", nil
+	}
+	bins, ok := runtimeBinaries[name]
+	if !ok {
+		return "", "", fmt.Errorf("%q: %w", name, ErrUnknownRuntime)
+	}
+	var first *Runtime
+	for _, b := range bins {
+		rt := inv.FindRuntime(b)
+		if rt == nil {
+			continue
+		}
+		if first == nil {
+			first = rt
+		}
+		if rt.Usable {
+			return rt.Name, rt.Version, nil
+		}
+	}
+	switch {
+	case first == nil:
+		return "", "", fmt.Errorf("%s: %w", name, ErrNotInstalled)
+	case first.Found:
+		return "", "", fmt.Errorf("%s: %w (%s)", name, ErrEngineNotRunning, first.Hint)
+	default:
+		return "", "", fmt.Errorf("%s: %w (%s)", name, ErrNotInstalled, first.Hint)
+	}
+}

@@ -1,0 +1,245 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+func TestDetectThisNode(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"mpich/ep", "mpich/cg", "openmpi/is", "bt.C.x", "notes.txt"} {
+		p := filepath.Join(dir, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	inv := Detect(context.Background(), Options{NPBDirs: []string{dir}, Timeout: 5 * time.Second})
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("Detect took %s; probes should run concurrently under a 5 s timeout", took)
+	}
+	if inv.Host.Cores < 1 || inv.Host.Hostname == "" || inv.Host.Kernel == "" || inv.Host.MemoryBytes == 0 {
+		t.Errorf("host incomplete: %+v", inv.Host)
+	}
+	if len(inv.MPI) != 2 || inv.MPI[0].Name != "mpich" || inv.MPI[1].Name != "openmpi" {
+		t.Fatalf("MPI entries = %+v, want mpich then openmpi", inv.MPI)
+	}
+	for _, m := range inv.MPI {
+		if !m.Found && m.Hint == "" {
+			t.Errorf("%s missing without a hint", m.Name)
+		}
+	}
+	var got []string
+	for _, b := range inv.Benchmarks.NPB {
+		if strings.HasPrefix(b.Path, dir) {
+			got = append(got, strings.TrimPrefix(b.Path, dir+"/")+":"+b.Name+":"+b.Class+":"+b.MPI)
+		}
+	}
+	want := []string{"bt.C.x:bt:C:", "mpich/cg:cg::mpich", "mpich/ep:ep::mpich", "openmpi/is:is::openmpi"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("NPB binaries = %v, want %v", got, want)
+	}
+	// JSON round trip: the inventory is stored as provenance.
+	b, err := json.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Inventory
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Host != inv.Host || len(back.Runtimes) != len(inv.Runtimes) {
+		t.Errorf("JSON round trip changed the inventory")
+	}
+	var out bytes.Buffer
+	if err := WriteReport(&out, inv); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Host", "MPI", "PMI", "Runtimes", "Slurm", "Benchmarks", "mpich", "openmpi", "docker", "native"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, out.String())
+		}
+	}
+	t.Logf("\n%s", out.String())
+}
+
+// TestMPICHOnThisNode checks the detection against Debian 12's MPICH,
+// which speaks PMI-1 only.
+func TestMPICHOnThisNode(t *testing.T) {
+	if _, err := exec.LookPath("mpichversion"); err != nil {
+		t.Skip("MPICH not installed (apt-get install mpich libmpich-dev)")
+	}
+	m := (&prober{timeout: 5 * time.Second}).mpich(context.Background())
+	if !m.Found || m.Version == "" || m.Library == "" {
+		t.Fatalf("mpich = %+v", m)
+	}
+	if strings.HasPrefix(m.Version, "4.0.") && !reflect.DeepEqual(m.PMI, []pmi.Flavour{pmi.PMI1}) {
+		t.Errorf("MPICH %s PMI = %v (%s), want [pmi1]", m.Version, m.PMI, m.PMIEvidence)
+	}
+}
+
+func TestOpenMPIOnThisNode(t *testing.T) {
+	if _, err := exec.LookPath("ompi_info"); err != nil {
+		t.Skip("Open MPI not installed (apt-get install openmpi-bin libopenmpi-dev)")
+	}
+	m := (&prober{timeout: 10 * time.Second}).openMPI(context.Background())
+	if !m.Found || m.Version == "" {
+		t.Fatalf("openmpi = %+v", m)
+	}
+	if strings.HasPrefix(m.Version, "4.") && !reflect.DeepEqual(m.PMI, []pmi.Flavour{pmi.PMIx}) {
+		t.Errorf("Open MPI %s PMI = %v (%s), want [pmix]", m.Version, m.PMI, m.PMIEvidence)
+	}
+}
+
+func TestMPICHPMIFromStrings(t *testing.T) {
+	tests := []struct {
+		content string
+		want    []pmi.Flavour
+	}{
+		{"\x00cmd=init pmi_version=%d\x00", []pmi.Flavour{pmi.PMI1}},
+		{"\x00cmd=init pmi_version=%d\x00cmd=fullinit;\x00", []pmi.Flavour{pmi.PMI1, pmi.PMI2}},
+		{"\x00cmd=init pmi_version\x00PMIx_Init\x00", []pmi.Flavour{pmi.PMI1, pmi.PMIx}},
+		{"\x00nothing\x00", nil},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(t.TempDir(), "libmpich.so.12")
+		if err := os.WriteFile(p, []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, ev := mpichPMI(p)
+		if !reflect.DeepEqual(got, tt.want) || ev == "" {
+			t.Errorf("mpichPMI(%q) = %v, %q; want %v", tt.content, got, ev, tt.want)
+		}
+	}
+}
+
+func TestParseOMPIInfo(t *testing.T) {
+	out := "package:Open MPI Debian\nompi:version:full:4.1.4\n" +
+		"mca:pmix:ext3x:version:\"mca:2.1.0\"\nmca:pmix:ext3x:version:\"api:2.0.0\"\n" +
+		"mca:pmix:isolated:version:\"mca:2.1.0\"\nmca:pmix:flux:version:\"mca:2.1.0\"\nmca:ess:pmi:version:\"mca:2.1.0\"\n"
+	v, comps := parseOMPIInfo(out)
+	if v != "4.1.4" || !reflect.DeepEqual(comps, []string{"ext3x", "isolated", "flux"}) {
+		t.Fatalf("parseOMPIInfo = %q, %v", v, comps)
+	}
+	tests := []struct {
+		version string
+		comps   []string
+		want    []pmi.Flavour
+	}{
+		{"4.1.4", []string{"ext3x", "isolated", "flux"}, []pmi.Flavour{pmi.PMIx}},
+		{"4.0.3", []string{"pmix3x", "s1", "s2"}, []pmi.Flavour{pmi.PMI1, pmi.PMI2, pmi.PMIx}},
+		{"5.0.3", nil, []pmi.Flavour{pmi.PMIx}},
+		{"4.1.4", []string{"isolated"}, nil},
+	}
+	for _, tt := range tests {
+		got, _ := openMPIPMI(tt.version, tt.comps)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("openMPIPMI(%s, %v) = %v, want %v", tt.version, tt.comps, got, tt.want)
+		}
+	}
+}
+
+func TestParseHostFiles(t *testing.T) {
+	if got := cpuModel("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n"); got != "Intel(R) Xeon(R) CPU @ 2.20GHz" {
+		t.Errorf("cpuModel = %q", got)
+	}
+	if got := memTotal("MemTotal:       24578344 kB\nMemFree:  1 kB\n"); got != 24578344*1024 {
+		t.Errorf("memTotal = %d", got)
+	}
+	if got := osPrettyName("NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"); got != "Debian GNU/Linux 12 (bookworm)" {
+		t.Errorf("osPrettyName = %q", got)
+	}
+}
+
+func TestParseMPIPlugins(t *testing.T) {
+	out := "MPI plugin types are...\n\tnone\n\tpmi2\n\tpmix\nspecific pmix plugin versions available: pmix_v4\n"
+	if got := parseMPIPlugins(out); !reflect.DeepEqual(got, []string{"none", "pmi2", "pmix"}) {
+		t.Errorf("parseMPIPlugins = %v", got)
+	}
+	out = "srun: MPI plugin types are...\nsrun: none\nsrun: pmi2\n"
+	if got := parseMPIPlugins(out); !reflect.DeepEqual(got, []string{"none", "pmi2"}) {
+		t.Errorf("parseMPIPlugins (prefixed) = %v", got)
+	}
+}
+
+func TestVersionRe(t *testing.T) {
+	for in, want := range map[string]string{
+		"Docker version 28.2.2, build e6534b4": "28.2.2",
+		"podman version 4.3.1":                 "4.3.1",
+		"apptainer version 1.4.5":              "1.4.5",
+		"runc version 1.1.5+ds1":               "1.1.5+ds1",
+		"crun version 1.8.1":                   "1.8.1",
+		"singularity-ce version 4.1.0-jammy":   "4.1.0-jammy",
+	} {
+		if got := versionRe.FindString(in); got != want {
+			t.Errorf("version of %q = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRuntimeStatus(t *testing.T) {
+	inv := &Inventory{Runtimes: []Runtime{
+		{Component: Component{Name: "docker", Found: true, Version: "28.2.2", Hint: "start the engine"}},
+		{Component: Component{Name: "podman", Found: true, Version: "4.3.1"}, Usable: true},
+		{Component: Component{Name: "apptainer", Hint: "build it"}},
+		{Component: Component{Name: "singularity", Found: true, Version: "3.11"}, Usable: true},
+		{Component: Component{Name: "crun", Hint: "apt-get install crun"}},
+		{Component: Component{Name: "runc", Found: true, Version: "1.1.5"}, Usable: true},
+	}}
+	tests := []struct {
+		name, binary string
+		err          error
+	}{
+		{"native", "", nil},
+		{"docker", "", ErrEngineNotRunning},
+		{"podman", "podman", nil},
+		{"apptainer", "singularity", nil},
+		{"oci", "runc", nil},
+		{"lxc", "", ErrUnknownRuntime},
+	}
+	for _, tt := range tests {
+		bin, _, err := inv.RuntimeStatus(tt.name)
+		if bin != tt.binary || !errorsIs(err, tt.err) {
+			t.Errorf("RuntimeStatus(%s) = %q, %v; want %q, %v", tt.name, bin, err, tt.binary, tt.err)
+		}
+	}
+	empty := &Inventory{Runtimes: []Runtime{{Component: Component{Name: "docker", Hint: "apt-get install docker.io"}}}}
+	if _, _, err := empty.RuntimeStatus("docker"); !errorsIs(err, ErrNotInstalled) || !strings.Contains(err.Error(), "apt-get") {
+		t.Errorf("missing docker: %v, want ErrNotInstalled with the hint", err)
+	}
+}
+
+func TestPMIOfFallsBackToDebian(t *testing.T) {
+	var inv *Inventory
+	if fl, det := inv.PMIOf("mpich"); det || !reflect.DeepEqual(fl, []pmi.Flavour{pmi.PMI1}) {
+		t.Errorf("nil inventory mpich = %v %v", fl, det)
+	}
+	inv = &Inventory{MPI: []MPI{{Component: Component{Name: "mpich", Found: true}, PMI: []pmi.Flavour{pmi.PMI1, pmi.PMI2}}}}
+	if fl, det := inv.PMIOf("mpich"); !det || len(fl) != 2 {
+		t.Errorf("detected mpich = %v %v", fl, det)
+	}
+	if fl, det := inv.PMIOf("openmpi"); det || !reflect.DeepEqual(fl, []pmi.Flavour{pmi.PMIx}) {
+		t.Errorf("unknown openmpi = %v %v", fl, det)
+	}
+}
+
+func errorsIs(err, target error) bool {
+	if target == nil {
+		return err == nil
+	}
+	return errors.Is(err, target)
+}
