@@ -41,6 +41,10 @@ type RankCommand struct {
 	Dir string
 	// ExtraFiles become fd 3, 4, ... of the child (PMI_FD names one of them).
 	ExtraFiles []*os.File
+	// CPU is the core the rank is pinned to with Options.Bind "core", -1
+	// for none. The launcher pins the process it starts; a Wrapper whose
+	// rank runs elsewhere (a container) can pass it on (--cpuset-cpus).
+	CPU int
 }
 
 // Job describes the job a Wrapper is wrapping ranks for.
@@ -107,6 +111,10 @@ type Report struct {
 	Negotiated []string `json:"negotiated"`
 	ExitCodes  []int    `json:"exit_codes"` // per rank; -signal for a signal death
 	PeakRSSKiB []int64  `json:"peak_rss_kib"`
+	// ExitStatus is what a launcher command exits with: 0 on success, the
+	// failing rank's exit code, 128+signal for a rank killed by a signal,
+	// the code a rank aborted with, 1 for any other failure.
+	ExitStatus int `json:"exit_status"`
 	// FailedRank is the rank that made the launch fail, -1 if none or unknown.
 	FailedRank int `json:"failed_rank"`
 	// Reason says why the launch failed ("rank 2 called abort with code 7",

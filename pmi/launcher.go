@@ -1,0 +1,589 @@
+package pmi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var (
+	// ErrUnsupported marks a PMI flavour or channel this build cannot serve.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrOptions marks launch options that cannot work.
+	ErrOptions = errors.New("invalid launch options")
+	// ErrStart marks a rank that could not be started.
+	ErrStart = errors.New("cannot start rank")
+)
+
+// killGrace is how long a rank's process group gets between SIGTERM and
+// SIGKILL once the job is being torn down.
+const killGrace = 500 * time.Millisecond
+
+// abortSettle is how long after a rank's non-zero exit an abort request
+// from that rank still counts as the cause: the rank may exit before the
+// server has read the abort message it sent just before.
+const abortSettle = 250 * time.Millisecond
+
+// outputDrain bounds the wait for the ranks' output after the last one was
+// reaped (a grandchild that escaped the process group may hold a pipe).
+const outputDrain = 2 * time.Second
+
+// Launch runs one job: it starts the PMI backend for opts.PMI, spawns
+// opts.Ranks ranks of opts.Argv, each in its own process group, serves them
+// until every rank has exited, and reports what it measured.
+//
+// A job that ran and failed (non-zero exit, abort, timeout, interruption,
+// a PMI protocol error, a rank speaking another PMI version than asked)
+// returns a Report whose Reason says why and a nil error. A launch that
+// could not happen (bad options, a flavour this build lacks, a rank that
+// cannot be started) returns an error wrapping ErrOptions, ErrUnsupported or
+// ErrStart, with a Report when ranks had already been started.
+func Launch(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Ranks < 1 {
+		return nil, fmt.Errorf("%w: %d ranks, need at least 1", ErrOptions, opts.Ranks)
+	}
+	if len(opts.Argv) == 0 || opts.Argv[0] == "" {
+		return nil, fmt.Errorf("%w: no program to run", ErrOptions)
+	}
+	if opts.PMI == "" {
+		opts.PMI = PMI1
+	}
+	if opts.Channel == "" {
+		opts.Channel = ChannelFD
+		if opts.Wrapper != nil {
+			opts.Channel = opts.Wrapper.Channel()
+		}
+	}
+	if opts.Channel != ChannelFD && opts.Channel != ChannelTCP {
+		return nil, fmt.Errorf("%w: channel %q (want fd or tcp)", ErrOptions, opts.Channel)
+	}
+	cpus, err := bindPlan(opts.Bind, opts.Ranks)
+	if err != nil {
+		return nil, err
+	}
+	if opts.JobID == "" {
+		opts.JobID = fmt.Sprintf("%d-%08x", os.Getpid(), rand.Uint32())
+	}
+	factory, err := lookupBackend(opts.PMI)
+	if err != nil {
+		return nil, err
+	}
+	l := &launch{
+		opts: opts,
+		cpus: cpus,
+		job: Job{
+			ID:      opts.JobID,
+			Ranks:   opts.Ranks,
+			PMI:     opts.PMI,
+			Channel: opts.Channel,
+		},
+		wake:           make(chan struct{}, 1),
+		negotiated:     make([]string, opts.Ranks),
+		finalizedRanks: make([]bool, opts.Ranks),
+	}
+	be, err := factory(backendConfig{Job: l.job, KVS: "kvs_" + opts.JobID, Events: l})
+	if err != nil {
+		return nil, err
+	}
+	return l.run(ctx, be)
+}
+
+// launch is one running job; it is the eventSink of its backend.
+type launch struct {
+	opts Options
+	job  Job
+	cpus []int // per rank, -1 for no binding
+
+	start time.Time
+	wake  chan struct{}
+
+	mu             sync.Mutex
+	negotiated     []string
+	inited         int
+	finalizedRanks []bool
+	wireUp         time.Duration
+	firstFence     time.Duration
+	failure        *failure
+}
+
+// failure is why a job failed; the first one wins, except that a rank's
+// abort request replaces that same rank's non-zero exit seen just before.
+type failure struct {
+	rank     int
+	reason   string
+	status   int
+	fromExit time.Time // zero unless caused by a rank's exit
+}
+
+func (l *launch) notify() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *launch) setFailure(f *failure) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.setFailureLocked(f)
+}
+
+func (l *launch) setFailureLocked(f *failure) {
+	if l.failure == nil {
+		l.failure = f
+	}
+	l.notify()
+}
+
+func (l *launch) initialised(r int, version string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r < 0 || r >= len(l.negotiated) {
+		return
+	}
+	if l.negotiated[r] == "" {
+		l.inited++
+		if l.inited == len(l.negotiated) {
+			l.wireUp = time.Since(l.start)
+		}
+	}
+	l.negotiated[r] = version
+	if version != string(l.opts.PMI) {
+		l.setFailureLocked(&failure{rank: r, status: 1,
+			reason: fmt.Sprintf("rank %d negotiated %s, not %s", r, version, l.opts.PMI)})
+	}
+}
+
+func (l *launch) fenceCompleted() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.firstFence == 0 {
+		l.firstFence = time.Since(l.start)
+	}
+}
+
+func (l *launch) finalized(r int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r >= 0 && r < len(l.finalizedRanks) {
+		l.finalizedRanks[r] = true
+	}
+}
+
+func (l *launch) aborted(r int, code int, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	reason := fmt.Sprintf("rank %d called abort with code %d", r, code)
+	if msg != "" {
+		reason += ": " + msg
+	}
+	status := code
+	if status <= 0 || status > 255 {
+		status = 1
+	}
+	f := &failure{rank: r, reason: reason, status: status}
+	if old := l.failure; old != nil && old.rank == r && !old.fromExit.IsZero() && time.Since(old.fromExit) < abortSettle {
+		l.failure = f
+		l.notify()
+		return
+	}
+	l.setFailureLocked(f)
+}
+
+func (l *launch) failed(r int, err error) {
+	who := "PMI server"
+	if r >= 0 {
+		who = "rank " + strconv.Itoa(r)
+	}
+	l.setFailure(&failure{rank: r, status: 1, reason: fmt.Sprintf("%s: %v", who, err)})
+}
+
+// rankProc is one started rank.
+type rankProc struct {
+	cmd    *exec.Cmd
+	pgid   int
+	exited bool
+}
+
+type rankExit struct {
+	rank  int
+	state *os.ProcessState
+	err   error
+}
+
+func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
+	opts := l.opts
+	n := opts.Ranks
+	rep = &Report{
+		JobID:      opts.JobID,
+		Ranks:      n,
+		PMI:        opts.PMI,
+		Channel:    opts.Channel,
+		ExitCodes:  make([]int, n),
+		PeakRSSKiB: make([]int64, n),
+		FailedRank: -1,
+	}
+	out := newOutput(opts)
+	procs := make([]*rankProc, n)
+	exits := make(chan rankExit, n)
+
+	l.mu.Lock()
+	l.start = time.Now()
+	l.mu.Unlock()
+	var startErr error
+	for r := 0; r < n; r++ {
+		p, err := l.startRank(r, be, out, rep)
+		be.rankStarted(r)
+		if err != nil {
+			startErr = err
+			l.setFailure(&failure{rank: r, status: 1, reason: err.Error()})
+			break
+		}
+		procs[r] = p
+		go func(r int, cmd *exec.Cmd) {
+			err := cmd.Wait()
+			exits <- rankExit{r, cmd.ProcessState, err}
+		}(r, p.cmd)
+	}
+
+	running := 0
+	for _, p := range procs {
+		if p != nil {
+			running++
+		}
+	}
+	var timeout <-chan time.Time
+	if opts.Timeout > 0 {
+		t := time.NewTimer(opts.Timeout - time.Since(l.start))
+		defer t.Stop()
+		timeout = t.C
+	}
+	killing := false
+	var escalate <-chan time.Time
+	killAll := func(sig syscall.Signal) {
+		for _, p := range procs {
+			if p != nil && !p.exited {
+				syscall.Kill(-p.pgid, sig)
+			}
+		}
+	}
+	startKilling := func() {
+		if killing {
+			return
+		}
+		killing = true
+		killAll(syscall.SIGTERM)
+		escalate = time.After(killGrace)
+	}
+	checkFailure := func() {
+		l.mu.Lock()
+		failed := l.failure != nil
+		l.mu.Unlock()
+		if failed {
+			startKilling()
+		}
+	}
+	checkFailure()
+	done := ctx.Done()
+	for running > 0 {
+		select {
+		case e := <-exits:
+			running--
+			p := procs[e.rank]
+			p.exited = true
+			l.recordExit(rep, e, running > 0)
+			if killing {
+				// Take down whatever the rank left in its group.
+				syscall.Kill(-p.pgid, syscall.SIGKILL)
+			}
+			checkFailure()
+		case <-l.wake:
+			checkFailure()
+		case <-timeout:
+			timeout = nil
+			l.setFailure(&failure{rank: -1, status: 1, reason: "timeout after " + opts.Timeout.String()})
+			startKilling()
+		case <-done:
+			done = nil
+			reason := "interrupted"
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				reason = "deadline exceeded"
+			}
+			l.setFailure(&failure{rank: -1, status: 1, reason: reason})
+			startKilling()
+		case <-escalate:
+			escalate = nil
+			killAll(syscall.SIGKILL)
+		}
+	}
+	rep.Wall = time.Since(l.start)
+	if killing {
+		// Leftovers of groups whose leader already exited.
+		killAll(syscall.SIGKILL)
+		for _, p := range procs {
+			if p != nil {
+				syscall.Kill(-p.pgid, syscall.SIGKILL)
+			}
+		}
+	}
+	be.close()
+	out.wait(outputDrain)
+	if opts.Wrapper != nil {
+		if cerr := opts.Wrapper.Cleanup(l.job); cerr != nil {
+			// The ranks are gone but the runtime kept something of
+			// them: the job cannot count as clean.
+			l.setFailure(&failure{rank: -1, status: 1, reason: "runtime cleanup: " + cerr.Error()})
+		}
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rep.WireUp = l.wireUp
+	rep.FirstFence = l.firstFence
+	rep.Negotiated = append([]string(nil), l.negotiated...)
+	if f := l.failure; f != nil {
+		rep.FailedRank = f.rank
+		rep.Reason = f.reason
+		rep.ExitStatus = f.status
+	}
+	if startErr != nil {
+		return rep, startErr
+	}
+	return rep, nil
+}
+
+// recordExit stores a reaped rank's exit and decides whether it fails the
+// job: a non-zero exit or a signal always does; an exit after PMI init
+// without PMI finalize does while other ranks still run (they would wait
+// for it forever).
+func (l *launch) recordExit(rep *Report, e rankExit, othersRunning bool) {
+	r := e.rank
+	st := e.state
+	if st == nil {
+		rep.ExitCodes[r] = -1
+		l.setFailure(&failure{rank: r, status: 1, reason: fmt.Sprintf("rank %d: wait: %v", r, e.err)})
+		return
+	}
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok && ru != nil {
+		rep.PeakRSSKiB[r] = ru.Maxrss
+	}
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	switch {
+	case ws.Signaled():
+		sig := ws.Signal()
+		rep.ExitCodes[r] = -int(sig)
+		l.setFailure(&failure{rank: r, status: 128 + int(sig), fromExit: time.Now(),
+			reason: fmt.Sprintf("rank %d killed by signal %d (%v)", r, int(sig), sig)})
+	case ws.ExitStatus() != 0:
+		code := ws.ExitStatus()
+		rep.ExitCodes[r] = code
+		l.setFailure(&failure{rank: r, status: code, fromExit: time.Now(),
+			reason: fmt.Sprintf("rank %d exited with code %d", r, code)})
+	default:
+		l.mu.Lock()
+		unfinished := l.negotiated[r] != "" && !l.finalizedRanks[r]
+		l.mu.Unlock()
+		if unfinished && othersRunning {
+			l.setFailure(&failure{rank: r, status: 1,
+				reason: fmt.Sprintf("rank %d exited without calling PMI finalize while other ranks ran", r)})
+		}
+	}
+}
+
+// startRank builds rank r's command, lets the Wrapper rewrite it and starts
+// it in its own process group.
+func (l *launch) startRank(r int, be backend, out *output, rep *Report) (*rankProc, error) {
+	opts := l.opts
+	setup, err := be.rankSetup(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w %d: %w", ErrStart, r, err)
+	}
+	if len(setup.Settings) > 0 {
+		if rep.Settings == nil {
+			rep.Settings = map[string]string{}
+		}
+		for k, v := range setup.Settings {
+			rep.Settings[k] = v
+		}
+	}
+	env := inheritedEnv()
+	env = append(env, opts.Env...)
+	env = append(env, setup.Env...)
+	rc := &RankCommand{
+		Rank:       r,
+		Argv:       append([]string(nil), opts.Argv...),
+		Env:        env,
+		Dir:        opts.Dir,
+		ExtraFiles: append([]*os.File(nil), setup.Files...),
+		CPU:        l.cpus[r],
+	}
+	if opts.Wrapper != nil {
+		if err := opts.Wrapper.WrapRank(l.job, rc); err != nil {
+			return nil, fmt.Errorf("%w %d: runtime: %w", ErrStart, r, err)
+		}
+	}
+	cmd := exec.Command(rc.Argv[0], rc.Argv[1:]...)
+	if lp, err := exec.LookPath(rc.Argv[0]); err == nil {
+		cmd.Path = lp
+	} else {
+		return nil, fmt.Errorf("%w %d: %w", ErrStart, r, err)
+	}
+	cmd.Env = rc.Env
+	cmd.Dir = rc.Dir
+	cmd.ExtraFiles = rc.ExtraFiles
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid: true,
+		// If hpcbench itself is killed, its ranks do not outlive it.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	closeAfter, err := out.attach(cmd, r)
+	if err != nil {
+		return nil, fmt.Errorf("%w %d: output: %w", ErrStart, r, err)
+	}
+	err = startPinned(cmd, rc.CPU)
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w %d: %s: %w", ErrStart, r, rc.Argv[0], err)
+	}
+	return &rankProc{cmd: cmd, pgid: cmd.Process.Pid}, nil
+}
+
+// inheritedEnv is hpcbench's environment without PMI variables of an outer
+// process manager (a Slurm step's PMI_FD would otherwise win over ours).
+func inheritedEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PMI_") || strings.HasPrefix(kv, "PMIX_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// output copies the ranks' stdout and stderr line by line, so lines of
+// different ranks never interleave, optionally prefixed with "[rank] ".
+type output struct {
+	mu     sync.Mutex
+	stdout io.Writer
+	stderr io.Writer
+	tag    bool
+	wg     sync.WaitGroup
+}
+
+func newOutput(opts Options) *output {
+	return &output{stdout: opts.Stdout, stderr: opts.Stderr, tag: opts.TagOutput}
+}
+
+// attach gives cmd a pipe per wanted stream and starts its copier; it
+// returns the parent's copies of the write ends, to close after Start.
+func (o *output) attach(cmd *exec.Cmd, r int) ([]*os.File, error) {
+	var closeAfter []*os.File
+	streams := []struct {
+		dst io.Writer
+		set func(*os.File)
+	}{
+		{o.stdout, func(f *os.File) { cmd.Stdout = f }},
+		{o.stderr, func(f *os.File) { cmd.Stderr = f }},
+	}
+	for _, st := range streams {
+		if st.dst == nil {
+			continue // the child gets /dev/null
+		}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			for _, f := range closeAfter {
+				f.Close()
+			}
+			return nil, err
+		}
+		st.set(pw)
+		closeAfter = append(closeAfter, pw)
+		o.wg.Add(1)
+		go o.copyLines(pr, st.dst, r)
+	}
+	return closeAfter, nil
+}
+
+const outputLineMax = 64 << 10
+
+func (o *output) copyLines(pr *os.File, dst io.Writer, r int) {
+	defer o.wg.Done()
+	defer pr.Close()
+	var prefix []byte
+	if o.tag {
+		prefix = []byte("[" + strconv.Itoa(r) + "] ")
+	}
+	buf := make([]byte, 0, 4096)
+	chunk := make([]byte, 32<<10)
+	lineStart := true
+	for {
+		k, err := pr.Read(chunk)
+		data := chunk[:k]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				buf = append(buf, data...)
+				data = nil
+				if len(buf) >= outputLineMax {
+					// An overlong line goes out in pieces.
+					o.emit(dst, prefix, buf, lineStart)
+					lineStart = false
+					buf = buf[:0]
+				}
+				break
+			}
+			buf = append(buf, data[:i+1]...)
+			data = data[i+1:]
+			o.emit(dst, prefix, buf, lineStart)
+			lineStart = true
+			buf = buf[:0]
+		}
+		if err != nil {
+			if len(buf) > 0 {
+				if o.tag {
+					buf = append(buf, '\n')
+				}
+				o.emit(dst, prefix, buf, lineStart)
+			}
+			return
+		}
+	}
+}
+
+func (o *output) emit(dst io.Writer, prefix, line []byte, lineStart bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if lineStart && prefix != nil {
+		out := make([]byte, 0, len(prefix)+len(line))
+		out = append(append(out, prefix...), line...)
+		dst.Write(out)
+		return
+	}
+	dst.Write(line)
+}
+
+// wait waits for the copiers to see the end of every pipe, at most d.
+func (o *output) wait(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		o.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
