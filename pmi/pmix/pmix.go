@@ -13,6 +13,10 @@ import (
 // support (CGO_ENABLED=0, or the nopmix build tag).
 var ErrNoPMIx = errors.New("hpcbench was built without PMIx support")
 
+// ErrServerShutDown is returned by NewJob after Shutdown: libpmix 4.2 cannot
+// start a second server in a process that finalized one (it aborts).
+var ErrServerShutDown = errors.New("the PMIx server of this process was shut down; libpmix cannot start another in the same process")
+
 // ErrJobClosed is returned by a Job's methods after Close.
 var ErrJobClosed = errors.New("PMIx job is closed")
 
@@ -53,6 +57,7 @@ var server struct {
 	// lifecycle serialises start, job registration and Shutdown.
 	lifecycle sync.Mutex
 	running   bool
+	finalized bool
 	tmpdir    string
 
 	// mu guards jobs only. It is never held while waiting on libpmix,
@@ -71,6 +76,9 @@ func lookupJob(nspace string) *Job {
 func start() error {
 	if server.running {
 		return nil
+	}
+	if server.finalized {
+		return ErrServerShutDown
 	}
 	if err := libAvailable(); err != nil {
 		return err
@@ -94,8 +102,9 @@ func start() error {
 }
 
 // Shutdown finalizes the process's PMIx server and removes its tmpdir. Every
-// job must be closed first. A later NewJob starts a fresh server. Calling
-// Shutdown when no server runs does nothing.
+// job must be closed first. It is for the end of the process: afterwards
+// NewJob returns ErrServerShutDown. Calling Shutdown when no server runs
+// does nothing.
 func Shutdown() error {
 	if err := libAvailable(); err != nil {
 		return err
@@ -113,6 +122,7 @@ func Shutdown() error {
 	}
 	err := libFinalize()
 	server.running = false
+	server.finalized = true
 	if rmErr := os.RemoveAll(server.tmpdir); err == nil && rmErr != nil {
 		err = fmt.Errorf("PMIx server: removing its tmpdir: %w", rmErr)
 	}
