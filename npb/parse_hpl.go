@@ -66,7 +66,12 @@ func parseHPL(data []byte, expectRanks int) ([]Result, error) {
 		}
 		reason := "no HPL result line (crash or timeout?)"
 		if len(errs) > 0 {
-			reason += ": " + errs[0]
+			first := errs[0]
+			// "HPL ERROR from process # 0, ...:" is followed by what is wrong.
+			if strings.HasSuffix(first, ":") && len(errs) > 1 {
+				first += " " + errs[1]
+			}
+			reason += ": " + first
 		}
 		res := Result{Kind: KindHPL, Benchmark: "hpl", Version: version, InvalidReason: reason, Warnings: errs}
 		return []Result{res}, fmt.Errorf("%w: %s", ErrNoSummary, reason)

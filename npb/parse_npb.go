@@ -110,7 +110,7 @@ func parseNPB(data []byte, expectRanks int) ([]Result, error) {
 			TotalProcesses: h.procs, ActiveProcesses: h.active,
 			Warnings: append(h.warnings, h.failures...), InvalidReason: reason,
 		}
-		return []Result{res}, fmt.Errorf("%w: %s %s: %s", ErrNoSummary, h.name, h.class, reason)
+		return []Result{res}, fmt.Errorf("%w: %s: %s", ErrNoSummary, strings.TrimSpace(h.name+" "+h.class), reason)
 	}
 	var out []Result
 	for _, start := range blocks {
@@ -223,13 +223,15 @@ func npbInvalidReasons(r Result, h npbHeader, expectRanks int) []string {
 	if expectRanks > 0 && r.TotalProcesses > 0 && r.TotalProcesses != expectRanks {
 		rs = append(rs, fmt.Sprintf("NPB reports %d processes but %d ranks were launched", r.TotalProcesses, expectRanks))
 	}
+	// The active count is compared with the processes NPB saw; a
+	// difference from the ranks launched is reported above.
 	want := r.TotalProcesses
-	if expectRanks > 0 {
+	if want == 0 {
 		want = expectRanks
 	}
 	switch {
 	case r.CompiledProcesses > 0 && want > 0 && r.CompiledProcesses != want:
-		rs = append(rs, fmt.Sprintf("binary compiled for %d processes, %d launched (NPB 3.3 fixes the count at build time)", r.CompiledProcesses, want))
+		rs = append(rs, fmt.Sprintf("binary compiled for %d processes, run on %d (NPB 3.3 fixes the count at build time)", r.CompiledProcesses, want))
 	case r.CompiledProcesses == 0 && r.ActiveProcesses > 0 && want > 0 && r.ActiveProcesses != want:
 		rs = append(rs, fmt.Sprintf("%d of %d processes active%s", r.ActiveProcesses, want, npbCountHint(r.Benchmark)))
 	}
