@@ -23,8 +23,8 @@ func testRun(study string, cell Cell, rep int, value float64) Run {
 	}
 	return Run{
 		Study: study, Host: testHost, Cell: cell, Repetition: rep,
-		Status: StatusOK,
-		Metric: Metric{Name: "time", Value: value, Unit: "s"},
+		Status:  StatusOK,
+		Metric:  Metric{Name: "time", Value: value, Unit: "s"},
 		Metrics: map[string]any{"time_s": value, "mops_total": 1000 / value},
 		Wall:    time.Duration(value*1e9) + 200*time.Millisecond, WireUp: 12 * time.Millisecond, FirstFence: 15 * time.Millisecond,
 		NegotiatedPMI: []string{"pmi1", "pmi1"}, ExitCodes: []int{0, 0}, PeakRSSKiB: []int64{10240, 10300},
@@ -32,7 +32,7 @@ func testRun(study string, cell Cell, rep int, value float64) Run {
 		Env:     map[string]string{"OMPI_MCA_btl": "self,vader"},
 		Argv:    []string{"cg.S.x"},
 		Started: t0, Finished: t0.Add(time.Duration(value * 1e9)),
-		Order:   rep, Seed: 42,
+		Order: rep, Seed: 42,
 	}
 }
 
