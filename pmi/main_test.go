@@ -1,0 +1,145 @@
+package pmi
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeRankEnv makes the test binary act as one rank of a job: a PMI client
+// written here that misbehaves on purpose (see fakeRank).
+const fakeRankEnv = "HPCBENCH_PMI_FAKE_RANK"
+
+var programDir string
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakeRankEnv); mode != "" {
+		os.Exit(fakeRank(mode))
+	}
+	dir, err := os.MkdirTemp("", "hpcbench-pmi-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	programDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fakeRank runs one misbehaving rank. Rank 0 misbehaves as mode says;
+// the other ranks init properly and wait in a barrier or fence for the
+// launcher to kill them.
+func fakeRank(mode string) int {
+	rank, _ := strconv.Atoi(os.Getenv("PMI_RANK"))
+	var nc net.Conn
+	var err error
+	if port := os.Getenv("PMI_PORT"); port != "" {
+		nc, err = net.Dial("tcp4", port)
+	} else {
+		fd, _ := strconv.Atoi(os.Getenv("PMI_FD"))
+		nc, err = net.FileConn(os.NewFile(uintptr(fd), "pmi"))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake rank:", err)
+		return 2
+	}
+	c := newTestClient(nc)
+	wait := func() int {
+		// Blocks until the launcher kills this rank.
+		c.nc.SetReadDeadline(time.Time{})
+		c.rd.ReadByte()
+		time.Sleep(time.Hour)
+		return 0
+	}
+	pmi1 := func() error {
+		if os.Getenv("PMI_ID") != "" {
+			return c.pmi1Init(rank)
+		}
+		_, err := c.line("cmd=init pmi_version=1 pmi_subversion=1")
+		return err
+	}
+	switch {
+	case mode == "garbage" && rank == 0:
+		c.writeRaw("\x00\x01 this is not PMI\n")
+		return wait()
+	case mode == "oversize" && rank == 0:
+		c.pmi2Init(rank)
+		c.writeRaw("999999cmd=kvs-put;key=x;value=")
+		return wait()
+	case mode == "claim0":
+		// Every rank claims to be rank 0.
+		if err := c.pmi1Init(0); err != nil {
+			return wait()
+		}
+		c.writeRaw("cmd=barrier_in\n")
+		return wait()
+	case mode == "nofinalize" && rank == 0:
+		pmi1()
+		return 0
+	case mode == "oversize":
+		c.pmi2Init(rank)
+		c.sendFrame("cmd=kvs-fence;")
+		return wait()
+	}
+	if err := pmi1(); err != nil {
+		fmt.Fprintln(os.Stderr, "fake rank:", err)
+		return 2
+	}
+	c.writeRaw("cmd=barrier_in\n")
+	return wait()
+}
+
+var (
+	buildMu   sync.Mutex
+	buildErrs = map[string]error{}
+)
+
+// program builds testdata/NAME.c once per test binary with compiler
+// (mpicc.mpich for MPI programs, gcc for the libpmi2 client) and returns
+// the executable, skipping the test when the compiler or a library is
+// missing.
+func program(t testing.TB, name string) string {
+	t.Helper()
+	compiler, extra := "mpicc.mpich", []string(nil)
+	if name == "pmi2client" {
+		compiler, extra = "gcc", []string{"-lpmi2"}
+	}
+	if _, err := exec.LookPath(compiler); err != nil {
+		t.Skipf("%s not found (install mpich, or gcc and libpmi2-0-dev): %v", compiler, err)
+	}
+	if name == "pmi2client" {
+		if _, err := os.Stat("/usr/include/slurm/pmi2.h"); err != nil {
+			t.Skip("Slurm's libpmi2 headers are missing (install libpmi2-0-dev)")
+		}
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	out := filepath.Join(programDir, name)
+	if err, done := buildErrs[name]; done {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	src := filepath.Join("testdata", name+".c")
+	if name != "pmi2client" {
+		src = filepath.Join("testdata", name+"_mpi.c")
+	}
+	args := append([]string{"-O1", "-o", out, src}, extra...)
+	msg, err := exec.Command(compiler, args...).CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("building %s with %s: %v\n%s", src, compiler, err, msg)
+	}
+	buildErrs[name] = err
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
