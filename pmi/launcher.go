@@ -95,6 +95,9 @@ func Launch(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t, ok := be.(interface{ pmixTmpdir() string }); ok {
+		l.job.PMIxTmpdir = t.pmixTmpdir()
+	}
 	return l.run(ctx, be)
 }
 

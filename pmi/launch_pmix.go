@@ -1,0 +1,60 @@
+package pmi
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hpcbench/hpcbench/pmi/pmix"
+)
+
+// PMIx is served by the cgo server in pmi/pmix. A build without it
+// (CGO_ENABLED=0 or the nopmix tag) still registers the flavour, so that a
+// launch asking for PMIx fails with ErrUnsupported and pmix.ErrNoPMIx
+// rather than "unknown flavour".
+func init() { registerBackend(PMIx, newPMIxBackend) }
+
+// pmixBackend is one job registered with the process's PMIx server.
+type pmixBackend struct {
+	job *pmix.Job
+}
+
+func newPMIxBackend(cfg backendConfig) (backend, error) {
+	if err := pmix.Available(); err != nil {
+		return nil, fmt.Errorf("%w: %w (use --pmi pmi1 or pmi2)", ErrUnsupported, err)
+	}
+	ev := cfg.Events
+	job, err := pmix.NewJob("hpcbench-"+cfg.Job.ID, cfg.Job.Ranks, pmix.Events{
+		// A PMIx client is initialised once its handshake with the server
+		// completed; WireUp is therefore "every rank connected".
+		Connected: func(r int) { ev.initialised(r, string(PMIx)) },
+		// libpmix reports a closed connection the same way as
+		// PMIx_Finalize, so a rank that crashed also counts as finalized
+		// here; its exit status still fails the job.
+		Finalized: ev.finalized,
+		Aborted:   ev.aborted,
+		FenceDone: ev.fenceCompleted,
+	})
+	if errors.Is(err, pmix.ErrServerShutDown) {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &pmixBackend{job: job}, nil
+}
+
+func (b *pmixBackend) rankSetup(r int) (rankSetup, error) {
+	env, err := b.job.RankEnv(r)
+	if err != nil {
+		return rankSetup{}, err
+	}
+	return rankSetup{Env: env, Settings: b.job.Settings()}, nil
+}
+
+func (b *pmixBackend) rankStarted(int) {}
+
+// pmixTmpdir is the server's tmpdir, for Job.PMIxTmpdir: a rank in a
+// container needs it at the same path.
+func (b *pmixBackend) pmixTmpdir() string { return b.job.Tmpdir() }
+
+func (b *pmixBackend) close() error { return b.job.Close() }
