@@ -1,0 +1,346 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/npb"
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// Cell is one launch of one benchmark: a point of the matrix plus the
+// repetition, with every option resolved.
+type Cell struct {
+	// Benchmark is the benchmark's label, unique in the study (by default
+	// its name: "ep", "hpl", a command's name).
+	Benchmark string `json:"benchmark"`
+	// Name is what runs: the NPB benchmark ("ep"), "hpl", "hpcc", or the
+	// command's name. Parsers choose on Kind and Name.
+	Name  string `json:"name"`
+	Kind  Kind   `json:"kind"`
+	Class string `json:"class,omitempty"` // NPB class; "" otherwise
+	// MPI is "mpich", "openmpi", or "none" for a command that speaks PMI
+	// without an MPI library.
+	MPI string      `json:"mpi"`
+	PMI pmi.Flavour `json:"pmi"`
+	// Runtime is native, docker, podman, apptainer, singularity or oci;
+	// RuntimeLabel the [[runtime]] entry's label (by default the same).
+	Runtime      string `json:"runtime"`
+	RuntimeLabel string `json:"runtime_label"`
+	// RuntimeCommand is the runtime's executable when the config names
+	// one ("" means the adapter's default).
+	RuntimeCommand string   `json:"runtime_command,omitempty"`
+	RuntimeFlags   []string `json:"runtime_flags,omitempty"`
+	Image          string   `json:"image,omitempty"`
+	Layout         Layout   `json:"layout,omitempty"` // "" for native
+	Ranks          int      `json:"ranks"`
+	// Repetition counts from 1 among the warm-up runs (Warmup true) and
+	// again from 1 among the measured runs.
+	Repetition int  `json:"repetition"`
+	Warmup     bool `json:"warmup,omitempty"`
+
+	// Binary is the resolved executable (relative to the working folder,
+	// or a name looked up in PATH); Argv is Binary plus its arguments.
+	Binary string   `json:"binary"`
+	Argv   []string `json:"argv"`
+	// Env is study env, then benchmark env, then runtime env (later wins).
+	Env     map[string]string `json:"env,omitempty"`
+	Timeout time.Duration     `json:"timeout_ns"`
+	Bind    string            `json:"bind"`
+	// Oversubscribed is set when the cell has more ranks than the node
+	// has cores (allowed by study.oversubscribe); such results are marked.
+	Oversubscribed bool `json:"oversubscribed,omitempty"`
+	// HPL is the HPL or HPCC problem (N, NB, P x Q). N is 0 when it is to
+	// be derived from HPLMemFraction and the inventory knew no memory size.
+	HPL            *npb.HPLInput `json:"hpl,omitempty"`
+	HPLMemFraction float64       `json:"hpl_mem_fraction,omitempty"`
+}
+
+// Key identifies the cell within its study, without the repetition: the
+// store matches it to resume. It is the same text as results.Cell's
+// CanonicalKey for the same fields, with the benchmark's and runtime's
+// labels: "benchmark=ep,class=S,runtime=docker,layout=per-rank,mpi=mpich,pmi=pmi1,ranks=2,kind=npb".
+func (c Cell) Key() string {
+	parts := []string{
+		"benchmark=" + c.Benchmark,
+		"class=" + c.Class,
+		"runtime=" + c.RuntimeLabel,
+	}
+	if c.Layout != LayoutNone {
+		parts = append(parts, "layout="+string(c.Layout))
+	}
+	parts = append(parts, "mpi="+c.MPI, "pmi="+string(c.PMI), "ranks="+strconv.Itoa(c.Ranks))
+	if c.Bind != "" && c.Bind != "none" {
+		parts = append(parts, "bind="+c.Bind)
+	}
+	if c.Oversubscribed {
+		parts = append(parts, "oversubscribed")
+	}
+	return strings.Join(append(parts, "kind="+string(c.Kind)), ",")
+}
+
+// RunID identifies one run: Key plus "warmup=N" or "rep=N".
+func (c Cell) RunID() string {
+	if c.Warmup {
+		return c.Key() + ",warmup=" + strconv.Itoa(c.Repetition)
+	}
+	return c.Key() + ",rep=" + strconv.Itoa(c.Repetition)
+}
+
+// IsNative reports whether the cell runs without a container.
+func (c Cell) IsNative() bool { return c.Runtime == "native" }
+
+// Skipped is a combination of the matrix that cannot run, and why.
+type Skipped struct {
+	Cell   Cell   `json:"cell"` // Repetition 0
+	Reason string `json:"reason"`
+	// Err wraps one of the ErrSkip* sentinels.
+	Err error `json:"-"`
+}
+
+// Why a combination is skipped.
+var (
+	ErrSkipLayout  = errors.New("layout not supported by the runtime")
+	ErrSkipPMI     = errors.New("MPI does not speak the PMI flavour")
+	ErrSkipRanks   = errors.New("benchmark cannot run on this rank count")
+	ErrSkipCores   = errors.New("more ranks than cores")
+	ErrSkipRuntime = errors.New("runtime unavailable")
+	ErrSkipMPI     = errors.New("MPI not installed")
+	ErrSkipBinary  = errors.New("binary not found")
+)
+
+// layoutsOf says which layouts each runtime supports.
+func layoutsOf(runtime string) []Layout {
+	if runtime == "native" {
+		return []Layout{LayoutNone}
+	}
+	return Layouts
+}
+
+// Expand crosses every benchmark with its classes, runtimes, layouts, MPI
+// libraries, PMI flavours and rank counts, and repeats each cell (warm-up
+// runs first, then the measured ones). Combinations that cannot run
+// become Skipped, once per cell, with the reason:
+//
+//   - a layout the runtime does not support (native has none);
+//   - an MPI with a PMI flavour it does not speak (as detected, else
+//     what Debian 12's packages speak: MPICH PMI-1, Open MPI PMIx);
+//   - an NPB rank count the benchmark cannot use (npb.CheckRanks), an
+//     HPL grid p x q that is not the rank count;
+//   - more ranks than cores without study.oversubscribe (local studies);
+//   - a runtime, MPI or binary this node does not have.
+//
+// With a nil inventory the checks that need the node (cores, installed
+// runtimes and MPI, binaries) are left out: the result is what the config
+// means on a node that has everything.
+//
+// Cells come in config order: benchmark, class, runtime, layout, MPI,
+// PMI, ranks, then repetition; shuffling is the scheduler's business.
+func Expand(cfg *Config, inv *inventory.Inventory) (cells []Cell, skipped []Skipped) {
+	s := cfg.Study
+	for _, b := range cfg.Benchmarks {
+		classes := b.Classes
+		if len(classes) == 0 {
+			classes = []string{""}
+		}
+		mpis, pmis, ranks := or(b.MPI, cfg.Matrix.MPI), or(b.PMI, cfg.Matrix.PMI), or(b.Ranks, cfg.Matrix.Ranks)
+		reps, warm := s.Repetitions, s.Warmup
+		if b.Repetitions != nil {
+			reps = *b.Repetitions
+		}
+		if b.Warmup != nil {
+			warm = *b.Warmup
+		}
+		timeout := s.Timeout.Duration
+		if b.Timeout.Duration > 0 {
+			timeout = b.Timeout.Duration
+		}
+		dir := s.NPBDir
+		if b.Dir != "" {
+			dir = b.Dir
+		}
+		for _, class := range classes {
+			for _, rt := range cfg.Runtimes {
+				if len(b.Runtimes) > 0 && !contains(b.Runtimes, rt.Label) {
+					continue
+				}
+				for _, layout := range rt.Layouts {
+					for _, mpi := range mpis {
+						for _, flavour := range pmis {
+							for _, n := range ranks {
+								c := Cell{
+									Benchmark: b.Label, Name: b.Name, Kind: b.Kind, Class: class,
+									MPI: mpi, PMI: flavour,
+									Runtime: rt.Name, RuntimeLabel: rt.Label, RuntimeCommand: rt.Command,
+									RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
+									Ranks: n, Timeout: timeout, Bind: s.Bind,
+									Env: mergeEnv(s.Env, b.Env, rt.Env),
+								}
+								fill := func(t string) string {
+									return strings.NewReplacer("{dir}", dir, "{mpi}", mpi, "{name}", b.Name,
+										"{class}", class, "{ranks}", strconv.Itoa(n)).Replace(t)
+								}
+								c.Binary = fill(b.Binary)
+								c.Argv = []string{c.Binary}
+								for _, a := range b.Args {
+									c.Argv = append(c.Argv, fill(a))
+								}
+								if b.Kind == KindHPL || b.Kind == KindHPCC {
+									c.HPL, c.HPLMemFraction = hplProblem(b, n, inv)
+								}
+								if err := check(cfg, b, &c, inv); err != nil {
+									skipped = append(skipped, Skipped{Cell: c, Reason: err.Error(), Err: err})
+									continue
+								}
+								for r := 1; r <= warm; r++ {
+									w := c
+									w.Repetition, w.Warmup = r, true
+									cells = append(cells, w)
+								}
+								for r := 1; r <= reps; r++ {
+									m := c
+									m.Repetition = r
+									cells = append(cells, m)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return cells, skipped
+}
+
+func or[T any](override, base []T) []T {
+	if override != nil {
+		return override
+	}
+	return base
+}
+
+func mergeEnv(envs ...map[string]string) map[string]string {
+	var out map[string]string
+	for _, e := range envs {
+		for k, v := range e {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func hplProblem(b Benchmark, ranks int, inv *inventory.Inventory) (*npb.HPLInput, float64) {
+	in := &npb.HPLInput{N: b.N, NB: b.NB, P: b.P, Q: b.Q}
+	if in.P == 0 {
+		in.P, in.Q = npb.Grid(ranks)
+	}
+	if b.MemFraction > 0 {
+		if inv != nil && inv.Host.MemoryBytes > 0 {
+			in.N = npb.NFromMemory(inv.Host.MemoryBytes, b.MemFraction, in.NB)
+		}
+		return in, b.MemFraction
+	}
+	return in, 0
+}
+
+// check returns why cell c cannot run, or nil. The order puts what no node
+// could run before what this node lacks.
+func check(cfg *Config, b Benchmark, c *Cell, inv *inventory.Inventory) error {
+	if !contains(layoutsOf(c.Runtime), c.Layout) {
+		if c.Runtime == "native" {
+			return fmt.Errorf("%w: native runs no container, so layout %s does not apply", ErrSkipLayout, c.Layout)
+		}
+		return fmt.Errorf("%w: %s does not support layout %s", ErrSkipLayout, c.Runtime, c.Layout)
+	}
+	if c.MPI != MPINone {
+		flavours, detected := inv.PMIOf(c.MPI)
+		if !contains(flavours, c.PMI) {
+			how := "as detected on this node"
+			if m := inv.FindMPI(c.MPI); detected && m != nil && m.PMIEvidence != "" {
+				how = m.PMIEvidence
+			} else if !detected {
+				how = "as Debian 12's package does; not detected here"
+			}
+			return fmt.Errorf("%w: %s speaks %s, not %s (%s)", ErrSkipPMI, c.MPI, flavourList(flavours), c.PMI, how)
+		}
+	}
+	switch b.Kind {
+	case KindNPB:
+		if err := npb.CheckRanks(c.Name, c.Ranks); err != nil {
+			return fmt.Errorf("%w: %v", ErrSkipRanks, err)
+		}
+	case KindHPL, KindHPCC:
+		if c.HPL.P*c.HPL.Q != c.Ranks {
+			return fmt.Errorf("%w: HPL grid p x q = %d x %d needs %d ranks, not %d", ErrSkipRanks, c.HPL.P, c.HPL.Q, c.HPL.P*c.HPL.Q, c.Ranks)
+		}
+	}
+	if inv == nil {
+		return nil
+	}
+	if cores := inv.Host.Cores; cfg.Slurm == nil && cores > 0 && c.Ranks > cores {
+		if !cfg.Study.Oversubscribe {
+			return fmt.Errorf("%w: %d ranks on %d cores (set oversubscribe = true in [study] to run it anyway, marked as oversubscribed)", ErrSkipCores, c.Ranks, cores)
+		}
+		c.Oversubscribed = true
+	}
+	if _, _, err := inv.RuntimeStatus(c.Runtime); err != nil {
+		return fmt.Errorf("%w: %v", ErrSkipRuntime, err)
+	}
+	if c.MPI != MPINone {
+		if m := inv.FindMPI(c.MPI); m == nil || !m.Found {
+			hint := ""
+			if m != nil && m.Hint != "" {
+				hint = " (" + m.Hint + ")"
+			}
+			return fmt.Errorf("%w: %s is not installed on this node%s", ErrSkipMPI, c.MPI, hint)
+		}
+	}
+	if b.CheckBinary == nil || *b.CheckBinary {
+		if err := binaryExists(c.Binary); err != nil {
+			return fmt.Errorf("%w: %v", ErrSkipBinary, err)
+		}
+	}
+	return nil
+}
+
+func flavourList(fl []pmi.Flavour) string {
+	if len(fl) == 0 {
+		return "no PMI hpcbench knows"
+	}
+	s := make([]string, len(fl))
+	for i, f := range fl {
+		s[i] = string(f)
+	}
+	if len(s) == 1 {
+		return s[0] + " only"
+	}
+	return strings.Join(s, " and ")
+}
+
+func binaryExists(bin string) error {
+	if !strings.Contains(bin, "/") {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%s is not in PATH", bin)
+		}
+		return nil
+	}
+	st, err := os.Stat(bin)
+	if err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+		hint := "check binary and npb_dir, or set check_binary = false if it exists only in the image"
+		if strings.Contains(filepath.ToSlash(bin), DefaultNPBDir+"/") {
+			hint = "run make setup to build the project's kernels"
+		}
+		return fmt.Errorf("%s is not an executable file (%s)", bin, hint)
+	}
+	return nil
+}

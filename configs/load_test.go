@@ -1,0 +1,271 @@
+package configs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// minimal is a valid config the tests below change one thing in.
+const minimal = `[study]
+name = "t"
+
+[matrix]
+ranks = [1, 2]
+
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+`
+
+func TestShippedConfigsLoad(t *testing.T) {
+	files, err := filepath.Glob("*.toml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("shipped configs: %v %v", files, err)
+	}
+	for _, f := range files {
+		cfg, err := Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		cells, skipped := Expand(cfg, nil)
+		if len(cells) == 0 {
+			t.Errorf("%s expands to no cells (skipped %d)", f, len(skipped))
+		}
+		for _, s := range skipped {
+			if s.Reason == "" || s.Err == nil {
+				t.Errorf("%s: skipped cell %s without a reason", f, s.Cell.Key())
+			}
+		}
+	}
+	cfg, err := Quick()
+	if err != nil {
+		t.Fatalf("built-in quick config: %v", err)
+	}
+	disk, err := os.ReadFile("quick.toml")
+	if err != nil || string(disk) != string(QuickSource()) {
+		t.Errorf("the built-in quick config differs from quick.toml")
+	}
+	if cfg.Study.Name != "quick" || cfg.Study.Repetitions != 3 || cfg.Study.Warmup != 1 {
+		t.Errorf("quick study = %+v", cfg.Study)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Parse("d.toml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Study
+	if s.Repetitions != DefaultRepetitions || s.Warmup != DefaultWarmup || s.Timeout.Duration != DefaultTimeout ||
+		s.Bind != "none" || s.Order != "random" || s.NPBDir != DefaultNPBDir || s.Seed == 0 {
+		t.Errorf("study defaults = %+v", s)
+	}
+	if !reflect.DeepEqual(cfg.Matrix.MPI, MPINames) || len(cfg.Matrix.PMI) != 3 {
+		t.Errorf("matrix defaults = %+v", cfg.Matrix)
+	}
+	if len(cfg.Runtimes) != 1 || cfg.Runtimes[0].Name != "native" {
+		t.Errorf("runtimes default = %+v", cfg.Runtimes)
+	}
+	b := cfg.Benchmarks[0]
+	if b.Label != "ep" || b.Binary != "{dir}/{mpi}/{name}" {
+		t.Errorf("benchmark defaults = %+v", b)
+	}
+	// The same name gives the same seed: the order is reproducible.
+	again, _ := Parse("other.toml", []byte(minimal))
+	if again.Study.Seed != s.Seed {
+		t.Errorf("seed from name not stable: %d vs %d", again.Study.Seed, s.Seed)
+	}
+}
+
+type wantErr struct {
+	line int
+	key  string
+	err  error
+}
+
+func checkErrors(t *testing.T, name, text string, want []wantErr) {
+	t.Helper()
+	_, err := Parse("c.toml", []byte(text))
+	if err == nil {
+		t.Errorf("%s: no error, want %v", name, want)
+		return
+	}
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Errorf("%s: error %T is not Errors: %v", name, err, err)
+		return
+	}
+	var got []wantErr
+	for _, e := range es {
+		if e.File != "c.toml" {
+			t.Errorf("%s: error names file %q", name, e.File)
+		}
+		got = append(got, wantErr{e.Line, e.Key, e.Err})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %v\nwant %v\nmessage:\n%v", name, got, want, err)
+	}
+}
+
+func TestUnknownKeyLines(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want []wantErr
+	}{
+		{"in study", strings.Replace(minimal, `name = "t"`, "name = \"t\"\nrepetitons = 3", 1),
+			[]wantErr{{3, "study.repetitons", ErrUnknownKey}}},
+		{"top level", "verbose = true\n" + minimal,
+			[]wantErr{{1, "verbose", ErrUnknownKey}}},
+		{"unknown table", minimal + "\n[extras]\na = 1\nb = 2\n",
+			[]wantErr{{12, "extras", ErrUnknownKey}}},
+		{"second benchmark only", minimal + `
+[[benchmark]]
+kind = "npb"
+name = "cg"
+classes = ["S"]
+clases = ["W"]
+`, []wantErr{{16, "benchmark[1].clases", ErrUnknownKey}}},
+		{"same key in two entries", `[matrix]
+ranks = [1]
+
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+colour = "red"
+
+[[benchmark]]
+kind = "npb"
+name = "cg"
+classes = [
+  "S",
+  "W",
+]
+# colour = "blue" in a comment is not a key
+colour = "blue"
+`, []wantErr{{8, "benchmark[0].colour", ErrUnknownKey}, {18, "benchmark[1].colour", ErrUnknownKey}}},
+		{"after a multi-line string", minimal + `
+[[runtime]]
+name = "native"
+
+[slurm]
+prologue = """
+nodes = 3
+"""
+partitionn = "x"
+`, []wantErr{{19, "slurm.partitionn", ErrUnknownKey}}},
+		{"dotted key", strings.Replace(minimal, `name = "t"`, "name = \"t\"\nx.y = 1", 1),
+			[]wantErr{{3, "study.x", ErrUnknownKey}}},
+		{"dotted key after an array table", minimal + "study.color = 1\n",
+			[]wantErr{{11, "benchmark[0].study", ErrUnknownKey}}},
+		{"in a runtime", minimal + "\n[[runtime]]\nname = \"docker\"\nimage = \"x\"\nnetwork = \"host\"\n",
+			[]wantErr{{15, "runtime[0].network", ErrUnknownKey}}},
+	}
+	for _, tt := range tests {
+		checkErrors(t, tt.name, tt.text, tt.want)
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	rep := func(old, new string) string { return strings.Replace(minimal, old, new, 1) }
+	add := func(s string) string { return minimal + s }
+	tests := []struct {
+		name string
+		text string
+		want []wantErr
+	}{
+		{"bad class", rep(`classes = ["S"]`, `classes = ["S", "Z"]`), []wantErr{{10, "benchmark[0].classes", ErrInvalid}}},
+		{"bad npb name", rep(`name = "ep"`, `name = "xx"`), []wantErr{{9, "benchmark[0].name", ErrInvalid}}},
+		{"bad kind", rep(`kind = "npb"`, `kind = "spec"`), []wantErr{{8, "benchmark[0].kind", ErrInvalid}}},
+		{"no classes", rep(`classes = ["S"]`, ``), []wantErr{{7, "benchmark[0]", ErrMissing}}},
+		{"bad mpi", rep(`ranks = [1, 2]`, "ranks = [1, 2]\nmpi = [\"intel\"]"), []wantErr{{6, "matrix.mpi", ErrInvalid}}},
+		{"bad pmi", rep(`ranks = [1, 2]`, "ranks = [1, 2]\npmi = [\"pmi3\"]"), []wantErr{{6, "matrix.pmi", ErrInvalid}}},
+		{"zero ranks", rep(`ranks = [1, 2]`, `ranks = [0, 2]`), []wantErr{{5, "matrix.ranks", ErrInvalid}}},
+		{"duplicate ranks", rep(`ranks = [1, 2]`, `ranks = [2, 2]`), []wantErr{{5, "matrix.ranks", ErrInvalid}}},
+		{"no ranks", rep(`ranks = [1, 2]`, ``), []wantErr{{4, "matrix", ErrMissing}}},
+		{"bad bind", rep(`name = "t"`, "name = \"t\"\nbind = \"socket\""), []wantErr{{3, "study.bind", ErrInvalid}}},
+		{"bad duration", rep(`name = "t"`, "name = \"t\"\ntimeout = \"10 minutes\""), []wantErr{{3, "study.timeout", ErrInvalid}}},
+		{"negative duration", rep(`name = "t"`, "name = \"t\"\ntimeout = \"-1m\""), []wantErr{{3, "study.timeout", ErrInvalid}}},
+		{"wrong type", rep(`ranks = [1, 2]`, `ranks = "2"`), []wantErr{{5, "matrix.ranks", ErrInvalid}}},
+		{"wrong type in array table", rep(`classes = ["S"]`, `classes = "S"`), []wantErr{{10, "benchmark[0].classes", ErrInvalid}}},
+		{"zero repetitions", rep(`name = "t"`, "name = \"t\"\nrepetitions = 0"), []wantErr{{3, "study.repetitions", ErrInvalid}}},
+		{"bad placeholder", rep(`classes = ["S"]`, "classes = [\"S\"]\nbinary = \"{dir}/{nmae}\""), []wantErr{{11, "benchmark[0].binary", ErrInvalid}}},
+		{"bad layout", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nlayouts = [\"per-core\"]\n"), []wantErr{{15, "runtime[0].layouts", ErrInvalid}}},
+		{"unknown runtime", add("\n[[runtime]]\nname = \"lxc\"\n"), []wantErr{{13, "runtime[0].name", ErrInvalid}}},
+		{"image missing", add("\n[[runtime]]\nname = \"podman\"\n"), []wantErr{{12, "runtime[0]", ErrMissing}}},
+		{"native with image", add("\n[[runtime]]\nname = \"native\"\nimage = \"x\"\n"), []wantErr{{14, "runtime[0].image", ErrInvalid}}},
+		{"duplicate runtime label", add("\n[[runtime]]\nname = \"native\"\n\n[[runtime]]\nname = \"native\"\n"), []wantErr{{15, "runtime[1]", ErrInvalid}}},
+		{"unknown runtime label", rep(`classes = ["S"]`, "classes = [\"S\"]\nruntimes = [\"dokcer\"]"), []wantErr{{11, "benchmark[0].runtimes", ErrInvalid}}},
+		{"duplicate benchmark", add("\n[[benchmark]]\nkind = \"npb\"\nnames = [\"cg\", \"ep\"]\nclasses = [\"S\"]\n"), []wantErr{{12, "benchmark[1]", ErrInvalid}}},
+		{"hpl without size", add("\n[[benchmark]]\nkind = \"hpl\"\n"), []wantErr{{12, "benchmark[1]", ErrMissing}}},
+		{"hpl with both sizes", add("\n[[benchmark]]\nkind = \"hpl\"\nn = 1000\nmem_fraction = 0.2\n"), []wantErr{{15, "benchmark[1].mem_fraction", ErrInvalid}}},
+		{"hpl p without q", add("\n[[benchmark]]\nkind = \"hpl\"\nn = 1000\np = 2\n"), []wantErr{{12, "benchmark[1]", ErrInvalid}}},
+		{"hpl with classes", add("\n[[benchmark]]\nkind = \"hpcc\"\nn = 1000\nclasses = [\"A\"]\n"), []wantErr{{15, "benchmark[1].classes", ErrInvalid}}},
+		{"command without argv", add("\n[[benchmark]]\nkind = \"command\"\nname = \"osu\"\n"), []wantErr{{12, "benchmark[1]", ErrMissing}}},
+		{"mpi none outside command", rep(`classes = ["S"]`, "classes = [\"S\"]\nmpi = [\"none\"]"), []wantErr{{11, "benchmark[0].mpi", ErrInvalid}}},
+		{"bad env name", rep(`name = "t"`, "name = \"t\"\nenv = { \"A-B\" = \"1\" }"), []wantErr{{3, "study.env", ErrInvalid}}},
+		{"slurm time", add("\n[slurm]\ntime = \"two hours\"\n"), []wantErr{{13, "slurm.time", ErrInvalid}}},
+		{"slurm cpu_bind", add("\n[slurm]\ncpu_bind = \"everything\"\n"), []wantErr{{13, "slurm.cpu_bind", ErrInvalid}}},
+		{"slurm uneven ranks", add("\n[slurm]\nnodes = 2\n"), []wantErr{{5, "matrix.ranks", ErrInvalid}}},
+		{"image placeholder", add("\n[[runtime]]\nname = \"docker\"\nimage = \"x-{class}\"\n"), []wantErr{{14, "runtime[0].image", ErrInvalid}}},
+		{"two errors in line order", rep(`name = "t"`, "name = \"t\"\nbind = \"x\"\norder = \"y\""),
+			[]wantErr{{3, "study.bind", ErrInvalid}, {4, "study.order", ErrInvalid}}},
+	}
+	for _, tt := range tests {
+		checkErrors(t, tt.name, tt.text, tt.want)
+	}
+}
+
+func TestSyntaxErrorKeepsPosition(t *testing.T) {
+	_, err := Parse("s.toml", []byte("[study]\nname = \"t\"\nseed = = 3\n"))
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 3 || !errors.Is(err, ErrSyntax) {
+		t.Fatalf("err = %#v, want a syntax error at line 3", err)
+	}
+	if !strings.HasPrefix(err.Error(), "s.toml:3:") {
+		t.Errorf("message %q does not start with file:line", err.Error())
+	}
+}
+
+func TestErrorMessageNamesKeyAndLine(t *testing.T) {
+	_, err := Parse("m.toml", []byte(strings.Replace(minimal, `name = "t"`, "name = \"t\"\nrepetitons = 3", 1)))
+	want := `m.toml:3: study.repetitons: unknown key "repetitons" (did you mean "repetitions"?)`
+	if err == nil || err.Error() != want {
+		t.Errorf("message = %q, want %q", err, want)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	cfg, err := Parse("o.toml", []byte(minimal+`timeout = "90s"
+repetitions = 2
+warmup = 0
+ranks = [4]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+env = { A = "bench" }
+
+[[runtime]]
+name = "native"
+env = { A = "runtime", B = "x" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, skipped := Expand(cfg, nil)
+	if len(skipped) != 0 || len(cells) != 2 {
+		t.Fatalf("cells %d skipped %v", len(cells), skipped)
+	}
+	c := cells[0]
+	if c.Ranks != 4 || c.MPI != "mpich" || c.PMI != "pmi1" || c.Timeout != 90*time.Second || c.Warmup ||
+		c.Env["A"] != "runtime" || c.Env["B"] != "x" {
+		t.Errorf("cell = %+v", c)
+	}
+}

@@ -1,0 +1,103 @@
+package configs
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// PlanOptions tune WritePlan.
+type PlanOptions struct {
+	// Quiet writes only the summary line.
+	Quiet bool
+}
+
+// WritePlan writes what a study would run: one line per run (benchmark,
+// class, MPI, PMI, runtime, layout, ranks, repetition), then each skipped
+// cell with its reason, then counts. It is "hpcbench matrix --dry-run".
+func WritePlan(w io.Writer, cfg *Config, cells []Cell, skipped []Skipped, opts PlanOptions) error {
+	if !opts.Quiet {
+		fmt.Fprintf(w, "study %q from %s (seed %d, order %s)\n\n", cfg.Study.Name, cfg.File, cfg.Study.Seed, cfg.Study.Order)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "BENCHMARK\tCLASS\tMPI\tPMI\tRUNTIME\tLAYOUT\tRANKS\tRUN\tNOTE")
+		for _, c := range cells {
+			run := fmt.Sprintf("rep %d", c.Repetition)
+			if c.Warmup {
+				run = fmt.Sprintf("warmup %d", c.Repetition)
+			}
+			note := ""
+			if c.Oversubscribed {
+				note = "oversubscribed"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Benchmark, dash(c.Class), c.MPI, c.PMI,
+				c.RuntimeLabel, layoutName(c.Layout), c.Ranks, run, note)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(skipped) > 0 {
+			fmt.Fprintf(w, "\nskipped:\n")
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			for _, s := range skipped {
+				c := s.Cell
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Benchmark, dash(c.Class), c.MPI, c.PMI,
+					c.RuntimeLabel, layoutName(c.Layout), c.Ranks, s.Reason)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	keys := map[string]bool{}
+	var measured int
+	var budget time.Duration
+	for _, c := range cells {
+		keys[c.Key()] = true
+		if !c.Warmup {
+			measured++
+		}
+		budget += c.Timeout
+	}
+	fmt.Fprintf(w, "%d runs (%d cells x repetitions, %d measured, %d warm-up), %d cells skipped; at most %s if every run hits its timeout\n",
+		len(cells), len(keys), measured, len(cells)-measured, len(skipped), budget)
+	if len(skipped) > 0 && opts.Quiet {
+		fmt.Fprintf(w, "skipped: %s\n", skipSummary(skipped))
+	}
+	return nil
+}
+
+// skipSummary counts skipped cells by cause.
+func skipSummary(skipped []Skipped) string {
+	count := map[string]int{}
+	for _, s := range skipped {
+		cause := s.Reason
+		if i := strings.IndexByte(cause, ':'); i >= 0 {
+			cause = cause[:i]
+		}
+		count[cause]++
+	}
+	var parts []string
+	for k, n := range count {
+		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func layoutName(l Layout) string {
+	if l == LayoutNone {
+		return "-"
+	}
+	return string(l)
+}
