@@ -1,0 +1,254 @@
+package runtimes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/sylabs/sif/v2/pkg/sif"
+)
+
+// Apptainer runs each rank with "apptainer exec IMAGE.sif". Apptainer
+// shares the host's network, IPC and pid namespaces, passes inherited fds
+// and the environment, and binds /tmp by default (all of which
+// --containall would undo, so it is not used): PMI uses PMI_FD as natively.
+// There is no daemon, so nothing outlives the ranks. The same adapter drives
+// SingularityCE's "singularity" binary, which takes the same flags.
+type apptainer struct {
+	// prefer is the binary tried first ("apptainer" or "singularity").
+	prefer string
+
+	once sync.Once
+	bin  string
+}
+
+func newApptainer(alias string) Runtime {
+	if alias == "singularity" {
+		return &apptainer{prefer: "singularity"}
+	}
+	return &apptainer{prefer: "apptainer"}
+}
+
+func init() {
+	register("apptainer", newApptainer)
+	register("singularity", newApptainer)
+}
+
+func (a *apptainer) Name() string { return "apptainer" }
+
+// binary finds the program: the preferred name, else the other one.
+func (a *apptainer) binary() string {
+	a.once.Do(func() {
+		names := []string{"apptainer", "singularity"}
+		if a.prefer == "singularity" {
+			names = []string{"singularity", "apptainer"}
+		}
+		for _, n := range names {
+			if p, err := exec.LookPath(n); err == nil {
+				a.bin = p
+				return
+			}
+		}
+		a.bin = a.prefer
+	})
+	return a.bin
+}
+
+func (a *apptainer) Detect(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
+	defer cancel()
+	out, err := runTool(ctx, nil, a.binary(), "version")
+	if err != nil {
+		return "", unavailable("apptainer", err)
+	}
+	v := strings.TrimSpace(out)
+	if filepath.Base(a.binary()) == "singularity" {
+		v = "singularity " + v
+	}
+	return v, nil
+}
+
+// Prepare accepts a SIF path or the name of an image in hpcbench's store.
+func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) {
+	path := image
+	meta := map[string]string{}
+	if _, err := os.Stat(path); err != nil {
+		m, lerr := OpenStore("").Lookup(image)
+		if lerr != nil || m.SIF == nil {
+			return ImageInfo{}, fmt.Errorf("apptainer: %w: %q is neither a SIF file nor an image with a SIF in the store %s (build it with 'hpcbench image build --name %s --runtimes apptainer')",
+				ErrImageNotFound, image, OpenStore("").Root, image)
+		}
+		path = m.SIF.Path
+		meta["store"] = m.Dir
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	digest, err := fileSHA256(abs)
+	if err != nil {
+		return ImageInfo{}, fmt.Errorf("apptainer: image %s: %w", abs, err)
+	}
+	for k, v := range sifMetadata(abs) {
+		meta[k] = v
+	}
+	return ImageInfo{Ref: abs, Digest: digest, Meta: meta}, nil
+}
+
+// sifMetadata reads what a SIF says about itself; a sandbox folder or a
+// file that is not SIF yields nothing.
+func sifMetadata(path string) map[string]string {
+	fi, err := sif.LoadContainerFromPath(path, sif.OptLoadWithFlag(os.O_RDONLY))
+	if err != nil {
+		return nil
+	}
+	defer fi.UnloadContainer()
+	m := map[string]string{
+		"sif_id":      fi.ID(),
+		"sif_created": fi.CreatedAt().UTC().Format("2006-01-02T15:04:05Z"),
+		"sif_arch":    fi.PrimaryArch(),
+		"sif_version": fi.Version(),
+	}
+	if ds, err := fi.GetDescriptors(sif.WithPartitionType(sif.PartPrimSys)); err == nil && len(ds) > 0 {
+		if fs, _, _, err := ds[0].PartitionMetadata(); err == nil {
+			m["sif_rootfs"] = fs.String()
+		}
+	}
+	return m
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// execFlags are the flags every "apptainer exec" gets. Where root lacks
+// CAP_SYS_RESOURCE, Apptainer's default capability set for root cannot be
+// granted, so that capability is dropped.
+func (a *apptainer) execFlags() []string {
+	args := []string{"exec"}
+	if isRoot() && !hasCapability(capSysResource) {
+		args = append(args, "--drop-caps", "CAP_SYS_RESOURCE")
+	}
+	return args
+}
+
+func bindFlag(binds []string, ro map[string]bool) []string {
+	if len(binds) == 0 {
+		return nil
+	}
+	specs := make([]string, len(binds))
+	for i, b := range binds {
+		specs[i] = b + ":" + b
+		if ro[b] {
+			specs[i] += ":ro"
+		}
+	}
+	return []string{"--bind", strings.Join(specs, ",")}
+}
+
+func (a *apptainer) Wrapper(spec Spec) (Wrapper, error) {
+	spec, err := perRankSpec("apptainer", spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Image.Ref == "" {
+		return nil, fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
+	}
+	return &apptainerWrapper{a: a, spec: spec}, nil
+}
+
+func (a *apptainer) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+	if spec.Image.Ref == "" {
+		return fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
+	}
+	p, err := placeNode(job, spec, cmd)
+	if err != nil {
+		return err
+	}
+	args := append([]string{a.binary()}, a.execFlags()...)
+	args = append(args, bindFlag(p.binds, nil)...)
+	args = append(args, "--pwd", p.dir, spec.Image.Ref)
+	cmd.Argv = append(args, p.argv...)
+	return nil
+}
+
+// Cleanup has nothing to do: without a daemon, the container is the
+// process the launcher started and reaped.
+func (a *apptainer) Cleanup(pmi.Job) error { return nil }
+
+type apptainerWrapper struct {
+	a    *apptainer
+	spec Spec
+
+	mu       sync.Mutex
+	bindLibs []string
+}
+
+func (w *apptainerWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
+
+func (w *apptainerWrapper) Choices() map[string]string {
+	c := baseChoices("apptainer", w.spec, pmi.ChannelFD)
+	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
+	c["env"] = "inherited"
+	c["binds"] = "binary folder, working folder, PMIx tmpdir; /tmp and $HOME by default"
+	c["mpi_source"] = "image"
+	if w.spec.Layout == Bind {
+		c["mpi_source"] = "host libraries bind-mounted read-only"
+	}
+	if isRoot() && !hasCapability(capSysResource) {
+		c["drop_caps"] = "CAP_SYS_RESOURCE"
+	}
+	return c
+}
+
+func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
+	if err := checkPMI(job, cmd); err != nil {
+		return err
+	}
+	p, err := placeRank(job, w.spec, cmd)
+	if err != nil {
+		return err
+	}
+	binds, ro := p.binds, map[string]bool{}
+	if w.spec.Layout == Bind {
+		w.mu.Lock()
+		if w.bindLibs == nil {
+			w.bindLibs, err = hostMPIBinds(context.Background(), mpiOf(w.spec, job))
+		}
+		libs := w.bindLibs
+		w.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		for _, l := range libs {
+			ro[l] = true
+		}
+		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
+	}
+	args := append([]string{w.a.binary()}, w.a.execFlags()...)
+	args = append(args, bindFlag(binds, ro)...)
+	args = append(args, "--pwd", p.dir, w.spec.Image.Ref)
+	cmd.Argv = append(args, p.argv...)
+	return nil
+}
+
+// Cleanup has nothing to do: Apptainer containers are the rank processes
+// themselves, which the launcher reaps.
+func (w *apptainerWrapper) Cleanup(pmi.Job) error { return nil }

@@ -1,0 +1,758 @@
+package runtimes
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// BuildOptions describe an image for "hpcbench image build". No registry is
+// involved: the root filesystem is assembled on this machine and imported
+// into each runtime.
+type BuildOptions struct {
+	// Name is the image's name in the store and in Docker/Podman.
+	Name string
+	// MPI is "mpich" or "openmpi": which run-time libraries go in.
+	MPI string
+	// Minimal images hold only the ldd closure of Binaries (and of the MPI
+	// library and its plugins) plus busybox; full images are a Debian
+	// minbase made by debootstrap with the MPI's packages.
+	Minimal bool
+	// WithoutMPI leaves the MPI library and what only it needs out of a
+	// minimal image: such an image runs only in the bind layout.
+	WithoutMPI bool
+	// Binaries are copied in at their host paths, with their libraries.
+	Binaries []string
+	// Runtimes to import the image into: "docker", "podman", "apptainer"
+	// (the root filesystem itself serves "oci"). Empty: every one available.
+	Runtimes []string
+	// Store defaults to OpenStore("").
+	Store *Store
+	// Suite and Mirror are for full images; Mirror "" takes the URI of
+	// the host's own apt sources for Suite (default bookworm).
+	Suite  string
+	Mirror string
+	// Force rebuilds even when the inputs are unchanged.
+	Force bool
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// buildFormat changes when the way images are assembled changes, so that
+// the cache does not keep images built the old way.
+const buildFormat = 1
+
+// BuildImage builds (or reuses) the image opts describes and returns its
+// manifest. A rebuild is skipped when the inputs (the binaries' contents,
+// the MPI and its package versions, minimal or full) are unchanged and
+// every runtime still holds the recorded image.
+func BuildImage(ctx context.Context, opts BuildOptions) (*Manifest, error) {
+	if err := checkImageName(opts.Name); err != nil {
+		return nil, err
+	}
+	if _, err := mpiFiles(opts.MPI); err != nil {
+		return nil, err
+	}
+	if opts.WithoutMPI && !opts.Minimal {
+		return nil, errors.New("an image without MPI is a minimal one: add --minimal")
+	}
+	if opts.Store == nil {
+		opts.Store = OpenStore("")
+	}
+	if opts.Suite == "" {
+		opts.Suite = "bookworm"
+	}
+	log := opts.Log
+	if log == nil {
+		log = io.Discard
+	}
+	runtimes, err := importTargets(ctx, opts.Runtimes, log)
+	if err != nil {
+		return nil, err
+	}
+	var bins []BinaryInput
+	for _, b := range opts.Binaries {
+		abs, err := filepath.Abs(b)
+		if err != nil {
+			return nil, err
+		}
+		sum, err := fileSHA256(abs)
+		if err != nil {
+			return nil, fmt.Errorf("binary %s: %w", b, err)
+		}
+		bins = append(bins, BinaryInput{Path: abs, SHA256: sum})
+	}
+	sort.Slice(bins, func(i, j int) bool { return bins[i].Path < bins[j].Path })
+	inputs := inputsDigest(opts, bins)
+
+	dir := filepath.Join(opts.Store.Root, opts.Name)
+	old, _ := opts.Store.Lookup(opts.Name)
+	m := old
+	fresh := m == nil || m.Inputs != inputs || opts.Force
+	if !fresh {
+		if _, err := os.Stat(m.Rootfs); err != nil {
+			fresh = true
+		}
+	}
+	if fresh {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("image store %s: %w", opts.Store.Root, err)
+		}
+		m = &Manifest{Name: opts.Name, MPI: opts.MPI, Minimal: opts.Minimal, WithoutMPI: opts.WithoutMPI,
+			Binaries: bins, Inputs: inputs, Dir: dir, Engines: map[string]EngineImage{}}
+		start := time.Now()
+		rootfs := filepath.Join(dir, "rootfs")
+		tmp := rootfs + ".new"
+		_ = removeTree(tmp)
+		if opts.Minimal {
+			err = buildMinimal(ctx, tmp, opts, bins)
+		} else {
+			err = buildFull(ctx, tmp, opts, bins, log)
+		}
+		if err != nil {
+			_ = removeTree(tmp)
+			return nil, fmt.Errorf("image %s: %w", opts.Name, err)
+		}
+		if err := removeTree(rootfs); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, rootfs); err != nil {
+			return nil, err
+		}
+		m.Rootfs = rootfs
+		cw := &countingWriter{}
+		h := sha256.New()
+		if err := writeRootfsTar(rootfs, io.MultiWriter(h, cw)); err != nil {
+			return nil, fmt.Errorf("image %s: %w", opts.Name, err)
+		}
+		m.RootfsDigest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		m.RootfsBytes = cw.n
+		m.Created = time.Now().UTC()
+		fmt.Fprintf(log, "root filesystem %s: %.1f MB in %.1f s\n", rootfs, float64(cw.n)/1e6, time.Since(start).Seconds())
+		if err := opts.Store.save(m); err != nil {
+			return nil, err
+		}
+	} else {
+		fmt.Fprintf(log, "root filesystem %s: inputs unchanged, kept\n", m.Rootfs)
+	}
+	if m.Engines == nil {
+		m.Engines = map[string]EngineImage{}
+	}
+	for _, rt := range runtimes {
+		if err := importInto(ctx, rt, m, fresh, log); err != nil {
+			return nil, fmt.Errorf("image %s: %w", opts.Name, err)
+		}
+		if err := opts.Store.save(m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// importTargets checks the runtimes asked for; with none asked, it takes
+// every available one.
+func importTargets(ctx context.Context, names []string, log io.Writer) ([]string, error) {
+	explicit := len(names) > 0
+	if !explicit {
+		names = []string{"docker", "podman", "apptainer"}
+	}
+	var out []string
+	for _, n := range names {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if n == "singularity" {
+			n = "apptainer"
+		}
+		switch n {
+		case "oci":
+			continue // the root filesystem is the OCI image
+		case "docker", "podman", "apptainer":
+		default:
+			return nil, fmt.Errorf("runtime %q: images are built for docker, podman, apptainer or oci", n)
+		}
+		rt, _ := Get(n)
+		if _, err := rt.Detect(ctx); err != nil {
+			if explicit {
+				return nil, err
+			}
+			fmt.Fprintf(log, "%s: skipped (%v)\n", n, err)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// inputsDigest identifies what a root filesystem is built from.
+func inputsDigest(opts BuildOptions, bins []BinaryInput) string {
+	in := struct {
+		Format     int
+		MPI        string
+		Minimal    bool
+		WithoutMPI bool
+		Suite      string
+		Binaries   []BinaryInput
+		Packages   string
+	}{buildFormat, opts.MPI, opts.Minimal, opts.WithoutMPI, opts.Suite, bins, packageVersions()}
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// packageVersions are the host's MPI package versions, whose files a
+// minimal image copies.
+func packageVersions() string {
+	out, _ := exec.Command("dpkg-query", "-W", "-f", "${Package}=${Version}\n",
+		"libmpich12", "libopenmpi3", "libpmix2", "busybox-static", "libc6").Output()
+	return string(out)
+}
+
+// importInto puts m's root filesystem into runtime rt, unless it already
+// holds the same image.
+func importInto(ctx context.Context, rt string, m *Manifest, fresh bool, log io.Writer) error {
+	start := time.Now()
+	switch rt {
+	case "docker", "podman":
+		r, _ := Get(rt)
+		e := r.(*engine)
+		if have, ok := m.Engines[rt]; ok && !fresh {
+			if out, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", have.Ref); err == nil && sameID(strings.TrimSpace(out), have.ID) {
+				fmt.Fprintf(log, "%s: %s unchanged (%s)\n", rt, have.Ref, shortID(have.ID))
+				return nil
+			}
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(writeRootfsTar(m.Rootfs, pw)) }()
+		args := append(append([]string(nil), e.globalArgs...), "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "-", m.Name)
+		cmd := exec.CommandContext(ctx, e.bin, args...)
+		cmd.Stdin = pr
+		if len(e.env) > 0 {
+			cmd.Env = append(os.Environ(), e.env...)
+		}
+		out, err := cmd.CombinedOutput()
+		pr.Close()
+		if err != nil {
+			return fmt.Errorf("%s import: %w: %s", rt, err, strings.TrimSpace(string(out)))
+		}
+		idOut, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", m.Name)
+		if err != nil {
+			return err
+		}
+		id := strings.TrimSpace(idOut)
+		if !strings.Contains(id, ":") {
+			id = "sha256:" + id
+		}
+		m.Engines[rt] = EngineImage{Ref: m.Name, ID: id}
+		fmt.Fprintf(log, "%s: imported %s as %s in %.1f s\n", rt, m.Name, shortID(id), time.Since(start).Seconds())
+	case "apptainer":
+		path := filepath.Join(m.Dir, m.Name+".sif")
+		if m.SIF != nil && !fresh {
+			if d, err := fileSHA256(m.SIF.Path); err == nil && d == m.SIF.Digest {
+				fmt.Fprintf(log, "apptainer: %s unchanged\n", m.SIF.Path)
+				return nil
+			}
+		}
+		a := newApptainer("apptainer").(*apptainer)
+		if _, err := runTool(ctx, nil, a.binary(), "build", "--force", path, m.Rootfs); err != nil {
+			return fmt.Errorf("apptainer build: %w", err)
+		}
+		d, err := fileSHA256(path)
+		if err != nil {
+			return err
+		}
+		m.SIF = &SIFImage{Path: path, Digest: d, Meta: sifMetadata(path)}
+		fmt.Fprintf(log, "apptainer: built %s in %.1f s\n", path, time.Since(start).Seconds())
+	}
+	return nil
+}
+
+func sameID(a, b string) bool {
+	return strings.TrimPrefix(a, "sha256:") == strings.TrimPrefix(b, "sha256:")
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// removeTree removes path; a missing path is fine.
+func removeTree(path string) error {
+	err := os.RemoveAll(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// rootfsBuilder copies host paths into a root filesystem at the same paths,
+// recreating the host's symlinks on the way (/lib -> usr/lib and the like)
+// so that the loader finds libraries where it would on the host.
+type rootfsBuilder struct {
+	root    string
+	done    map[string]bool
+	exclude map[string]bool // canonical library paths to leave out
+	// keepExisting leaves files the root filesystem already has (full images).
+	keepExisting bool
+}
+
+func newRootfsBuilder(root string) *rootfsBuilder {
+	return &rootfsBuilder{root: root, done: map[string]bool{}, exclude: map[string]bool{}}
+}
+
+// add copies hostPath (a file or a symlink, and every folder and symlink
+// on its way) into the root filesystem.
+func (b *rootfsBuilder) add(hostPath string) error { return b.addDepth(filepath.Clean(hostPath), 0) }
+
+func (b *rootfsBuilder) addDepth(p string, depth int) error {
+	if depth > 40 {
+		return fmt.Errorf("%s: too many levels of symbolic links", p)
+	}
+	if b.done[p] || b.exclude[canonicalLibPath(p)] {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := "/"
+	for i, part := range parts {
+		next := filepath.Join(cur, part)
+		last := i == len(parts)-1
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(b.root, next)
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(next)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Lstat(dst); err != nil {
+				if err := os.Symlink(target, dst); err != nil {
+					return err
+				}
+			}
+			resolved := target
+			if !filepath.IsAbs(target) {
+				resolved = filepath.Join(cur, target)
+			}
+			b.done[p] = true
+			return b.addDepth(filepath.Join(append([]string{resolved}, parts[i+1:]...)...), depth+1)
+		case fi.IsDir():
+			if st, err := os.Lstat(dst); err != nil {
+				if err := os.Mkdir(dst, fi.Mode().Perm()); err != nil {
+					return err
+				}
+				copyOwner(dst, fi)
+			} else if !st.IsDir() && st.Mode()&os.ModeSymlink == 0 {
+				return fmt.Errorf("%s: a folder on the host, a file in the image", next)
+			}
+		case fi.Mode().IsRegular() && last:
+			if _, err := os.Lstat(dst); err == nil && b.keepExisting {
+				break
+			}
+			if err := copyFile(next, dst, fi); err != nil {
+				return err
+			}
+		case last:
+			// Devices, sockets, fifos: not part of an image.
+		default:
+			return fmt.Errorf("%s: not a folder", next)
+		}
+		cur = next
+	}
+	b.done[p] = true
+	return nil
+}
+
+// addTree copies a folder and everything in it, except subfolders for
+// which skip is true.
+func (b *rootfsBuilder) addTree(dir string, skip func(string) bool) ([]string, error) {
+	var objs []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != dir && skip != nil && skip(p) {
+			return fs.SkipDir
+		}
+		if d.IsDir() {
+			return b.add(p)
+		}
+		if d.Type().IsRegular() && strings.Contains(d.Name(), ".so") {
+			objs = append(objs, p)
+		}
+		return b.add(p)
+	})
+	return objs, err
+}
+
+// copyFile hard-links src to dst where both are on one filesystem (no
+// space, and the content is the host's own file), else copies it.
+func copyFile(src, dst string, fi os.FileInfo) error {
+	_ = os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	copyOwner(dst, fi)
+	return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
+}
+
+func copyOwner(dst string, fi os.FileInfo) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && isRoot() {
+		_ = os.Lchown(dst, int(st.Uid), int(st.Gid))
+	}
+}
+
+// skipHeaders leaves development headers out of plugin folders.
+func skipHeaders(p string) bool { return filepath.Base(p) == "include" }
+
+// buildMinimal assembles the ldd closure of the binaries and of the MPI
+// (with Open MPI's plugin folders), plus busybox, into root.
+func buildMinimal(ctx context.Context, root string, opts BuildOptions, bins []BinaryInput) error {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	b := newRootfsBuilder(root)
+	layout, _ := mpiFiles(opts.MPI)
+	if opts.WithoutMPI {
+		libs, err := hostMPIBinds(ctx, opts.MPI)
+		if err != nil {
+			return err
+		}
+		for _, l := range libs {
+			b.exclude[l] = true
+		}
+	}
+	// Top-level symlinks first (merged /usr), then the skeleton.
+	for _, top := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
+		if fi, err := os.Lstat(top); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			if err := b.add(top); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{"tmp", 0o1777}, {"var/tmp", 0o1777}, {"dev", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"etc", 0o755}, {"root", 0o700}, {"run", 0o755}, {"home", 0o755}, {"usr/bin", 0o755}} {
+		if err := os.MkdirAll(filepath.Join(root, d.path), 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(filepath.Join(root, d.path), d.mode); err != nil {
+			return err
+		}
+	}
+	if err := writeUserFiles(root); err != nil {
+		return err
+	}
+	var elfs []string
+	for _, bin := range bins {
+		if err := b.add(bin.Path); err != nil {
+			return fmt.Errorf("binary %s: %w", bin.Path, err)
+		}
+		elfs = append(elfs, bin.Path)
+	}
+	if !opts.WithoutMPI {
+		for _, l := range layout.libs {
+			if err := b.add(l); err != nil {
+				return fmt.Errorf("%s library %s: %w (is it installed?)", opts.MPI, l, err)
+			}
+			elfs = append(elfs, l)
+		}
+		for _, d := range layout.dirs {
+			objs, err := b.addTree(d, skipHeaders)
+			if err != nil {
+				return fmt.Errorf("%s folder %s: %w", opts.MPI, d, err)
+			}
+			elfs = append(elfs, objs...)
+		}
+	}
+	deps, err := lddClosure(ctx, elfs)
+	if err != nil {
+		return err
+	}
+	for _, d := range deps {
+		if err := b.add(d); err != nil {
+			return fmt.Errorf("library %s: %w", d, err)
+		}
+	}
+	return addBusybox(root, b)
+}
+
+// addBusybox puts the static busybox in /usr/bin with a link for each
+// applet the image does not already have (Apptainer runs programs through
+// /bin/sh, and a shell helps debugging).
+func addBusybox(root string, b *rootfsBuilder) error {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return fmt.Errorf("busybox not found: install busybox-static")
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("busybox --list: %w", err)
+	}
+	if err := b.add(bb); err != nil {
+		return err
+	}
+	real, _ := filepath.EvalSymlinks(bb)
+	dir := filepath.Dir(real)
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		name := strings.TrimSpace(sc.Text())
+		if name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		link := filepath.Join(root, dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Base(real), link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeUserFiles gives the image root, nobody and the building user.
+func writeUserFiles(root string) error {
+	passwd := "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+	group := "root:x:0:\nnogroup:x:65534:\n"
+	if uid := os.Getuid(); uid != 0 {
+		passwd += fmt.Sprintf("user:x:%d:%d:user:/tmp:/bin/sh\n", uid, os.Getgid())
+		group += fmt.Sprintf("user:x:%d:\n", os.Getgid())
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/passwd"), []byte(passwd), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, "etc/group"), []byte(group), 0o644)
+}
+
+// fullPackages are the Debian packages of a full image per MPI. libpmix2
+// is always there: hpcbench's own PMIx server (per-node layout) needs it.
+var fullPackages = map[string][]string{
+	"mpich":   {"libmpich12", "libpmix2"},
+	"openmpi": {"libopenmpi3", "openmpi-common", "libpmix2"},
+}
+
+// buildFull makes a Debian minbase with debootstrap, from the mirror the
+// host's own apt sources use, then adds the binaries and their libraries.
+func buildFull(ctx context.Context, root string, opts BuildOptions, bins []BinaryInput, log io.Writer) error {
+	if !isRoot() {
+		return errors.New("a full image needs debootstrap, which runs as root: build as root or use --minimal")
+	}
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		return errors.New("debootstrap not found: install it, or use --minimal")
+	}
+	mirror := opts.Mirror
+	if mirror == "" {
+		var err error
+		if mirror, err = aptMirror(opts.Suite); err != nil {
+			return err
+		}
+	}
+	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase",
+		"--include="+strings.Join(fullPackages[opts.MPI], ","), opts.Suite, root, mirror)
+	cmd.Stdout, cmd.Stderr = log, log
+	fmt.Fprintf(log, "debootstrap %s into %s\n", opts.Suite, root)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("debootstrap: %w (its output is above)", err)
+	}
+	for _, pattern := range []string{"var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*"} {
+		matches, _ := filepath.Glob(filepath.Join(root, pattern))
+		for _, m := range matches {
+			_ = os.Remove(m)
+		}
+	}
+	b := newRootfsBuilder(root)
+	b.keepExisting = true
+	var elfs []string
+	for _, bin := range bins {
+		if err := b.add(bin.Path); err != nil {
+			return fmt.Errorf("binary %s: %w", bin.Path, err)
+		}
+		elfs = append(elfs, bin.Path)
+	}
+	deps, err := lddClosure(ctx, elfs)
+	if err != nil {
+		return err
+	}
+	for _, d := range deps {
+		if err := b.add(d); err != nil {
+			return fmt.Errorf("library %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// aptMirror returns the URI of the host's apt source for suite, from
+// /etc/apt/sources.list and /etc/apt/sources.list.d (one-line and deb822
+// formats).
+func aptMirror(suite string) (string, error) {
+	files := []string{"/etc/apt/sources.list"}
+	more, _ := filepath.Glob("/etc/apt/sources.list.d/*")
+	files = append(files, more...)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var uri string
+		switch {
+		case strings.HasSuffix(f, ".sources"):
+			uri = mirrorFromDeb822(string(b), suite)
+		case strings.HasSuffix(f, ".list") || f == "/etc/apt/sources.list":
+			uri = mirrorFromOneLine(string(b), suite)
+		}
+		if uri != "" {
+			return uri, nil
+		}
+	}
+	return "", fmt.Errorf("no apt source for %s in /etc/apt/sources.list or /etc/apt/sources.list.d: pass a mirror", suite)
+}
+
+func mirrorFromOneLine(text, suite string) string {
+	for _, line := range strings.Split(text, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "deb" {
+			continue
+		}
+		f = f[1:]
+		if strings.HasPrefix(f[0], "[") { // options
+			for len(f) > 0 && !strings.HasSuffix(f[0], "]") {
+				f = f[1:]
+			}
+			if len(f) > 0 {
+				f = f[1:]
+			}
+		}
+		if len(f) >= 2 && f[1] == suite {
+			return f[0]
+		}
+	}
+	return ""
+}
+
+func mirrorFromDeb822(text, suite string) string {
+	for _, stanza := range strings.Split(text, "\n\n") {
+		fields := map[string]string{}
+		for _, line := range strings.Split(stanza, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				fields[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+			}
+		}
+		if strings.EqualFold(fields["enabled"], "no") || !contains(strings.Fields(fields["types"]), "deb") {
+			continue
+		}
+		if contains(strings.Fields(fields["suites"]), suite) {
+			if uris := strings.Fields(fields["uris"]); len(uris) > 0 {
+				return uris[0]
+			}
+		}
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRootfsTar writes root as a tar stream in a fixed order, so that its
+// digest identifies the content.
+func writeRootfsTar(root string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() && !fi.IsDir() && fi.Mode()&os.ModeSymlink == 0 {
+			return nil // device nodes and the like: the runtime provides /dev
+		}
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = rel
+		if fi.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uname, hdr.Gname = "", ""
+		hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
+		hdr.Format = tar.FormatPAX
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}

@@ -1,0 +1,340 @@
+package runtimes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// The conformance suite: every runtime runs the same MPI programs the same
+// way, for real. MPICH ranks speak PMI-1, Open MPI ranks PMIx. A runtime
+// that is not installed is skipped with the reason (CI installs them all).
+
+var allRuntimes = []string{"native", "docker", "podman", "apptainer", "oci"}
+
+// perRankLayouts are the layouts rt runs through a Wrapper.
+func perRankLayouts(rt Runtime) []Layout {
+	if rt.Name() == "native" {
+		return []Layout{PerRank}
+	}
+	return []Layout{PerRank, Bind}
+}
+
+func wrapperFor(t *testing.T, rt Runtime, mpi string, layout Layout) Wrapper {
+	t.Helper()
+	w, err := rt.Wrapper(specFor(t, rt, mpi, layout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+var helloLine = regexp.MustCompile(`(?m)^(?:\[\d+\] )?rank (\d+) of (\d+) sum (\d+)$`)
+
+// checkHello asserts that every rank of an n-rank hello job saw a world of n.
+func checkHello(t *testing.T, res launchResult, flavour pmi.Flavour, n int) {
+	t.Helper()
+	if res.err != nil {
+		t.Fatalf("launch: %v\nstdout:\n%s\nstderr:\n%s", res.err, res.stdout, res.stderr)
+	}
+	if !res.rep.OK() {
+		t.Fatalf("launch failed: %s\nstdout:\n%s\nstderr:\n%s", res.rep.Reason, res.stdout, res.stderr)
+	}
+	if err := RequirePMI(res.rep); err != nil {
+		t.Fatal(err)
+	}
+	for r, v := range res.rep.Negotiated {
+		if v != string(flavour) {
+			t.Errorf("rank %d negotiated %q, want %q", r, v, flavour)
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range helloLine.FindAllStringSubmatch(res.stdout, -1) {
+		if m[2] != fmt.Sprint(n) || m[3] != fmt.Sprint(n*(n-1)/2) {
+			t.Errorf("rank %s saw a world of %s (sum %s), want %d: it ran as a singleton or in another job", m[1], m[2], m[3], n)
+		}
+		seen[m[1]] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d of %d ranks reported; stdout:\n%s\nstderr:\n%s", len(seen), n, res.stdout, res.stderr)
+	}
+}
+
+func TestConformanceHello(t *testing.T) {
+	for _, name := range allRuntimes {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			for _, mpi := range []string{"mpich", "openmpi"} {
+				for _, layout := range perRankLayouts(rt) {
+					for _, n := range []int{2, 4} {
+						t.Run(fmt.Sprintf("%s/%s/%d", mpi, layout, n), func(t *testing.T) {
+							w := wrapperFor(t, rt, mpi, layout)
+							res := launchJob(t, w, mpiFlavour[mpi], n, []string{probe(t, mpi), "hello"}, 2*time.Minute)
+							checkHello(t, res, mpiFlavour[mpi], n)
+							requireNoLeftovers(t, rt, res.jobID)
+							t.Logf("%s: wall %v, wire-up %v", Describe(w.Choices()), res.rep.Wall.Round(time.Millisecond), res.rep.WireUp.Round(time.Millisecond))
+						})
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestConformanceAbortCleansUp(t *testing.T) {
+	for _, name := range allRuntimes {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			for _, mpi := range []string{"mpich", "openmpi"} {
+				t.Run(mpi, func(t *testing.T) {
+					w := wrapperFor(t, rt, mpi, PerRank)
+					res := launchJob(t, w, mpiFlavour[mpi], 2, []string{probe(t, mpi), "abort"}, 2*time.Minute)
+					if res.err != nil {
+						t.Fatalf("launch: %v", res.err)
+					}
+					if res.rep.OK() {
+						t.Fatalf("an aborting job succeeded; stdout:\n%s", res.stdout)
+					}
+					if res.rep.ExitStatus != 7 && !strings.Contains(res.rep.Reason, "7") {
+						t.Errorf("reason %q, exit status %d: want the abort code 7", res.rep.Reason, res.rep.ExitStatus)
+					}
+					if res.wall > time.Minute {
+						t.Errorf("abort took %v to tear the job down", res.wall)
+					}
+					requireNoLeftovers(t, rt, res.jobID)
+				})
+			}
+		})
+	}
+}
+
+func TestConformanceTimeoutCleansUp(t *testing.T) {
+	for _, name := range allRuntimes {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			w := wrapperFor(t, rt, "mpich", PerRank)
+			res := launchJob(t, w, pmi.PMI1, 2, []string{probe(t, "mpich"), "sleep"}, 3*time.Second)
+			if res.err != nil {
+				t.Fatalf("launch: %v", res.err)
+			}
+			if res.rep.OK() || !strings.Contains(res.rep.Reason, "timeout") {
+				t.Fatalf("reason %q, want a timeout", res.rep.Reason)
+			}
+			requireNoLeftovers(t, rt, res.jobID)
+		})
+	}
+}
+
+// epLine finds "Key = value" lines of the NPB summary.
+func epValue(out, key string) string {
+	re := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(key) + `\s*=\s*(\S+)`)
+	if m := re.FindStringSubmatch(out); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func TestConformanceEP(t *testing.T) {
+	for _, name := range allRuntimes {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			for _, mpi := range []string{"mpich", "openmpi"} {
+				for _, layout := range perRankLayouts(rt) {
+					t.Run(mpi+"/"+string(layout), func(t *testing.T) {
+						ep := kernel(t, mpi, "ep")
+						w := wrapperFor(t, rt, mpi, layout)
+						res := launchJob(t, w, mpiFlavour[mpi], 2, []string{ep, "S"}, 5*time.Minute)
+						if res.err != nil || !res.rep.OK() {
+							t.Fatalf("EP failed: %v %v\n%s\n%s", res.err, res.rep.Reason, res.stdout, res.stderr)
+						}
+						if got := epValue(res.stdout, "Total processes"); got != "2" {
+							t.Errorf("Total processes = %q, want 2 (output:\n%s)", got, res.stdout)
+						}
+						if got := epValue(res.stdout, "Verification"); got != "SUCCESSFUL" {
+							t.Errorf("Verification = %q\n%s", got, res.stdout)
+						}
+						requireNoLeftovers(t, rt, res.jobID)
+					})
+				}
+			}
+		})
+	}
+}
+
+// TestConformancePerNode runs "hpcbench launch" inside one container per
+// node: hpcbench serves PMI to the ranks from inside and writes its report
+// to a bound folder.
+func TestConformancePerNode(t *testing.T) {
+	for _, name := range allRuntimes {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			for _, mpi := range []string{"mpich", "openmpi"} {
+				t.Run(mpi, func(t *testing.T) {
+					spec := specFor(t, rt, mpi, PerNode)
+					self := hpcbenchBinary(t)
+					dir := workDir(t)
+					report := filepath.Join(dir, "report.json")
+					job := pmi.Job{ID: newJobID(t), Ranks: 2, PMI: mpiFlavour[mpi]}
+					cmd := &pmi.RankCommand{Argv: []string{self, "launch", "-n", "2", "--pmi", string(mpiFlavour[mpi]),
+						"--report", report, "--timeout", "2m", "--", probe(t, mpi), "hello"}, Env: os.Environ(), Dir: dir, CPU: -1}
+					if err := rt.WrapNode(spec, job, cmd); err != nil {
+						t.Fatal(err)
+					}
+					c := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
+					c.Env, c.Dir = cmd.Env, cmd.Dir
+					out, err := c.CombinedOutput()
+					if err != nil {
+						t.Fatalf("%s: %v\n%s", strings.Join(cmd.Argv, " "), err, out)
+					}
+					b, err := os.ReadFile(report)
+					if err != nil {
+						t.Fatalf("no report from inside the container: %v\n%s", err, out)
+					}
+					var rep pmi.Report
+					if err := json.Unmarshal(b, &rep); err != nil {
+						t.Fatal(err)
+					}
+					checkHello(t, launchResult{rep: &rep, stdout: string(out)}, mpiFlavour[mpi], 2)
+					if err := rt.Cleanup(job); err != nil {
+						t.Error(err)
+					}
+					requireNoLeftovers(t, rt, job.ID)
+					t.Logf("%s: inner wall %v, wire-up %v", Describe(NodeChoices(rt, spec)), rep.Wall.Round(time.Millisecond), rep.WireUp.Round(time.Millisecond))
+				})
+			}
+		})
+	}
+}
+
+// stripPMI is a wrapper that loses the PMI variables after the real wrapper
+// did its work, as a badly written runtime adapter would.
+type stripPMI struct{ Wrapper }
+
+func (s stripPMI) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
+	if err := s.Wrapper.WrapRank(job, cmd); err != nil {
+		return err
+	}
+	var kept []string
+	for _, kv := range cmd.Env {
+		if !strings.HasPrefix(kv, "PMI_") && !strings.HasPrefix(kv, "PMIX_") {
+			kept = append(kept, kv)
+		}
+	}
+	cmd.Env = kept
+	return nil
+}
+
+// TestConformanceMissingPMIIsCaught: a rank without PMI variables runs as a
+// singleton and exits 0. Every wrapper refuses to start such a rank, and a
+// rank that lost them on the way is caught by RequirePMI.
+func TestConformanceMissingPMIIsCaught(t *testing.T) {
+	for _, name := range allRuntimes {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			w := wrapperFor(t, rt, "mpich", PerRank)
+			job := pmi.Job{ID: newJobID(t), Ranks: 2, PMI: pmi.PMI1, Channel: w.Channel()}
+			cmd := &pmi.RankCommand{Rank: 1, Argv: []string{probe(t, "mpich"), "hello"}, Env: []string{"PATH=/usr/bin:/bin"}, CPU: -1}
+			if err := w.WrapRank(job, cmd); !errors.Is(err, ErrMissingPMI) {
+				t.Fatalf("WrapRank without PMI variables: %v, want ErrMissingPMI", err)
+			}
+
+			res := launchJob(t, stripPMI{w}, pmi.PMI1, 2, []string{probe(t, "mpich"), "hello"}, time.Minute)
+			requireNoLeftovers(t, rt, res.jobID)
+			if res.err != nil {
+				t.Fatalf("launch: %v", res.err)
+			}
+			if !strings.Contains(res.stdout, "of 1 sum 0") {
+				t.Fatalf("expected singleton ranks without PMI; stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+			}
+			err := RequirePMI(res.rep)
+			if !errors.Is(err, ErrSingleton) {
+				t.Fatalf("RequirePMI on a run of singletons: %v (report ok=%v reason=%q negotiated=%q)", err, res.rep.OK(), res.rep.Reason, res.rep.Negotiated)
+			}
+			t.Logf("caught: %v (launcher: ok=%v %q)", err, res.rep.OK(), res.rep.Reason)
+		})
+	}
+}
+
+// TestLeftoversAfterKilledLauncher: containers of an hpcbench that was
+// SIGKILLed survive under the engine; CleanupLeftovers removes them, and
+// leaves alone those of a live hpcbench.
+func TestLeftoversAfterKilledLauncher(t *testing.T) {
+	for _, name := range []string{"docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			e := rt.(*engine)
+			spec := specFor(t, rt, "mpich", PerRank)
+			// A stand-in for a dead hpcbench: a process that has exited.
+			dead := exec.Command("true")
+			if err := dead.Run(); err != nil {
+				t.Fatal(err)
+			}
+			deadPID := dead.Process.Pid
+			jobDead, jobLive := newJobID(t), newJobID(t)
+			ctx := context.Background()
+			for _, c := range []struct {
+				job   string
+				owner int
+			}{{jobDead, deadPID}, {jobLive, os.Getpid()}} {
+				_, err := e.tool(ctx, "run", "-d", "--name", ContainerName(c.job, 0),
+					"--label", LabelJob+"="+c.job, "--label", fmt.Sprintf("%s=%d", LabelOwner, c.owner),
+					spec.Image.Ref, "/bin/sleep", "300")
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer e.removeJob(jobLive)
+			defer e.removeJob(jobDead)
+			removed, err := rt.(LeftoverCleaner).CleanupLeftovers(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(leftovers(t, rt, jobDead)) != 0 {
+				t.Errorf("the dead launcher's container survived CleanupLeftovers (removed %v)", removed)
+			}
+			if len(leftovers(t, rt, jobLive)) != 1 {
+				t.Errorf("CleanupLeftovers removed a live launcher's container (removed %v)", removed)
+			}
+		})
+	}
+}
+
+func TestPeakMemoryFromCgroup(t *testing.T) {
+	for _, name := range []string{"docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			w := wrapperFor(t, rt, "mpich", PerRank)
+			pm, ok := w.(PeakMemory)
+			if !ok {
+				t.Fatalf("%s wrapper has no PeakMemory", name)
+			}
+			res := launchJob(t, w, pmi.PMI1, 2, []string{probe(t, "mpich"), "sleep"}, 4*time.Second)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			job := pmi.Job{ID: res.jobID}
+			for r := 0; r < 2; r++ {
+				b, ok := pm.PeakMemory(job, r)
+				if !ok {
+					t.Errorf("rank %d: no peak memory read from its cgroup", r)
+					continue
+				}
+				// An MPICH rank maps at least a few MiB (libmpich alone is 41 MB).
+				if b < 1<<20 || b > 8<<30 {
+					t.Errorf("rank %d: peak memory %d bytes is implausible", r, b)
+				}
+				t.Logf("rank %d: peak %.1f MiB", r, float64(b)/(1<<20))
+			}
+		})
+	}
+}

@@ -1,0 +1,395 @@
+package runtimes
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// engine is what Docker and Podman share: a command-line client that runs
+// named, labelled containers ("docker run" and "podman run" take the same
+// flags for everything hpcbench needs).
+type engine struct {
+	name string // "docker" or "podman"
+	// bin is the client program.
+	bin string
+	// globalArgs go before the verb (Podman's --runtime).
+	globalArgs []string
+	// env is the client's extra environment (Podman's CONTAINERS_CONF).
+	env []string
+	// passFD: the engine can hand inherited fds to the container
+	// (Podman's --preserve-fds), so PMI can use PMI_FD.
+	passFD bool
+	// rootlessUserns is the user namespace flag for a non-root user.
+	rootlessUserns []string
+}
+
+func (e *engine) command(args ...string) []string {
+	return append(append([]string{e.bin}, e.globalArgs...), args...)
+}
+
+func (e *engine) tool(ctx context.Context, args ...string) (string, error) {
+	var env []string
+	if len(e.env) > 0 {
+		env = append(os.Environ(), e.env...)
+	}
+	return runTool(ctx, env, e.bin, append(append([]string(nil), e.globalArgs...), args...)...)
+}
+
+func (e *engine) Name() string { return e.name }
+
+func (e *engine) Detect(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
+	defer cancel()
+	var format []string
+	if e.name == "docker" {
+		format = []string{"version", "--format", "{{.Server.Version}}"}
+	} else {
+		format = []string{"info", "--format", "{{.Version.Version}}"}
+	}
+	out, err := e.tool(ctx, format...)
+	if err != nil {
+		return "", unavailable(e.name, err)
+	}
+	v := strings.TrimSpace(out)
+	if v == "" {
+		return "", fmt.Errorf("%s: %w: the engine reported no version", e.name, ErrUnavailable)
+	}
+	return v, nil
+}
+
+func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
+	if image == "" {
+		return ImageInfo{}, fmt.Errorf("%s: %w: no image given (build one with 'hpcbench image build --name NAME')", e.name, ErrImageNotFound)
+	}
+	ref := image
+	meta := map[string]string{}
+	if m, err := OpenStore("").Lookup(image); err == nil {
+		if r := m.Engines[e.name]; r.Ref != "" {
+			ref = r.Ref
+			meta["store"] = m.Dir
+		}
+	}
+	out, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
+	if err != nil {
+		return ImageInfo{}, fmt.Errorf("%s: %w: %q (build it with 'hpcbench image build --name %s --runtimes %s', or load it into %s): %v",
+			e.name, ErrImageNotFound, image, image, e.name, e.name, err)
+	}
+	id := strings.TrimSpace(out)
+	if id != "" && !strings.Contains(id, ":") {
+		id = "sha256:" + id // Podman prints the bare hex
+	}
+	return ImageInfo{Ref: ref, Digest: id, Meta: meta}, nil
+}
+
+// runFlags are the flags every container of a job gets, and the choices
+// they stand for.
+func (e *engine) runFlags(job pmi.Job, rank int, isolation [][2]string) []string {
+	args := []string{"run", "--rm",
+		"--name", ContainerName(job.ID, rank),
+		"--label", LabelJob + "=" + job.ID,
+		"--label", LabelOwner + "=" + strconv.Itoa(os.Getpid()),
+	}
+	if rank >= 0 {
+		args = append(args, "--label", LabelRank+"="+strconv.Itoa(rank))
+	} else {
+		args = append(args, "--label", LabelRank+"=node")
+	}
+	for _, f := range isolation {
+		args = append(args, f[0], f[1])
+	}
+	if !isRoot() {
+		if e.name == "docker" {
+			args = append(args, "--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
+		} else {
+			args = append(args, e.rootlessUserns...)
+		}
+	}
+	return args
+}
+
+// perRankIsolation are the namespace settings one container per rank needs:
+// the host network (PMI over loopback, MPI's TCP), the host IPC namespace
+// (MPICH's and Open MPI's shared memory), the host pid namespace and
+// ptrace for Open MPI's single-copy (CMA) transfers between containers.
+var perRankIsolation = [][2]string{
+	{"--network", "host"}, {"--ipc", "host"}, {"--pid", "host"}, {"--cap-add", "SYS_PTRACE"},
+}
+
+// nodeIsolation: the node's ranks share one container, so only the network
+// (PMI and MPI's TCP over loopback) and shared memory size matter.
+var nodeIsolation = [][2]string{{"--network", "host"}, {"--ipc", "host"}}
+
+func isolationChoices(c map[string]string, flags [][2]string) {
+	for _, f := range flags {
+		switch f[0] {
+		case "--network":
+			c["network"] = f[1]
+		case "--ipc":
+			c["ipc"] = f[1]
+		case "--pid":
+			c["pid"] = f[1]
+		case "--cap-add":
+			c["cap_add"] = f[1]
+		}
+	}
+}
+
+// mountArgs turns bind paths into -v flags (read-only for ro).
+func mountArgs(binds []string, ro map[string]bool) []string {
+	var args []string
+	for _, b := range binds {
+		spec := b + ":" + b
+		if ro[b] {
+			spec += ":ro"
+		}
+		args = append(args, "-v", spec)
+	}
+	return args
+}
+
+func envArgs(names []string) []string {
+	args := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		// "-e NAME" takes the value from the client's environment: the
+		// values stay out of the command line (and out of ps).
+		args = append(args, "-e", n)
+	}
+	return args
+}
+
+func (e *engine) Wrapper(spec Spec) (Wrapper, error) {
+	spec, err := perRankSpec(e.name, spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Image.Ref == "" {
+		return nil, fmt.Errorf("%s: %w: the spec names no image (call Prepare first)", e.name, ErrImageNotFound)
+	}
+	dir, err := os.MkdirTemp("", "hpcbench-"+e.name+"-")
+	if err != nil {
+		return nil, err
+	}
+	return &engineWrapper{e: e, spec: spec, cidDir: dir, peaks: map[int]*peakWatch{}}, nil
+}
+
+// engineWrapper wraps each rank in "docker run" / "podman run".
+type engineWrapper struct {
+	e    *engine
+	spec Spec
+	// cidDir holds each rank's --cidfile, from which its cgroup is found.
+	cidDir string
+
+	mu       sync.Mutex
+	bindLibs []string // the bind layout's host MPI paths, computed once
+	peaks    map[int]*peakWatch
+}
+
+func (w *engineWrapper) Channel() pmi.Channel {
+	if w.e.passFD {
+		return pmi.ChannelFD
+	}
+	return pmi.ChannelTCP
+}
+
+func (w *engineWrapper) Choices() map[string]string {
+	c := baseChoices(w.e.name, w.spec, w.Channel())
+	isolationChoices(c, perRankIsolation)
+	c["env"] = "explicit (-e NAME)"
+	c["binds"] = "binary folder, working folder, PMIx tmpdir"
+	if w.spec.Layout == Bind {
+		c["mpi_source"] = "host libraries bind-mounted read-only"
+	} else {
+		c["mpi_source"] = "image"
+	}
+	if w.e.passFD {
+		c["pmi_fd"] = "--preserve-fds"
+	}
+	return c
+}
+
+func (w *engineWrapper) hostLibs(ctx context.Context, job pmi.Job) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.bindLibs == nil {
+		libs, err := hostMPIBinds(ctx, mpiOf(w.spec, job))
+		if err != nil {
+			return nil, err
+		}
+		w.bindLibs = libs
+	}
+	return w.bindLibs, nil
+}
+
+func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
+	if job.PMI != pmi.PMIx && job.Channel == pmi.ChannelFD && !w.e.passFD {
+		return fmt.Errorf("%s: rank %d: PMI_FD cannot cross into a %s container; use the tcp channel", w.e.name, cmd.Rank, w.e.name)
+	}
+	if err := checkPMI(job, cmd); err != nil {
+		return err
+	}
+	p, err := placeRank(job, w.spec, cmd)
+	if err != nil {
+		return err
+	}
+	ro := map[string]bool{}
+	binds := p.binds
+	if w.spec.Layout == Bind {
+		libs, err := w.hostLibs(context.Background(), job)
+		if err != nil {
+			return err
+		}
+		for _, l := range libs {
+			ro[l] = true
+		}
+		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
+	}
+	cidfile := filepath.Join(w.cidDir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
+	_ = os.Remove(cidfile)
+	args := w.e.runFlags(job, cmd.Rank, perRankIsolation)
+	args = append(args, "--cidfile", cidfile)
+	if cmd.CPU >= 0 {
+		// The rank runs under the engine's shim, not under the pinned
+		// client: pass the core on.
+		args = append(args, "--cpuset-cpus", strconv.Itoa(cmd.CPU))
+	}
+	if w.e.passFD && len(cmd.ExtraFiles) > 0 {
+		args = append(args, "--preserve-fds", strconv.Itoa(len(cmd.ExtraFiles)))
+	}
+	args = append(args, mountArgs(binds, ro)...)
+	args = append(args, "-w", p.dir)
+	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
+	args = append(args, w.spec.Image.Ref)
+	args = append(args, p.argv...)
+	cmd.Argv = w.e.command(args...)
+	cmd.Env = append(cmd.Env, w.e.env...)
+	if !w.e.passFD {
+		// Nothing reaches the container through fds; do not hand the
+		// client sockets it would keep open.
+		cmd.ExtraFiles = nil
+	}
+	w.watchPeak(cmd.Rank, cidfile)
+	return nil
+}
+
+func (w *engineWrapper) Cleanup(job pmi.Job) error {
+	w.mu.Lock()
+	for _, pw := range w.peaks {
+		if strings.HasPrefix(filepath.Base(pw.cidfile), job.ID+"-") {
+			pw.stop()
+		}
+	}
+	w.mu.Unlock()
+	return w.e.removeJob(job.ID)
+}
+
+func (e *engine) Cleanup(job pmi.Job) error { return e.removeJob(job.ID) }
+
+// removeJob removes every container labelled with jobID. A container whose
+// client was killed while it was being created can appear a moment later,
+// so a removal is followed by one more look.
+func (e *engine) removeJob(jobID string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	for round := 0; round < 3; round++ {
+		ids, err := e.listContainers(ctx, LabelJob+"="+jobID)
+		if err != nil {
+			return fmt.Errorf("%s: cleanup of job %s: %w", e.name, jobID, err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := e.tool(ctx, append([]string{"rm", "-f"}, ids...)...); err != nil {
+			return fmt.Errorf("%s: cleanup of job %s: %w", e.name, jobID, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+// listContainers returns the IDs of all containers (running or not) that
+// carry the label filter.
+func (e *engine) listContainers(ctx context.Context, label string) ([]string, error) {
+	out, err := e.tool(ctx, "ps", "-a", "-q", "--filter", "label="+label)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(out), nil
+}
+
+func (e *engine) CleanupLeftovers(ctx context.Context) ([]string, error) {
+	ownerField := `{{.Label "` + LabelOwner + `"}}`
+	if e.name == "podman" {
+		ownerField = `{{index .Labels "` + LabelOwner + `"}}`
+	}
+	out, err := e.tool(ctx, "ps", "-a", "--filter", "label="+LabelJob, "--format", "{{.ID}} {{.Names}} "+ownerField)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing leftover containers: %w", e.name, err)
+	}
+	var ids, names []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		owner := 0
+		if len(f) >= 3 {
+			owner, _ = strconv.Atoi(f[2])
+		}
+		if processAlive(owner) {
+			continue // its hpcbench still runs and will clean up itself
+		}
+		ids = append(ids, f[0])
+		names = append(names, f[1])
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := e.tool(ctx, append([]string{"rm", "-f"}, ids...)...); err != nil {
+		return nil, fmt.Errorf("%s: removing leftover containers %s: %w", e.name, strings.Join(names, ", "), err)
+	}
+	return names, nil
+}
+
+func (e *engine) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+	if spec.Image.Ref == "" {
+		return fmt.Errorf("%s: %w: the spec names no image (call Prepare first)", e.name, ErrImageNotFound)
+	}
+	p, err := placeNode(job, spec, cmd)
+	if err != nil {
+		return err
+	}
+	args := e.runFlags(job, -1, nodeIsolation)
+	args = append(args, mountArgs(p.binds, nil)...)
+	args = append(args, "-w", p.dir)
+	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
+	args = append(args, spec.Image.Ref)
+	args = append(args, p.argv...)
+	cmd.Argv = e.command(args...)
+	cmd.Env = append(cmd.Env, e.env...)
+	cmd.ExtraFiles = nil
+	return nil
+}
+
+// NodeChoices are the choices of a per-node launch through WrapNode.
+func NodeChoices(rt Runtime, spec Spec) map[string]string {
+	spec.Layout = PerNode
+	c := baseChoices(rt.Name(), spec, pmi.ChannelFD)
+	c["pmi_server"] = "hpcbench inside the container"
+	switch rt.Name() {
+	case "docker", "podman":
+		isolationChoices(c, nodeIsolation)
+	case "apptainer", "native":
+		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
+	case "oci":
+		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
+	}
+	return c
+}

@@ -1,0 +1,292 @@
+package runtimes
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// The conformance suite and the benchmarks share one fixture folder, kept
+// between runs so that images are only rebuilt when their inputs change:
+// $HPCBENCH_TEST_DIR, default /tmp/hpcbench-runtimes-test. Programs are
+// built there, so that each has the same absolute path in the images as on
+// the host.
+var fixtureDir string
+
+func TestMain(m *testing.M) {
+	fixtureDir = os.Getenv("HPCBENCH_TEST_DIR")
+	if fixtureDir == "" {
+		fixtureDir = filepath.Join(os.TempDir(), "hpcbench-runtimes-test")
+	}
+	if os.Getenv("HPCBENCH_IMAGES") == "" {
+		os.Setenv("HPCBENCH_IMAGES", filepath.Join(fixtureDir, "images"))
+	}
+	os.Exit(m.Run())
+}
+
+// mpiFlavour is the PMI each MPI of the machine speaks.
+var mpiFlavour = map[string]pmi.Flavour{"mpich": pmi.PMI1, "openmpi": pmi.PMIx}
+
+var mpiCC = map[string]string{"mpich": "mpicc.mpich", "openmpi": "mpicc.openmpi"}
+
+var (
+	buildMu    sync.Mutex
+	probes     = map[string]string{}
+	probeErrs  = map[string]error{}
+	hpcbenchMu sync.Mutex
+	hpcbench   string
+	hpcbenchE  error
+	images     = map[string]*Manifest{}
+	imageErrs  = map[string]error{}
+)
+
+// probe returns the probe program built with mpi's compiler, or skips.
+func probe(t testing.TB, mpi string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := probes[mpi]; ok {
+		return p
+	}
+	if err, ok := probeErrs[mpi]; ok {
+		t.Skip(err)
+	}
+	cc, err := exec.LookPath(mpiCC[mpi])
+	if err != nil {
+		probeErrs[mpi] = fmt.Errorf("%s not installed: no %s programs (apt-get install lib%s-dev)", mpiCC[mpi], mpi, map[string]string{"mpich": "mpich", "openmpi": "openmpi"}[mpi])
+		t.Skip(probeErrs[mpi])
+	}
+	out := filepath.Join(fixtureDir, mpi, "probe")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(cc, "-O2", "-o", out+".new", "testdata/probe.c").CombinedOutput(); err != nil {
+		t.Fatalf("%s testdata/probe.c: %v\n%s", cc, err, b)
+	}
+	// Keep the old file (and the image built from it) when nothing changed.
+	if same(out, out+".new") {
+		os.Remove(out + ".new")
+	} else if err := os.Rename(out+".new", out); err != nil {
+		t.Fatal(err)
+	}
+	probes[mpi] = out
+	return out
+}
+
+func same(a, b string) bool {
+	x, err1 := os.ReadFile(a)
+	y, err2 := os.ReadFile(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// kernel returns npb/kernels/build/<mpi>/<name>, or skips when it has not
+// been built.
+func kernel(t testing.TB, mpi, name string) string {
+	t.Helper()
+	p, _ := filepath.Abs(filepath.Join("..", "npb", "kernels", "build", mpi, name))
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s not built yet (make -C npb/kernels): %v", p, err)
+	}
+	return p
+}
+
+// hpcbenchBinary builds hpcbench itself (the per-node layout runs it inside
+// the container).
+func hpcbenchBinary(t testing.TB) string {
+	t.Helper()
+	hpcbenchMu.Lock()
+	defer hpcbenchMu.Unlock()
+	if hpcbench == "" && hpcbenchE == nil {
+		out := filepath.Join(fixtureDir, "bin", "hpcbench")
+		cmd := exec.Command("go", "build", "-o", out+".new", "../cmd/hpcbench")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			hpcbenchE = fmt.Errorf("go build ./cmd/hpcbench: %v\n%s", err, b)
+		} else {
+			if same(out, out+".new") {
+				os.Remove(out + ".new")
+			} else {
+				os.Rename(out+".new", out)
+			}
+			hpcbench = out
+		}
+	}
+	if hpcbenchE != nil {
+		t.Fatal(hpcbenchE)
+	}
+	return hpcbench
+}
+
+// testImage builds (once per test binary; the store skips unchanged
+// inputs across runs) the minimal image for mpi holding the probe, the
+// EP and pingpong kernels where built, and hpcbench.
+func testImage(t testing.TB, mpi string, withoutMPI bool) *Manifest {
+	t.Helper()
+	name := "hpcbench-test-" + mpi
+	if withoutMPI {
+		name += "-nompi"
+	}
+	bins := []string{probe(t, mpi), hpcbenchBinary(t)}
+	for _, k := range []string{"ep", "pingpong"} {
+		if p, _ := filepath.Abs(filepath.Join("..", "npb", "kernels", "build", mpi, k)); fileExists(p) {
+			bins = append(bins, p)
+		}
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if m := images[name]; m != nil {
+		return m
+	}
+	if err := imageErrs[name]; err != nil {
+		t.Fatal(err)
+	}
+	var rts []string
+	for _, n := range []string{"docker", "podman", "apptainer"} {
+		rt, _ := Get(n)
+		if _, err := rt.Detect(context.Background()); err == nil {
+			rts = append(rts, n)
+		}
+	}
+	var log bytes.Buffer
+	start := time.Now()
+	m, err := BuildImage(context.Background(), BuildOptions{
+		Name: name, MPI: mpi, Minimal: true, WithoutMPI: withoutMPI,
+		Binaries: bins, Runtimes: rts, Log: &log,
+	})
+	if err != nil {
+		imageErrs[name] = fmt.Errorf("building test image %s: %v\n%s", name, err, log.String())
+		t.Fatal(imageErrs[name])
+	}
+	t.Logf("image %s (%v): %s", name, time.Since(start).Round(time.Millisecond), strings.TrimSpace(log.String()))
+	images[name] = m
+	return m
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// available returns the runtime called name, or skips with the reason.
+func available(t testing.TB, name string) Runtime {
+	t.Helper()
+	rt, err := Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := rt.Detect(context.Background())
+	if err != nil {
+		t.Skipf("%s not available here (CI installs it): %v", name, err)
+	}
+	t.Logf("%s %s", name, v)
+	return rt
+}
+
+// specFor prepares rt's copy of the test image for mpi and layout.
+func specFor(t testing.TB, rt Runtime, mpi string, layout Layout) Spec {
+	t.Helper()
+	spec := Spec{Layout: layout, MPI: mpi}
+	if rt.Name() == "native" {
+		return spec
+	}
+	m := testImage(t, mpi, layout == Bind)
+	info, err := rt.Prepare(context.Background(), m.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Ref == "" {
+		t.Fatalf("%s: Prepare(%s) returned no reference", rt.Name(), m.Name)
+	}
+	spec.Image = info
+	return spec
+}
+
+var jobSeq int
+
+func newJobID(t testing.TB) string {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	jobSeq++
+	return fmt.Sprintf("t%d-%d", os.Getpid(), jobSeq)
+}
+
+// workDir is a per-test working folder under the fixture folder.
+func workDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp(filepath.Join(fixtureDir), "work-")
+	if err != nil {
+		if err := os.MkdirAll(fixtureDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if d, err = os.MkdirTemp(fixtureDir, "work-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// launchResult is one job run through pmi.Launch.
+type launchResult struct {
+	rep    *pmi.Report
+	err    error
+	stdout string
+	stderr string
+	jobID  string
+	wall   time.Duration
+}
+
+func launchJob(t testing.TB, w pmi.Wrapper, flavour pmi.Flavour, ranks int, argv []string, timeout time.Duration) launchResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	res := launchResult{jobID: newJobID(t)}
+	start := time.Now()
+	opts := pmi.Options{
+		Ranks: ranks, PMI: flavour, Timeout: timeout, Argv: argv,
+		Dir: workDir(t), Stdout: &stdout, Stderr: &stderr, Wrapper: w, JobID: res.jobID,
+	}
+	res.rep, res.err = pmi.Launch(context.Background(), opts)
+	res.wall = time.Since(start)
+	res.stdout, res.stderr = stdout.String(), stderr.String()
+	return res
+}
+
+// leftovers lists what the runtime still holds of job.
+func leftovers(t testing.TB, rt Runtime, jobID string) []string {
+	t.Helper()
+	ctx := context.Background()
+	switch e := rt.(type) {
+	case *engine:
+		ids, err := e.listContainers(ctx, LabelJob+"="+jobID)
+		if err != nil {
+			t.Fatalf("%s ps: %v", e.name, err)
+		}
+		return ids
+	case *ociRuntime:
+		out, err := runTool(ctx, nil, e.binary(), "list")
+		if err != nil {
+			t.Fatalf("oci list: %v", err)
+		}
+		var ids []string
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "hpcbench-"+jobID+"-") {
+				ids = append(ids, f[0])
+			}
+		}
+		return ids
+	}
+	return nil
+}
+
+func requireNoLeftovers(t testing.TB, rt Runtime, jobID string) {
+	t.Helper()
+	if left := leftovers(t, rt, jobID); len(left) > 0 {
+		t.Errorf("%s kept %d container(s) of job %s after the launch: %v", rt.Name(), len(left), jobID, left)
+		_ = rt.Cleanup(pmi.Job{ID: jobID})
+	}
+}

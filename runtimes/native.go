@@ -1,0 +1,78 @@
+package runtimes
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// Native runs ranks on the host as they are: the baseline every container
+// runtime is compared with. PMI-1/PMI-2 use the inherited socket (PMI_FD).
+type native struct{}
+
+func newNative(string) Runtime { return native{} }
+
+func init() { register("native", newNative) }
+
+func (native) Name() string { return "native" }
+
+// Detect returns the kernel release: there is nothing else to be missing.
+func (native) Detect(context.Context) (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "", fmt.Errorf("native: %w", err)
+	}
+	return "linux " + strings.TrimSpace(string(b)), nil
+}
+
+// Prepare accepts no image: native ranks run on the host's files.
+func (native) Prepare(_ context.Context, image string) (ImageInfo, error) {
+	if image != "" && image != "host" {
+		return ImageInfo{}, fmt.Errorf("native: runs on the host and takes no image (got %q)", image)
+	}
+	return ImageInfo{Ref: "host"}, nil
+}
+
+func (native) Wrapper(spec Spec) (Wrapper, error) {
+	if spec.Layout == Bind {
+		return nil, fmt.Errorf("native: %w: bind needs a container", ErrLayout)
+	}
+	spec, err := perRankSpec("native", spec)
+	if err != nil {
+		return nil, err
+	}
+	spec.Image = ImageInfo{}
+	return nativeWrapper{spec: spec}, nil
+}
+
+// WrapNode leaves the node launch as it is: natively, "hpcbench launch"
+// simply runs on the host.
+func (native) WrapNode(_ Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+	if len(cmd.Argv) == 0 {
+		return fmt.Errorf("native: per-node launch of job %s: empty command line", job.ID)
+	}
+	return nil
+}
+
+func (native) Cleanup(pmi.Job) error { return nil }
+
+type nativeWrapper struct{ spec Spec }
+
+func (nativeWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
+
+// WrapRank changes nothing but refuses a rank that would start without PMI.
+func (w nativeWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
+	return checkPMI(job, cmd)
+}
+
+func (nativeWrapper) Cleanup(pmi.Job) error { return nil }
+
+func (w nativeWrapper) Choices() map[string]string {
+	c := baseChoices("native", w.spec, pmi.ChannelFD)
+	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
+	c["mpi_source"] = "host"
+	return c
+}

@@ -1,0 +1,354 @@
+package runtimes
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hpcbench/hpcbench/pmi"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// OCI runs each rank as a runtime-spec bundle: hpcbench writes config.json
+// itself and runs it with crun (or runc). Only a mount namespace is created,
+// so the rank shares the host's network, IPC and pid namespaces; the root
+// filesystem is an image's unpacked folder, shared read-only by all ranks.
+// process.rlimits is left out: raising limits needs CAP_SYS_RESOURCE, which
+// root lacks on some hosts. The OCI runtime passes inherited fds with
+// --preserve-fds, so PMI uses PMI_FD. Containers are named like Docker's and
+// deleted by Cleanup; a killed hpcbench leaves them to CleanupLeftovers,
+// which recognises its bundles by their folder name.
+type ociRuntime struct {
+	once sync.Once
+	bin  string
+}
+
+func newOCI(string) Runtime { return &ociRuntime{} }
+
+func init() { register("oci", newOCI) }
+
+func (o *ociRuntime) Name() string { return "oci" }
+
+// binary picks $HPCBENCH_OCI_RUNTIME, else crun, else runc.
+func (o *ociRuntime) binary() string {
+	o.once.Do(func() {
+		if b := os.Getenv("HPCBENCH_OCI_RUNTIME"); b != "" {
+			o.bin = b
+			return
+		}
+		for _, n := range []string{"crun", "runc"} {
+			if p, err := exec.LookPath(n); err == nil {
+				o.bin = p
+				return
+			}
+		}
+		o.bin = "crun"
+	})
+	return o.bin
+}
+
+func (o *ociRuntime) Detect(ctx context.Context) (string, error) {
+	if !isRoot() {
+		return "", fmt.Errorf("oci: %w: bundles are run as root only (a rootless bundle needs a user namespace mapping hpcbench does not write)", ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
+	defer cancel()
+	out, err := runTool(ctx, nil, o.binary(), "--version")
+	if err != nil {
+		return "", unavailable("oci", err)
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	return first, nil
+}
+
+// Prepare accepts the name of an image in hpcbench's store (its unpacked
+// root filesystem), a root filesystem folder, or a bundle folder.
+func (o *ociRuntime) Prepare(_ context.Context, image string) (ImageInfo, error) {
+	if fi, err := os.Stat(image); err == nil && fi.IsDir() {
+		root, _ := filepath.Abs(image)
+		if st, err := os.Stat(filepath.Join(root, "rootfs")); err == nil && st.IsDir() {
+			root = filepath.Join(root, "rootfs")
+		}
+		return ImageInfo{Ref: root, Meta: map[string]string{"rootfs": "folder (not content-addressed)"}}, nil
+	}
+	m, err := OpenStore("").Lookup(image)
+	if err != nil || m.Rootfs == "" {
+		return ImageInfo{}, fmt.Errorf("oci: %w: %q is neither a folder nor an image in the store %s (build it with 'hpcbench image build --name %s')",
+			ErrImageNotFound, image, OpenStore("").Root, image)
+	}
+	if _, err := os.Stat(m.Rootfs); err != nil {
+		return ImageInfo{}, fmt.Errorf("oci: %w: image %s: its root filesystem is gone: %v (rebuild it)", ErrImageNotFound, image, err)
+	}
+	return ImageInfo{Ref: m.Rootfs, Digest: m.RootfsDigest, Meta: map[string]string{"store": m.Dir}}, nil
+}
+
+func (o *ociRuntime) Wrapper(spec Spec) (Wrapper, error) {
+	spec, err := perRankSpec("oci", spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Image.Ref == "" {
+		return nil, fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
+	}
+	dir, err := ociBundleDir()
+	if err != nil {
+		return nil, err
+	}
+	return &ociWrapper{o: o, spec: spec, bundles: dir}, nil
+}
+
+// ociBundleDir makes the folder holding this process's bundles; its name
+// carries the pid so that CleanupLeftovers can tell whose they are.
+func ociBundleDir() (string, error) {
+	return os.MkdirTemp("", "hpcbench-oci-"+strconv.Itoa(os.Getpid())+"-")
+}
+
+// ociCapabilities is Docker's default set plus SYS_PTRACE (Open MPI's
+// single-copy transfers between ranks).
+var ociCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+	"CAP_SYS_PTRACE",
+}
+
+// bundleConfig is the config.json of one rank.
+func bundleConfig(rootfs string, argv, env []string, dir string, binds []string, ro map[string]bool, jobID, label string) *specs.Spec {
+	caps := append([]string(nil), ociCapabilities...)
+	s := &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: rootfs, Readonly: true},
+		Process: &specs.Process{
+			User: specs.User{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())},
+			Args: argv,
+			Env:  env,
+			Cwd:  dir,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+		},
+		Annotations: map[string]string{LabelJob: jobID, LabelRank: label, LabelOwner: strconv.Itoa(os.Getpid())},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			// The host's /dev, with its /dev/shm: shared memory between ranks.
+			{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind", "nosuid"}},
+			{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "ro", "nosuid", "noexec", "nodev"}},
+			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+		},
+	}
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		if _, err := os.Stat(f); err == nil {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"bind", "ro"}})
+		}
+	}
+	for _, b := range binds {
+		opts := []string{"rbind"}
+		if ro[b] {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: b, Type: "bind", Source: b, Options: opts})
+	}
+	return s
+}
+
+// containerEnv resolves the forwarded variable names to NAME=value pairs.
+func containerEnv(env []string) []string {
+	names := forwardedEnv(env)
+	out := make([]string, 0, len(names)+1)
+	hasPath := false
+	for _, n := range names {
+		v, _ := envLookup(env, n)
+		out = append(out, n+"="+v)
+		hasPath = hasPath || n == "PATH"
+	}
+	if !hasPath {
+		out = append(out, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	return out
+}
+
+func writeBundle(dir string, s *specs.Spec) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
+}
+
+type ociWrapper struct {
+	o       *ociRuntime
+	spec    Spec
+	bundles string
+
+	mu       sync.Mutex
+	bindLibs []string
+}
+
+func (w *ociWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
+
+func (w *ociWrapper) Choices() map[string]string {
+	c := baseChoices("oci", w.spec, pmi.ChannelFD)
+	c["oci_runtime"] = filepath.Base(w.o.binary())
+	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
+	c["cap_add"] = "SYS_PTRACE"
+	c["env"] = "explicit (config.json)"
+	c["rlimits"] = "none"
+	c["mpi_source"] = "image"
+	if w.spec.Layout == Bind {
+		c["mpi_source"] = "host libraries bind-mounted read-only"
+	}
+	return c
+}
+
+func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
+	if err := checkPMI(job, cmd); err != nil {
+		return err
+	}
+	p, err := placeRank(job, w.spec, cmd)
+	if err != nil {
+		return err
+	}
+	binds, ro := p.binds, map[string]bool{}
+	if w.spec.Layout == Bind {
+		w.mu.Lock()
+		if w.bindLibs == nil {
+			w.bindLibs, err = hostMPIBinds(context.Background(), mpiOf(w.spec, job))
+		}
+		libs := w.bindLibs
+		w.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		for _, l := range libs {
+			ro[l] = true
+		}
+		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
+	}
+	id := ContainerName(job.ID, cmd.Rank)
+	bundle := filepath.Join(w.bundles, id)
+	s := bundleConfig(w.spec.Image.Ref, p.argv, containerEnv(cmd.Env), p.dir, binds, ro, job.ID, strconv.Itoa(cmd.Rank))
+	if err := writeBundle(bundle, s); err != nil {
+		return fmt.Errorf("oci: rank %d: writing its bundle: %w", cmd.Rank, err)
+	}
+	argv := []string{w.o.binary(), "run", "--bundle", bundle}
+	if len(cmd.ExtraFiles) > 0 {
+		argv = append(argv, "--preserve-fds", strconv.Itoa(len(cmd.ExtraFiles)))
+	}
+	cmd.Argv = append(argv, id)
+	return nil
+}
+
+func (w *ociWrapper) Cleanup(job pmi.Job) error { return w.o.Cleanup(job) }
+
+// Cleanup deletes job's containers and this process's bundles of it.
+func (o *ociRuntime) Cleanup(job pmi.Job) error {
+	_, err := o.deleteMatching(func(id, bundle string) bool {
+		return strings.HasPrefix(id, "hpcbench-"+job.ID+"-")
+	})
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "hpcbench-oci-"+strconv.Itoa(os.Getpid())+"-*", "hpcbench-"+job.ID+"-*"))
+	for _, m := range matches {
+		_ = os.RemoveAll(m)
+		_ = os.Remove(filepath.Dir(m)) // the folder, once empty
+	}
+	return err
+}
+
+func (o *ociRuntime) deleteMatching(match func(id, bundle string) bool) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	out, err := runTool(ctx, nil, o.binary(), "list")
+	if err != nil {
+		return nil, fmt.Errorf("oci: listing containers: %w", err)
+	}
+	var deleted []string
+	var errs []string
+	for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 4 { // header
+			continue
+		}
+		id, bundle := f[0], f[3]
+		if !match(id, bundle) {
+			continue
+		}
+		if _, err := runTool(ctx, nil, o.binary(), "delete", "--force", id); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		deleted = append(deleted, id)
+	}
+	if len(errs) > 0 {
+		return deleted, fmt.Errorf("oci: deleting containers: %s", strings.Join(errs, "; "))
+	}
+	return deleted, nil
+}
+
+// CleanupLeftovers deletes hpcbench's containers whose hpcbench is gone,
+// recognised by their bundle folder "hpcbench-oci-<pid>-...".
+func (o *ociRuntime) CleanupLeftovers(context.Context) ([]string, error) {
+	var bundles []string
+	ids, err := o.deleteMatching(func(id, bundle string) bool {
+		if !strings.HasPrefix(id, "hpcbench-") {
+			return false
+		}
+		owner := bundleOwner(bundle)
+		if owner > 0 && processAlive(owner) {
+			return false
+		}
+		bundles = append(bundles, bundle)
+		return true
+	})
+	for _, b := range bundles {
+		if strings.Contains(b, "hpcbench-oci-") {
+			_ = os.RemoveAll(b)
+		}
+	}
+	return ids, err
+}
+
+// bundleOwner reads the pid out of a bundle path ".../hpcbench-oci-<pid>-XXXX/...".
+func bundleOwner(bundle string) int {
+	for _, part := range strings.Split(bundle, "/") {
+		if rest, ok := strings.CutPrefix(part, "hpcbench-oci-"); ok {
+			pidText, _, _ := strings.Cut(rest, "-")
+			pid, _ := strconv.Atoi(pidText)
+			return pid
+		}
+	}
+	return 0
+}
+
+func (o *ociRuntime) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+	if spec.Image.Ref == "" {
+		return fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
+	}
+	p, err := placeNode(job, spec, cmd)
+	if err != nil {
+		return err
+	}
+	dir, err := ociBundleDir()
+	if err != nil {
+		return err
+	}
+	id := ContainerName(job.ID, -1)
+	bundle := filepath.Join(dir, id)
+	s := bundleConfig(spec.Image.Ref, p.argv, containerEnv(cmd.Env), p.dir, p.binds, nil, job.ID, "node")
+	if err := writeBundle(bundle, s); err != nil {
+		return fmt.Errorf("oci: per-node launch: writing its bundle: %w", err)
+	}
+	cmd.Argv = []string{o.binary(), "run", "--bundle", bundle, id}
+	cmd.ExtraFiles = nil
+	return nil
+}

@@ -1,0 +1,372 @@
+package runtimes
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// Labels every hpcbench container carries; CleanupLeftovers finds
+// containers by them.
+const (
+	LabelJob   = "hpcbench.job"   // the job ID
+	LabelRank  = "hpcbench.rank"  // the rank, or "node" for a per-node container
+	LabelOwner = "hpcbench.owner" // pid of the hpcbench that started it
+)
+
+// ContainerName is the name of rank's container in job; rank < 0 names the
+// per-node container.
+func ContainerName(jobID string, rank int) string {
+	if rank < 0 {
+		return "hpcbench-" + jobID + "-node"
+	}
+	return "hpcbench-" + jobID + "-" + strconv.Itoa(rank)
+}
+
+// envLookup returns the value of key in env (the last one wins, as in exec).
+func envLookup(env []string, key string) (string, bool) {
+	val, found := "", false
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			val, found = v, true
+		}
+	}
+	return val, found
+}
+
+// checkPMI makes sure the rank's environment carries the PMI variables its
+// flavour and channel need: without them MPI would start it as a singleton
+// that exits 0, and the run would look fine while measuring nothing.
+func checkPMI(job pmi.Job, cmd *pmi.RankCommand) error {
+	need := func(keys ...string) error {
+		var missing []string
+		for _, k := range keys {
+			if v, ok := envLookup(cmd.Env, k); !ok || v == "" {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("rank %d of job %s (%s): %w: %s missing", cmd.Rank, job.ID, job.PMI, ErrMissingPMI, strings.Join(missing, ", "))
+		}
+		return nil
+	}
+	switch job.PMI {
+	case pmi.PMIx:
+		if err := need("PMIX_NAMESPACE", "PMIX_RANK"); err != nil {
+			return err
+		}
+		for _, kv := range cmd.Env {
+			if strings.HasPrefix(kv, "PMIX_SERVER_URI") {
+				return nil
+			}
+		}
+		return fmt.Errorf("rank %d of job %s (pmix): %w: no PMIX_SERVER_URI*", cmd.Rank, job.ID, ErrMissingPMI)
+	default: // PMI-1 and PMI-2 share the simple wire protocol's variables
+		if job.Channel == pmi.ChannelTCP {
+			return need("PMI_PORT", "PMI_ID")
+		}
+		if err := need("PMI_FD", "PMI_RANK", "PMI_SIZE"); err != nil {
+			return err
+		}
+		fdText, _ := envLookup(cmd.Env, "PMI_FD")
+		fd, err := strconv.Atoi(fdText)
+		if err != nil || fd < 3 || fd >= 3+len(cmd.ExtraFiles) {
+			return fmt.Errorf("rank %d of job %s: %w: PMI_FD=%s is not one of the %d inherited fds", cmd.Rank, job.ID, ErrMissingPMI, fdText, len(cmd.ExtraFiles))
+		}
+		return nil
+	}
+}
+
+// hostOnlyEnv are variables describing the host session rather than the
+// rank; they are not forwarded into containers.
+var hostOnlyEnv = map[string]bool{
+	"HOSTNAME": true, "PWD": true, "OLDPWD": true, "SHLVL": true, "_": true,
+	"TERM": true, "SHELL": true, "LS_COLORS": true, "MAIL": true, "DISPLAY": true,
+	"TMUX": true, "TMUX_PANE": true, "DBUS_SESSION_BUS_ADDRESS": true,
+	"CONTAINER_HOST": true, "CONTAINERS_CONF": true, "CONTAINERS_STORAGE_CONF": true,
+	"NOTIFY_SOCKET": true, "LISTEN_FDS": true, "LISTEN_PID": true,
+}
+
+var hostOnlyPrefixes = []string{"SSH_", "XDG_", "DOCKER_", "APPTAINER_", "SINGULARITY_", "APPTAINERENV_", "SINGULARITYENV_"}
+
+// forwardedEnv returns the names of the variables of env a container rank
+// gets, sorted. Every PMI, PMIx, MPI and OpenMP setting is kept; only
+// variables that describe the host session are left out.
+func forwardedEnv(env []string) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, kv := range env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || seen[k] || hostOnlyEnv[k] {
+			continue
+		}
+		skip := false
+		for _, p := range hostOnlyPrefixes {
+			if strings.HasPrefix(k, p) {
+				skip = true
+				break
+			}
+		}
+		if skip {
+			continue
+		}
+		seen[k] = true
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// systemPrefixes are folders an image brings itself; binding the host's over
+// them would replace the image's libraries and tools.
+var systemPrefixes = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys", "/dev", "/boot", "/run", "/var/lib", "/var/run"}
+
+func isSystemPath(p string) bool {
+	if p == "/" || p == "" {
+		return true
+	}
+	for _, s := range systemPrefixes {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// rankPlacement is what a container needs to run a rank where the host
+// would have: the program by absolute path, the working folder, and the host
+// folders to bind at the same paths.
+type rankPlacement struct {
+	argv  []string
+	dir   string
+	binds []string
+}
+
+// placeRank resolves cmd's program and folder on the host and collects the
+// folders the container must see at the same paths.
+func placeRank(job pmi.Job, spec Spec, cmd *pmi.RankCommand) (rankPlacement, error) {
+	p := rankPlacement{argv: append([]string(nil), cmd.Argv...), dir: cmd.Dir}
+	if len(p.argv) == 0 {
+		return p, fmt.Errorf("rank %d of job %s: empty command line", cmd.Rank, job.ID)
+	}
+	if p.dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return p, fmt.Errorf("rank %d: working folder: %w", cmd.Rank, err)
+		}
+		p.dir = wd
+	}
+	prog := p.argv[0]
+	switch {
+	case filepath.IsAbs(prog):
+	case strings.Contains(prog, "/"):
+		prog = filepath.Join(p.dir, prog)
+	default:
+		if found, err := exec.LookPath(prog); err == nil {
+			if abs, err := filepath.Abs(found); err == nil {
+				prog = abs
+			}
+		}
+	}
+	p.argv[0] = prog
+	var binds []string
+	if filepath.IsAbs(prog) && !isSystemPath(filepath.Dir(prog)) {
+		binds = append(binds, filepath.Dir(prog))
+	}
+	if !isSystemPath(p.dir) {
+		binds = append(binds, p.dir)
+	}
+	binds = append(binds, pmixDirs(job, cmd.Env)...)
+	binds = append(binds, spec.Binds...)
+	p.binds = normalizeBinds(binds)
+	return p, nil
+}
+
+// pmixDirs are the PMIx server's folders a PMIx client reads shared-memory
+// files from; they must appear at the same paths.
+func pmixDirs(job pmi.Job, env []string) []string {
+	if job.PMI != pmi.PMIx {
+		return nil
+	}
+	var dirs []string
+	if job.PMIxTmpdir != "" {
+		dirs = append(dirs, job.PMIxTmpdir)
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "PMIX_") || !filepath.IsAbs(v) {
+			continue
+		}
+		if strings.HasSuffix(k, "TMPDIR") || strings.HasSuffix(k, "_BASE_PATH") {
+			if v != "/tmp" && !isSystemPath(v) {
+				dirs = append(dirs, v)
+			}
+		}
+	}
+	return dirs
+}
+
+// normalizeBinds cleans, deduplicates and drops paths already inside
+// another bound folder.
+func normalizeBinds(paths []string) []string {
+	var clean []string
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		clean = append(clean, filepath.Clean(p))
+	}
+	sort.Strings(clean)
+	var out []string
+	for _, p := range clean {
+		if len(out) > 0 {
+			last := out[len(out)-1]
+			if p == last || strings.HasPrefix(p, last+"/") {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// mpiOf says which MPI a spec means.
+func mpiOf(spec Spec, job pmi.Job) string {
+	if spec.MPI != "" {
+		return spec.MPI
+	}
+	if job.PMI == pmi.PMIx {
+		return "openmpi"
+	}
+	return "mpich"
+}
+
+// baseChoices are the choices every wrapper records.
+func baseChoices(runtime string, spec Spec, channel pmi.Channel) map[string]string {
+	c := map[string]string{
+		"runtime":     runtime,
+		"layout":      string(spec.Layout),
+		"pmi_channel": string(channel),
+	}
+	if spec.Image.Ref != "" {
+		c["image"] = spec.Image.Ref
+	}
+	if spec.Image.Digest != "" {
+		c["image_digest"] = spec.Image.Digest
+	}
+	if spec.MPI != "" {
+		c["mpi"] = spec.MPI
+	}
+	return c
+}
+
+// perRankSpec checks that spec is a per-rank layout and fills defaults.
+func perRankSpec(runtime string, spec Spec) (Spec, error) {
+	switch spec.Layout {
+	case "":
+		spec.Layout = PerRank
+	case PerRank, Bind:
+	default:
+		return spec, fmt.Errorf("%s: %w: %q has no per-rank wrapper (per-node goes through WrapNode)", runtime, ErrLayout, spec.Layout)
+	}
+	return spec, nil
+}
+
+// placeNode resolves a per-node command line ("hpcbench launch [flags]
+// --report FILE -- program args"): hpcbench itself is bound into the
+// container as a file at its host path, and so are the program's folder,
+// the report's folder and the working folder.
+func placeNode(job pmi.Job, spec Spec, cmd *pmi.RankCommand) (rankPlacement, error) {
+	p := rankPlacement{argv: append([]string(nil), cmd.Argv...), dir: cmd.Dir}
+	if len(p.argv) == 0 {
+		return p, fmt.Errorf("per-node launch of job %s: empty command line", job.ID)
+	}
+	if p.dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return p, fmt.Errorf("per-node launch: working folder: %w", err)
+		}
+		p.dir = wd
+	}
+	abs := func(prog string) string {
+		switch {
+		case filepath.IsAbs(prog):
+			return prog
+		case strings.Contains(prog, "/"):
+			return filepath.Join(p.dir, prog)
+		}
+		if found, err := exec.LookPath(prog); err == nil {
+			if a, err := filepath.Abs(found); err == nil {
+				return a
+			}
+		}
+		return prog
+	}
+	p.argv[0] = abs(p.argv[0])
+	if !filepath.IsAbs(p.argv[0]) {
+		return p, fmt.Errorf("per-node launch of job %s: %s not found on the host", job.ID, cmd.Argv[0])
+	}
+	binds := []string{p.argv[0]}
+	for i := 1; i < len(p.argv); i++ {
+		a := p.argv[i]
+		if a == "--" {
+			if i+1 < len(p.argv) {
+				p.argv[i+1] = abs(p.argv[i+1])
+				if d := filepath.Dir(p.argv[i+1]); filepath.IsAbs(d) && !isSystemPath(d) {
+					binds = append(binds, d)
+				}
+			}
+			break
+		}
+		var report string
+		if v, ok := strings.CutPrefix(a, "--report="); ok {
+			report = v
+		} else if a == "--report" && i+1 < len(p.argv) {
+			report = p.argv[i+1]
+		}
+		if report != "" {
+			if !filepath.IsAbs(report) {
+				report = filepath.Join(p.dir, report)
+			}
+			if d := filepath.Dir(report); !isSystemPath(d) {
+				binds = append(binds, d)
+			}
+		}
+	}
+	if !isSystemPath(p.dir) {
+		binds = append(binds, p.dir)
+	}
+	binds = append(binds, spec.Binds...)
+	p.binds = normalizeBinds(binds)
+	return p, nil
+}
+
+// ErrSingleton: a rank ran without speaking PMI, so MPI started it as a
+// world of its own and whatever it measured is not the job's.
+var ErrSingleton = errors.New("rank never spoke PMI (it ran as a singleton)")
+
+// RequirePMI fails a report in which some rank never negotiated PMI, even
+// though every rank exited 0: the world-size guard for runs whose PMI
+// variables were lost on the way into a container.
+func RequirePMI(rep *pmi.Report) error {
+	if rep == nil {
+		return nil
+	}
+	var missing []string
+	for r := 0; r < rep.Ranks; r++ {
+		if r >= len(rep.Negotiated) || rep.Negotiated[r] == "" {
+			missing = append(missing, strconv.Itoa(r))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("job %s: %w: rank(s) %s of %d", rep.JobID, ErrSingleton, strings.Join(missing, ", "), rep.Ranks)
+	}
+	return nil
+}

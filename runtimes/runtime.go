@@ -1,0 +1,234 @@
+// Package runtimes places MPI ranks in a container runtime: native (none),
+// Docker, Podman, Apptainer (also answering to "singularity") and a plain OCI
+// runtime-spec bundle run by crun or runc.
+//
+// The launcher (package pmi) spawns the ranks and serves PMI; a runtime only
+// rewrites each rank's command line before it starts:
+//
+//	matrix cell ──Get(name)──> Runtime ──Detect──> version, or ErrUnavailable
+//	                              │ Prepare(image) ──> ImageInfo{Ref, Digest}
+//	                              │
+//	              layout per-rank │ Wrapper(spec) ──> pmi.Wrapper
+//	                              │    WrapRank: argv "ep" becomes
+//	                              │    "docker run --name hpcbench-<job>-<rank> ... ep"
+//	                              │    Cleanup: remove the job's containers
+//	                              │
+//	              layout per-node │ WrapNode(spec, job, cmd): one container runs
+//	                              │    "hpcbench launch ... --report FILE", which
+//	                              │    spawns and serves the node's ranks inside
+//
+// How PMI crosses the container boundary is chosen per runtime and recorded
+// in the wrapper's Choices: an inherited socket (PMI_FD) where the runtime
+// passes file descriptors (native, Apptainer, Podman with --preserve-fds,
+// OCI bundles), TCP on loopback with the host network otherwise (Docker).
+// PMIx ranks get every PMIX_* variable and the server's tmpdir at the same
+// path. A rank that misses its PMI variables would run as a silent singleton,
+// so WrapRank refuses such a command (ErrMissingPMI) instead of starting it.
+//
+// Optional capabilities are found by type assertion: PeakMemory (a rank's
+// peak memory from its container's cgroup) and LeftoverCleaner (removing
+// containers an earlier, killed hpcbench left behind).
+package runtimes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// Errors a caller can tell apart with errors.Is.
+var (
+	// ErrUnavailable: the runtime is not installed, or its engine does not answer.
+	ErrUnavailable = errors.New("runtime unavailable")
+	// ErrUnknownRuntime: no adapter has that name.
+	ErrUnknownRuntime = errors.New("unknown runtime")
+	// ErrImageNotFound: the image is neither in hpcbench's store nor known to the runtime.
+	ErrImageNotFound = errors.New("image not found")
+	// ErrLayout: the runtime does not support the layout asked for.
+	ErrLayout = errors.New("layout not supported")
+	// ErrMissingPMI: a rank's environment lacks the PMI variables it needs;
+	// started anyway, MPI would run it as a singleton and exit 0.
+	ErrMissingPMI = errors.New("rank environment lacks PMI variables")
+)
+
+// Layout is how ranks are placed in containers.
+type Layout string
+
+const (
+	// PerRank runs one container per rank, started by hpcbench on the host.
+	PerRank Layout = "per-rank"
+	// PerNode runs one container per node holding all of the node's ranks;
+	// hpcbench itself runs inside it as the node's process manager.
+	PerNode Layout = "per-node"
+	// Bind is PerRank with the host's MPI libraries bind-mounted into the
+	// container at the same paths (the image need not carry an MPI).
+	Bind Layout = "bind"
+)
+
+// ParseLayout accepts a layout name as written in configs and flags.
+func ParseLayout(s string) (Layout, error) {
+	switch l := Layout(strings.ToLower(strings.TrimSpace(s))); l {
+	case PerRank, PerNode, Bind:
+		return l, nil
+	case "":
+		return PerRank, nil
+	}
+	return "", fmt.Errorf("layout %q: want per-rank, per-node or bind", s)
+}
+
+// ImageInfo is an image resolved by Prepare.
+type ImageInfo struct {
+	// Ref is what the runtime runs: an image name for Docker/Podman, a SIF
+	// path for Apptainer, a root filesystem folder for OCI bundles.
+	Ref string `json:"ref"`
+	// Digest identifies the image's content: the engine's image ID for
+	// Docker/Podman, "sha256:<hex>" of the SIF file, the root filesystem's
+	// tar digest for OCI bundles.
+	Digest string `json:"digest"`
+	// Meta holds what else is known (SIF id and creation time, the store
+	// entry it came from, ...), for provenance.
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Spec says how a runtime should place a job's ranks.
+type Spec struct {
+	Layout Layout
+	Image  ImageInfo // unused by the native runtime
+	// MPI is "mpich" or "openmpi"; the bind layout mounts that library, and
+	// Open MPI's shared-memory transport gets what it needs. Empty: guessed
+	// from the PMI flavour (PMIx: openmpi, else mpich).
+	MPI string
+	// Binds are host paths mounted at the same path in the container, on
+	// top of the ones every rank gets (its working folder, its binary's
+	// folder, the PMIx tmpdir).
+	Binds []string
+}
+
+// Wrapper is a pmi.Wrapper that also says how it placed the ranks.
+type Wrapper interface {
+	pmi.Wrapper
+	// Choices are the decisions that matter for comparing runs, e.g.
+	// runtime=docker layout=per-rank network=host ipc=host pmi_channel=tcp.
+	Choices() map[string]string
+}
+
+// Runtime is one container runtime.
+type Runtime interface {
+	// Name is the canonical name ("docker", "apptainer", ...).
+	Name() string
+	// Detect returns the runtime's version, or an error wrapping
+	// ErrUnavailable when it is not installed or its engine does not answer.
+	Detect(ctx context.Context) (string, error)
+	// Prepare resolves an image reference: a name built by "hpcbench image
+	// build", or an image the runtime already has (a SIF path, a local
+	// Docker/Podman image, a root filesystem folder).
+	Prepare(ctx context.Context, image string) (ImageInfo, error)
+	// Wrapper returns the per-rank wrapper for spec (layouts per-rank and bind).
+	Wrapper(spec Spec) (Wrapper, error)
+	// WrapNode rewrites cmd, a whole "hpcbench launch ... --report FILE"
+	// command line, to run inside one container holding all of job's
+	// ranks (layout per-node).
+	WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
+	// Cleanup removes whatever job left in this runtime (its per-rank or
+	// per-node containers), after its processes ended or were killed. It
+	// is safe to call twice.
+	Cleanup(job pmi.Job) error
+}
+
+// PeakMemory is implemented by wrappers that can tell a rank's peak memory
+// (from its container's cgroup), which the launcher's rusage cannot see
+// when the process it spawned is a container client.
+type PeakMemory interface {
+	// PeakMemory returns rank's peak memory in bytes; ok is false when it
+	// could not be read.
+	PeakMemory(job pmi.Job, rank int) (bytes int64, ok bool)
+}
+
+// LeftoverCleaner is implemented by runtimes whose containers can outlive a
+// killed hpcbench (daemon-managed ones).
+type LeftoverCleaner interface {
+	// CleanupLeftovers removes every container hpcbench labelled whose
+	// launching process is gone, and returns their names.
+	CleanupLeftovers(ctx context.Context) ([]string, error)
+}
+
+// constructor builds a runtime; alias is the name it was asked for.
+type constructor func(alias string) Runtime
+
+var registry = map[string]constructor{}
+
+// register makes a runtime known under name.
+func register(name string, c constructor) {
+	if _, dup := registry[name]; dup {
+		panic("runtimes: " + name + " registered twice")
+	}
+	registry[name] = c
+}
+
+// Get returns the runtime called name ("native", "docker", "podman",
+// "apptainer" or "singularity", "oci").
+func Get(name string) (Runtime, error) {
+	key := strings.ToLower(strings.TrimSpace(name))
+	c, ok := registry[key]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownRuntime, name, strings.Join(Names(), ", "))
+	}
+	return c(key), nil
+}
+
+// Names lists every name Get answers to, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// CleanupLeftovers asks every available runtime that can outlive hpcbench to
+// remove the containers a killed hpcbench left behind. It returns the names
+// removed; runtimes that are not available are skipped.
+func CleanupLeftovers(ctx context.Context) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, name := range Names() {
+		rt, _ := Get(name)
+		lc, ok := rt.(LeftoverCleaner)
+		if !ok || rt.Name() != name {
+			continue
+		}
+		if _, err := rt.Detect(ctx); err != nil {
+			continue
+		}
+		r, err := lc.CleanupLeftovers(ctx)
+		removed = append(removed, r...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Describe turns a wrapper's choices into the phrase a report uses, such as
+// "docker per-rank, host network, host IPC, PMI over tcp".
+func Describe(choices map[string]string) string {
+	parts := []string{strings.TrimSpace(choices["runtime"] + " " + choices["layout"])}
+	for _, ns := range []string{"network", "ipc", "pid"} {
+		if v := choices[ns]; v != "" {
+			label := ns
+			if ns != "network" {
+				label = strings.ToUpper(ns)
+			}
+			parts = append(parts, v+" "+label)
+		}
+	}
+	if v := choices["pmi_channel"]; v != "" {
+		parts = append(parts, "PMI over "+v)
+	}
+	return strings.Join(parts, ", ")
+}
