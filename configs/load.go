@@ -308,7 +308,7 @@ func (v *validator) ranksList(key string, list []int) {
 
 func (v *validator) runtimes() {
 	if len(v.cfg.Runtimes) == 0 {
-		v.cfg.Runtimes = []Runtime{{Name: "native", Label: "native"}}
+		v.cfg.Runtimes = []Runtime{{Name: "native", Label: "native", Layouts: []Layout{LayoutNone}}}
 		return
 	}
 	labels := map[string]int{}
