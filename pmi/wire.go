@@ -181,7 +181,7 @@ func parseFrame(body []byte) (*message, error) {
 func formatFrame(m *message) []byte {
 	var body bytes.Buffer
 	body.WriteString("cmd=")
-	body.WriteString(m.cmd)
+	body.WriteString(strings.ReplaceAll(m.cmd, ";", ";;"))
 	body.WriteByte(';')
 	for i, k := range m.keys {
 		body.WriteString(k)
