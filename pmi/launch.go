@@ -1,10 +1,7 @@
-// Package pmi is hpcbench's process manager: it spawns the ranks of one MPI
-// job, serves them PMI (PMI-1 and PMI-2 over the simple wire protocol in pure
-// Go; PMIx through the cgo server in pmi/pmix), streams their output and
-// measures the launch.
-//
-// This file is the contract other packages build on: the matrix executor
-// calls Launch, the runtime adapters implement Wrapper.
+// This file is the launcher contract other packages build on: the matrix
+// executor calls Launch, the runtime adapters implement Wrapper. The
+// package documentation is in doc.go.
+
 package pmi
 
 import (
