@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/urfave/cli/v2"
+)
+
+// doctorExtraFlags and doctorHooks let other files add to "hpcbench
+// doctor" (e.g. --clean for leftover containers) without touching this
+// one, through extendDoctor from a package-level variable initialiser:
+//
+//	var _ = extendDoctor([]cli.Flag{...}, func(c *cli.Context) (bool, error) {...})
+//
+// Each hook runs before the inventory; one that returns done = true ends
+// the verb there.
+var (
+	doctorExtraFlags []cli.Flag
+	doctorHooks      []func(c *cli.Context) (done bool, err error)
+)
+
+func extendDoctor(flags []cli.Flag, hook func(c *cli.Context) (done bool, err error)) bool {
+	doctorExtraFlags = append(doctorExtraFlags, flags...)
+	if hook != nil {
+		doctorHooks = append(doctorHooks, hook)
+	}
+	return true
+}
+
+func init() {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "print the inventory as JSON"},
+		&cli.StringSliceFlag{Name: "npb-dir", Usage: "also look for NPB binaries in `DIR` and its subfolders (repeatable); " + configs.DefaultNPBDir + " is searched when present"},
+		&cli.DurationFlag{Name: "timeout", Value: inventory.DefaultTimeout, Usage: "time limit of each probe"},
+	}
+	register(&cli.Command{
+		Name:      "doctor",
+		Usage:     "show what this node has: MPI libraries and the PMI each speaks, runtimes, Slurm, benchmarks",
+		UsageText: "hpcbench doctor [--json] [--npb-dir DIR]... [--timeout DUR]",
+		Description: `Probes the node, every probe at once and each under its own time limit:
+the host (CPU, cores, memory, kernel), MPICH and Open MPI with their
+compiler wrappers and launchers, which PMI flavours each speaks (from the
+library's strings and ompi_info), libpmix and Slurm's libpmi2, Docker
+(and whether its engine answers), Podman, Apptainer/Singularity, crun and
+runc, Slurm (and whether a controller answers), and the NPB, HPL and HPCC
+binaries. What is missing is listed with a hint on how to get it; nothing
+missing is an error. The matrix uses the same inventory to skip cells this
+node cannot run.`,
+		Flags:  append(flags, doctorExtraFlags...),
+		Action: runDoctor,
+	})
+}
+
+func runDoctor(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("doctor: takes no arguments (got %q)", c.Args().First())
+	}
+	for _, hook := range doctorHooks {
+		if done, err := hook(c); done || err != nil {
+			return err
+		}
+	}
+	if c.Duration("timeout") <= 0 {
+		return usageError("doctor: --timeout %s: must be positive", c.Duration("timeout"))
+	}
+	opts := inventory.Options{NPBDirs: c.StringSlice("npb-dir"), Timeout: c.Duration("timeout")}
+	if st, err := os.Stat(configs.DefaultNPBDir); err == nil && st.IsDir() {
+		opts.NPBDirs = append(opts.NPBDirs, configs.DefaultNPBDir)
+	}
+	inv := inventory.Detect(c.Context, opts)
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(inv)
+	}
+	return inventory.WriteReport(c.App.Writer, inv)
+}
