@@ -32,8 +32,24 @@ var (
 	hplResultRe   = regexp.MustCompile(`^\s*(W[RC][0-9A-Z]{2,})\s+([0-9]+)\s+([0-9]+)\s+([0-9]+)\s+([0-9]+)\s+(\S+)\s+(\S+)\s*$`)
 	hplResidualRe = regexp.MustCompile(`^\s*\|\|Ax-b\|\|_oo.*=\s*(\S+)\s+\.+\s+(PASSED|FAILED)\s*$`)
 	// hplErrorRe matches HPL's complaints about its input or the grid.
-	hplErrorRe = regexp.MustCompile(`(?i)^\s*(HPL ERROR|.*\billegal\b|.*Need at least|.*not enough|.*>>>)`)
+	hplErrorRe = regexp.MustCompile(`(?i)(HPL ERROR|\billegal\b|Need at least|not enough|>>>)`)
 )
+
+// isHPLResultLine reports whether l is an HPL result line.
+func isHPLResultLine(l string) bool {
+	t := strings.TrimLeft(l, " \t")
+	return strings.HasPrefix(t, "W") && hplResultRe.MatchString(t)
+}
+
+// isHPLErrorLine reports whether l is HPL complaining about its input.
+func isHPLErrorLine(l string) bool {
+	low := strings.ToLower(l)
+	if !strings.Contains(low, "error") && !strings.Contains(low, "illegal") && !strings.Contains(low, "need at least") &&
+		!strings.Contains(low, "not enough") && !strings.Contains(l, ">>>") {
+		return false
+	}
+	return hplErrorRe.MatchString(l) && !hplSkippedRe.MatchString(l)
+}
 
 // hplSkippedRe is the summary line about illegal input counts; not an error.
 var hplSkippedRe = regexp.MustCompile(`skipped because of illegal input`)
@@ -89,6 +105,11 @@ func scanHPL(lines []string) (version string, results []Result, errs []string, s
 	// checks counts the residual lines read for the latest result.
 	checks := 0
 	for _, l := range lines {
+		hasNorm := strings.Contains(l, "||Ax-b||")
+		if !hasNorm && !strings.Contains(l, "HPLinpack") && !strings.Contains(l, "scaled residuals") &&
+			!strings.HasPrefix(strings.TrimLeft(l, " \t"), "W") && !isHPLErrorLine(l) {
+			continue
+		}
 		if m := hplVersionRe.FindStringSubmatch(l); m != nil {
 			sawHPL = true
 			if version == "" {
@@ -132,6 +153,12 @@ func scanHPL(lines []string) (version string, results []Result, errs []string, s
 			checks = 0
 			continue
 		}
+		if !hasNorm {
+			if isHPLErrorLine(l) {
+				errs = append(errs, strings.TrimSpace(l))
+			}
+			continue
+		}
 		if m := hplResidualRe.FindStringSubmatch(l); m != nil && len(results) > 0 {
 			r := &results[len(results)-1]
 			v, err := parseFloat(m[1])
@@ -148,9 +175,6 @@ func scanHPL(lines []string) (version string, results []Result, errs []string, s
 			checks++
 			continue
 		}
-		if hplErrorRe.MatchString(l) && !hplSkippedRe.MatchString(l) {
-			errs = append(errs, strings.TrimSpace(l))
-		}
 	}
 	// A result line without any residual line after it: the check did not
 	// run (crash during it, or a threshold <= 0 that disables it).
@@ -164,11 +188,11 @@ func markUnchecked(results []Result, lines []string) []Result {
 	idx := -1
 	checked := make([]bool, len(results))
 	for _, l := range lines {
-		if hplResultRe.MatchString(l) {
+		if isHPLResultLine(l) {
 			idx++
 			continue
 		}
-		if idx >= 0 && idx < len(results) && hplResidualRe.MatchString(l) {
+		if idx >= 0 && idx < len(results) && strings.Contains(l, "||Ax-b||") && hplResidualRe.MatchString(l) {
 			checked[idx] = true
 		}
 	}

@@ -43,10 +43,26 @@ var (
 	// npbFailureRe matches what NPB prints when it refuses a process count
 	// or gives up on verification.
 	npbFailureRe = regexp.MustCompile(`(?i)(not a power of two|could not determine proper proc_grid|\*\*\* ?ERROR|^\s*ERROR\b|Expecting a .* number of processes|Will not verify|Problem size too big|must be a (?:square|power)|too (?:many|few) (?:nodes|processes|processors))`)
+	// npbFailureWords are cheap tests that a line may match npbFailureRe.
+	npbFailureWords = []string{"power of two", "proc_grid", "error", "expecting", "verify", "too big", "must be", "too many", "too few"}
 )
 
-// npbStopRe ends a summary block: NPB's closing request for feedback.
-var npbStopRe = regexp.MustCompile(`^\s*Please send`)
+// isNPBCompletedLine reports whether l starts an NPB summary block.
+func isNPBCompletedLine(l string) bool {
+	return strings.Contains(l, "Benchmark Completed") && npbCompletedRe.MatchString(l)
+}
+
+// isNPBFailureLine reports whether l is NPB refusing its process count or
+// giving up on verification.
+func isNPBFailureLine(l string) bool {
+	low := strings.ToLower(l)
+	for _, w := range npbFailureWords {
+		if strings.Contains(low, w) {
+			return npbFailureRe.MatchString(l)
+		}
+	}
+	return false
+}
 
 // ParseNPB parses the output of an NPB benchmark (3.3 or 3.4, any kernel
 // or pseudo-application): one Result per summary block, normally one.
@@ -74,6 +90,10 @@ func parseNPB(data []byte, expectRanks int) ([]Result, error) {
 	var h npbHeader
 	var blocks []int
 	for i, l := range lines {
+		if !strings.Contains(l, "Benchmark") && !strings.Contains(l, "(class") && !strings.Contains(l, "rocesses") &&
+			!strings.Contains(l, "ARNING") && !isNPBFailureLine(l) {
+			continue
+		}
 		if m := npbBannerRe.FindStringSubmatch(l); m != nil && h.name == "" {
 			h.name = m[3]
 			h.version = m[1] + m[2]
@@ -90,10 +110,10 @@ func parseNPB(data []byte, expectRanks int) ([]Result, error) {
 				h.active, _ = parseInt(m[1] + m[2])
 			}
 		}
-		if npbFailureRe.MatchString(l) {
+		if isNPBFailureLine(l) {
 			h.failures = append(h.failures, strings.TrimSpace(l))
 		}
-		if npbCompletedRe.MatchString(l) {
+		if isNPBCompletedLine(l) {
 			blocks = append(blocks, i)
 		}
 	}
@@ -129,7 +149,7 @@ func parseNPBBlock(lines []string, start int, h npbHeader, expectRanks int) Resu
 	inOptions := false
 	for _, l := range lines[start+1:] {
 		t := strings.TrimSpace(l)
-		if npbStopRe.MatchString(t) || npbCompletedRe.MatchString(t) {
+		if strings.HasPrefix(t, "Please send") || isNPBCompletedLine(t) {
 			break
 		}
 		if t == "" {

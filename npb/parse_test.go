@@ -485,10 +485,10 @@ func TestNonFiniteNumbersStillMarshal(t *testing.T) {
 func TestDetectAndUnknown(t *testing.T) {
 	for in, want := range map[string]OutputKind{
 		" NAS Parallel Benchmarks 3.4 -- EP Benchmark\n": KindNPB,
-		" IS Benchmark Completed\n":                       KindNPB,
-		"HPLinpack 2.3  --  High-Performance Linpack\n":   KindHPL,
-		"Begin of Summary section.\nSuccess=1\n":          KindHPCC,
-		"hello\n":                                         "",
+		" IS Benchmark Completed\n":                      KindNPB,
+		"HPLinpack 2.3  --  High-Performance Linpack\n":  KindHPL,
+		"Begin of Summary section.\nSuccess=1\n":         KindHPCC,
+		"hello\n":                                        "",
 	} {
 		if got := DetectKind([]byte(in)); got != want {
 			t.Errorf("DetectKind(%q) = %q, want %q", in, got, want)
@@ -527,5 +527,22 @@ func TestParseFloatFortran(t *testing.T) {
 		if _, err := parseFloat(in); err == nil {
 			t.Errorf("parseFloat(%q) accepted", in)
 		}
+	}
+}
+
+func BenchmarkParseOutput(b *testing.B) {
+	for _, name := range []string{"npb-cg.S.2.mpich.txt", "hpl-2000-1x2.txt", "hpccoutf.txt"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := ParseOutput(bytes.NewReader(data), 2); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -418,19 +418,21 @@ func ParseOutput(r io.Reader, expectRanks int) ([]Result, error) {
 // DetectKind says which program printed an output, or "" when it cannot
 // tell. HPCC is tested first because its output contains HPL's.
 func DetectKind(data []byte) OutputKind {
-	lines := splitLines(data)
-	for _, l := range lines {
-		if strings.Contains(l, "HPC Challenge Benchmark") || strings.HasPrefix(strings.TrimSpace(l), hpccBegin) {
-			return KindHPCC
-		}
+	if bytes.Contains(data, []byte("HPC Challenge Benchmark")) || bytes.Contains(data, []byte(hpccBegin)) {
+		return KindHPCC
 	}
-	for _, l := range lines {
-		if strings.Contains(l, "HPLinpack") || hplResultRe.MatchString(l) || hplResidualRe.MatchString(l) {
+	if bytes.Contains(data, []byte("HPLinpack")) || bytes.Contains(data, []byte("||Ax-b||_oo")) {
+		return KindHPL
+	}
+	if bytes.Contains(data, []byte("NAS Parallel Benchmarks")) {
+		return KindNPB
+	}
+	// Without banners: a result line of either program.
+	for _, l := range splitLines(data) {
+		if isHPLResultLine(l) {
 			return KindHPL
 		}
-	}
-	for _, l := range lines {
-		if npbBannerRe.MatchString(l) || npbCompletedRe.MatchString(l) {
+		if isNPBCompletedLine(l) {
 			return KindNPB
 		}
 	}
@@ -446,7 +448,10 @@ func splitLines(data []byte) []string {
 	lines := strings.Split(string(data), "\n")
 	for i, l := range lines {
 		l = strings.TrimRight(l, "\r")
-		lines[i] = rankTagRe.ReplaceAllString(l, "")
+		if strings.HasPrefix(l, "[") {
+			l = rankTagRe.ReplaceAllString(l, "")
+		}
+		lines[i] = l
 	}
 	return lines
 }
