@@ -338,7 +338,7 @@ func binaryExists(bin string) error {
 	if err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
 		hint := "check binary and npb_dir, or set check_binary = false if it exists only in the image"
 		if strings.Contains(filepath.ToSlash(bin), DefaultNPBDir+"/") {
-			hint = "run make setup to build the project's kernels"
+			hint = "run make setup (or make -C npb/kernels) to build the project's kernels"
 		}
 		return fmt.Errorf("%s is not an executable file (%s)", bin, hint)
 	}

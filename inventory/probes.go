@@ -615,7 +615,7 @@ func (p *prober) benchmarks(npbDirs []string) Benchmarks {
 	}
 	sort.Slice(b.NPB, func(i, j int) bool { return b.NPB[i].Path < b.NPB[j].Path })
 	if len(b.NPB) == 0 {
-		b.NPBHint = "run make setup to build the project's kernels, or pass --npb-dir with NPB binaries (ep.S.x, cg.A.x, ...)"
+		b.NPBHint = "run make setup (or make -C npb/kernels) to build the project's kernels, or pass --npb-dir with NPB binaries (ep.S.x, cg.A.x, ...)"
 	}
 	b.HPL = tool("build HPL 2.3 and put xhpl on PATH (or use hpcc, which contains HPL)", "xhpl")
 	b.HPCC = tool("apt-get install hpcc", "hpcc")
