@@ -1,0 +1,456 @@
+package matrix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/npb"
+	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/runtimes"
+)
+
+// outputLimit bounds the output kept per run; a runaway rank printing in a
+// loop must not fill the store or memory.
+const outputLimit = 16 << 20
+
+// nodeGrace is how much longer than a per-node launch's own time limit the
+// container around it may take to start and stop.
+const nodeGrace = 30 * time.Second
+
+type executor struct {
+	opts  Options
+	inv   *inventory.Inventory
+	host  results.Host
+	study string
+	seed  int64
+
+	self     string
+	workRoot string
+	// images caches each runtime's detection and image preparation: once
+	// per study, not once per run.
+	images map[string]imageResult
+}
+
+type imageResult struct {
+	rt      runtimes.Runtime
+	version string
+	info    runtimes.ImageInfo
+	err     error
+}
+
+func (ex *executor) init() error {
+	ex.self = ex.opts.Self
+	if ex.self == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("matrix: cannot find the hpcbench executable for per-node runs: %w", err)
+		}
+		ex.self = self
+	}
+	ex.workRoot = ex.opts.WorkRoot
+	if ex.workRoot == "" {
+		ex.workRoot = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(ex.workRoot, "hpcbench-"+safeName(ex.study)+"-")
+	if err != nil {
+		return fmt.Errorf("matrix: working folder: %w", err)
+	}
+	ex.workRoot = dir
+	return nil
+}
+
+func (ex *executor) close() {
+	// Folders kept for inspection stay; the root goes only when empty.
+	os.Remove(ex.workRoot)
+}
+
+// runtimeFor detects the cell's runtime and prepares its image, once.
+func (ex *executor) runtimeFor(ctx context.Context, c configs.Cell) imageResult {
+	key := c.Runtime + "\x00" + c.Image
+	if ir, ok := ex.images[key]; ok {
+		return ir
+	}
+	var ir imageResult
+	ir.rt, ir.err = runtimes.Get(c.Runtime)
+	if ir.err == nil {
+		ir.version, ir.err = ir.rt.Detect(ctx)
+	}
+	if ir.err == nil && !c.IsNative() {
+		ir.info, ir.err = ir.rt.Prepare(ctx, c.Image)
+	}
+	ex.images[key] = ir
+	return ir
+}
+
+// run executes one scheduled run and returns what to store. An error is
+// returned only when the study cannot go on (no working folder).
+func (ex *executor) run(ctx context.Context, p scheduled) (results.Run, error) {
+	c := p.cell
+	ir := ex.runtimeFor(ctx, c)
+	run := results.Run{
+		Study:      ex.study,
+		Host:       ex.host,
+		Cell:       storeCell(c, ex.inv, &ir),
+		Repetition: c.Repetition,
+		Warmup:     c.Warmup,
+		Order:      p.order,
+		Seed:       ex.seed,
+		Started:    time.Now(),
+	}
+	defer func() { run.Finished = time.Now() }()
+
+	work, err := os.MkdirTemp(ex.workRoot, "run-")
+	if err != nil {
+		return run, fmt.Errorf("matrix: working folder for %s: %w", c.RunID(), err)
+	}
+	keep := false
+	defer func() {
+		if !keep || !ex.opts.KeepWork {
+			removeWork(work)
+		}
+	}()
+
+	argv := absoluteArgv(c.Argv)
+	env, err := ex.prepareRun(c, work)
+	run.Argv = argv
+	run.Env = results.FilterEnv(append(os.Environ(), env...))
+	if err != nil {
+		run.Status, run.Reason = results.StatusFailed, err.Error()
+		return run, nil
+	}
+	if ir.err != nil {
+		run.Status, run.Reason = results.StatusFailed, ir.err.Error()
+		return run, nil
+	}
+
+	out := &limitedBuffer{limit: outputLimit}
+	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.info, MPI: c.MPI, Binds: []string{work}}
+	var rep *pmi.Report
+	var choices map[string]string
+	switch {
+	case c.Layout == configs.LayoutPerNode:
+		rep, choices, err = ex.launchNode(ctx, ir.rt, spec, c, argv, env, work, out)
+	default:
+		lo := pmi.Options{
+			Ranks: c.Ranks, PMI: c.PMI, Timeout: c.Timeout, Bind: c.Bind,
+			Argv: argv, Env: env, Dir: work, Stdout: out, Stderr: out,
+		}
+		if !c.IsNative() {
+			w, werr := ir.rt.Wrapper(spec)
+			if werr != nil {
+				run.Status, run.Reason = results.StatusFailed, werr.Error()
+				return run, nil
+			}
+			lo.Wrapper = w
+			choices = w.Choices()
+		}
+		rep, err = pmi.Launch(ctx, lo)
+	}
+	run.Output = out.Bytes()
+	run.Choices = choices
+	if rep != nil {
+		run.Wall, run.WireUp, run.FirstFence = rep.Wall, rep.WireUp, rep.FirstFence
+		run.NegotiatedPMI, run.ExitCodes, run.PeakRSSKiB = rep.Negotiated, rep.ExitCodes, rep.PeakRSSKiB
+		for k, v := range rep.Settings {
+			run.Env[k] = v
+		}
+		if run.Choices == nil {
+			run.Choices = map[string]string{}
+		}
+		if rep.Channel != "" && c.PMI != pmi.PMIx {
+			run.Choices["pmi_channel"] = string(rep.Channel)
+		}
+	}
+	ex.judge(&run, c, rep, err, work)
+	keep = run.Status != results.StatusOK
+	return run, nil
+}
+
+// prepareRun writes the run's input files into its working folder and
+// returns the environment added to every rank.
+func (ex *executor) prepareRun(c configs.Cell, work string) ([]string, error) {
+	env := map[string]string{}
+	for k, v := range c.Env {
+		env[k] = v
+	}
+	if c.Kind == configs.KindHPL || c.Kind == configs.KindHPCC {
+		// One BLAS thread per rank unless the config says otherwise:
+		// ranks x threads beyond the cores measures contention, not HPL.
+		setDefault(env, "OPENBLAS_NUM_THREADS", "1")
+		setDefault(env, "OMP_NUM_THREADS", "1")
+		in := *c.HPL
+		if in.N == 0 {
+			in.N = npb.NFromMemory(uint64(ex.host.MemoryBytes), c.HPLMemFraction, in.NB)
+		}
+		if err := in.Validate(c.Ranks); err != nil {
+			return nil, err
+		}
+		name, write := "HPL.dat", npb.WriteHPLDat
+		if c.Kind == configs.KindHPCC {
+			name, write = "hpccinf.txt", npb.WriteHPCCInf
+		}
+		var b bytes.Buffer
+		if err := write(&b, in); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(work, name), b.Bytes(), 0o644); err != nil {
+			return nil, fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	if c.Oversubscribed && c.MPI == "openmpi" {
+		// Busy-polling ranks on shared cores starve each other.
+		setDefault(env, "OMPI_MCA_mpi_yield_when_idle", "1")
+	}
+	list := make([]string, 0, len(env))
+	for _, k := range sortedKeys(env) {
+		list = append(list, k+"="+env[k])
+	}
+	return list, nil
+}
+
+// judge sets the run's status, reason and metrics from how the launch
+// ended and what the benchmark printed.
+func (ex *executor) judge(run *results.Run, c configs.Cell, rep *pmi.Report, launchErr error, work string) {
+	switch {
+	case launchErr != nil:
+		run.Status, run.Reason = results.StatusFailed, launchErr.Error()
+		return
+	case rep == nil:
+		run.Status, run.Reason = results.StatusFailed, "the launch produced no report"
+		return
+	case !rep.OK():
+		run.Status, run.Reason = results.StatusFailed, rep.Reason
+		if strings.HasPrefix(rep.Reason, "timeout") {
+			run.Status = results.StatusTimeout
+		}
+		return
+	}
+	if err := runtimes.RequirePMI(rep); err != nil {
+		run.Status, run.Reason = results.StatusInvalid, err.Error()
+		return
+	}
+	if c.Kind == configs.KindCommand {
+		run.Status = results.StatusOK
+		run.Metric = results.Metric{Name: "wall_s", Value: rep.Wall.Seconds(), Unit: "s"}
+		return
+	}
+	text := run.Output
+	if c.Kind == configs.KindHPCC {
+		b, err := os.ReadFile(filepath.Join(work, "hpccoutf.txt"))
+		if err != nil {
+			run.Status, run.Reason = results.StatusInvalid, "hpcc wrote no hpccoutf.txt: "+err.Error()
+			return
+		}
+		text = b
+		run.Output = append(append(run.Output, "\n==> hpccoutf.txt <==\n"...), b...)
+	}
+	rs, err := npb.ParseOutput(bytes.NewReader(text), c.Ranks)
+	if len(rs) == 0 {
+		run.Status, run.Reason = results.StatusInvalid, fmt.Sprintf("cannot read the %s output: %v", c.Name, err)
+		return
+	}
+	r := rs[0]
+	for _, x := range rs {
+		if !x.Valid {
+			r = x // one failed HPL result line makes the run invalid
+			break
+		}
+	}
+	name, value, higher := r.Metric()
+	run.Metric = results.Metric{Name: name, Value: value, HigherIsBetter: higher}
+	run.Metrics = map[string]any{}
+	for _, m := range r.Metrics() {
+		run.Metrics[m.Name] = m.Value
+		if m.Name == name {
+			run.Metric.Unit = m.Unit
+		}
+	}
+	switch {
+	case !r.Valid:
+		run.Status, run.Reason = results.StatusInvalid, r.InvalidReason
+	case c.Kind == configs.KindNPB && r.Benchmark != c.Name:
+		run.Status, run.Reason = results.StatusInvalid, fmt.Sprintf("the output is %s's, not %s's: check the binary %s", strings.ToUpper(r.Benchmark), strings.ToUpper(c.Name), c.Binary)
+	case c.Kind == configs.KindNPB && c.Class != "" && !strings.EqualFold(r.Class, c.Class):
+		run.Status, run.Reason = results.StatusInvalid, fmt.Sprintf("the output is class %s, not %s: check the binary %s", r.Class, c.Class, c.Binary)
+	default:
+		run.Status = results.StatusOK
+	}
+}
+
+// launchNode runs the per-node layout: one container holding every rank,
+// with "hpcbench launch" inside it serving PMI and writing its report to
+// the shared working folder.
+func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec runtimes.Spec, c configs.Cell, argv, env []string, work string, out *limitedBuffer) (*pmi.Report, map[string]string, error) {
+	reportPath := filepath.Join(work, "launch-report.json")
+	inner := []string{ex.self, "launch", "-n", strconv.Itoa(c.Ranks), "--pmi", string(c.PMI), "--bind", orDefault(c.Bind, "none"),
+		"--report", reportPath, "--quiet"}
+	if c.Timeout > 0 {
+		inner = append(inner, "--timeout", c.Timeout.String())
+	}
+	inner = append(append(inner, "--"), argv...)
+	job := pmi.Job{ID: fmt.Sprintf("%d-%s", os.Getpid(), filepath.Base(work)), Ranks: c.Ranks, PMI: c.PMI}
+	cmd := &pmi.RankCommand{Argv: inner, Env: append(os.Environ(), env...), Dir: work}
+	if err := rt.WrapNode(spec, job, cmd); err != nil {
+		return nil, nil, err
+	}
+	choices := map[string]string{"runtime": rt.Name(), "layout": string(configs.LayoutPerNode), "pmi_server": "hpcbench inside the container"}
+	runCtx := ctx
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, c.Timeout+nodeGrace)
+		defer cancel()
+	}
+	x := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
+	x.Env, x.Dir, x.Stdout, x.Stderr = cmd.Env, cmd.Dir, out, out
+	x.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := x.Start(); err != nil {
+		return nil, choices, fmt.Errorf("%w: %s: %v", pmi.ErrStart, cmd.Argv[0], err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- x.Wait() }()
+	var waitErr error
+	killed := ""
+	select {
+	case waitErr = <-waited:
+	case <-runCtx.Done():
+		syscall.Kill(-x.Process.Pid, syscall.SIGKILL)
+		waitErr = <-waited
+		killed = "interrupted"
+		if ctx.Err() == nil {
+			killed = fmt.Sprintf("timeout after %s (the per-node container did not stop by itself)", c.Timeout+nodeGrace)
+		}
+	}
+	rt.Cleanup(job)
+	rep := &pmi.Report{}
+	b, err := os.ReadFile(reportPath)
+	if err == nil {
+		err = json.Unmarshal(b, rep)
+	}
+	if err != nil {
+		rep = &pmi.Report{JobID: job.ID, Ranks: c.Ranks, PMI: c.PMI, Wall: time.Since(start), FailedRank: -1,
+			Reason: fmt.Sprintf("the per-node launch left no report (%v; exit: %v)", err, waitErr)}
+	}
+	if killed != "" {
+		rep.Reason = killed
+	}
+	return rep, choices, nil
+}
+
+// storeCell maps a config cell onto the store's record, with the versions
+// and image digest that describe it.
+func storeCell(c configs.Cell, inv *inventory.Inventory, ir *imageResult) results.Cell {
+	sc := results.Cell{
+		Key:            c.Key(),
+		Benchmark:      c.Benchmark,
+		Kind:           string(c.Kind),
+		Class:          c.Class,
+		MPI:            c.MPI,
+		PMI:            string(c.PMI),
+		Runtime:        c.RuntimeLabel,
+		Image:          c.Image,
+		Layout:         string(c.Layout),
+		Ranks:          c.Ranks,
+		Bind:           c.Bind,
+		Oversubscribed: c.Oversubscribed,
+	}
+	if c.HPL != nil && c.Class == "" {
+		sc.Class = fmt.Sprintf("N=%d", c.HPL.N)
+	}
+	if m := inv.FindMPI(c.MPI); m != nil {
+		sc.MPIVersion = m.Version
+	}
+	if ir != nil && ir.err == nil {
+		sc.RuntimeVersion = ir.version
+		if ir.info.Ref != "" {
+			sc.Image = ir.info.Ref
+		}
+		sc.ImageDigest = ir.info.Digest
+	}
+	return sc
+}
+
+// absoluteArgv makes a relative program path absolute, since ranks run in
+// their own working folder.
+func absoluteArgv(argv []string) []string {
+	out := append([]string(nil), argv...)
+	if len(out) > 0 && strings.ContainsRune(out[0], '/') && !filepath.IsAbs(out[0]) {
+		if abs, err := filepath.Abs(out[0]); err == nil {
+			out[0] = abs
+		}
+	}
+	return out
+}
+
+// limitedBuffer keeps the first limit bytes written to it and counts the rest.
+type limitedBuffer struct {
+	buf     bytes.Buffer
+	limit   int
+	dropped int64
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	room := b.limit - b.buf.Len()
+	if room < len(p) {
+		if room > 0 {
+			b.buf.Write(p[:room])
+		}
+		b.dropped += int64(len(p) - max(room, 0))
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *limitedBuffer) Bytes() []byte {
+	if b.dropped > 0 {
+		return append(b.buf.Bytes(), fmt.Sprintf("\n[hpcbench: %d more bytes of output dropped]\n", b.dropped)...)
+	}
+	return b.buf.Bytes()
+}
+
+func setDefault(m map[string]string, k, v string) {
+	if _, ok := m[k]; !ok {
+		if env, ok := os.LookupEnv(k); ok {
+			v = env
+		}
+		m[k] = v
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, s)
+}
