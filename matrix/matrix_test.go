@@ -1,0 +1,194 @@
+package matrix
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/results"
+)
+
+func TestScheduleIsSeededAndWarmupsComeFirst(t *testing.T) {
+	var cells []configs.Cell
+	for _, b := range []string{"ep", "is", "cg"} {
+		cells = append(cells, configs.Cell{Benchmark: b, Repetition: 1, Warmup: true})
+		for rep := 1; rep <= 4; rep++ {
+			cells = append(cells, configs.Cell{Benchmark: b, Repetition: rep})
+		}
+	}
+	a := schedule(append([]configs.Cell(nil), cells...), 42, "random")
+	b := schedule(append([]configs.Cell(nil), cells...), 42, "random")
+	c := schedule(append([]configs.Cell(nil), cells...), 43, "random")
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Error("the same seed gave two orders")
+	}
+	if fmt.Sprint(a) == fmt.Sprint(c) {
+		t.Error("two seeds gave the same order (possible, but not for 15 runs)")
+	}
+	for i, s := range a {
+		if s.order != i {
+			t.Errorf("run %d has order %d", i, s.order)
+		}
+		if (i < 3) != s.cell.Warmup {
+			t.Errorf("position %d: warmup=%v; warm-ups must come first", i, s.cell.Warmup)
+		}
+	}
+	seq := schedule(append([]configs.Cell(nil), cells...), 42, "sequential")
+	if seq[3].cell.Benchmark != "ep" || seq[3].cell.Repetition != 1 || seq[3].cell.Warmup {
+		t.Errorf("sequential order changed the config's order: %+v", seq[3].cell)
+	}
+}
+
+func TestLimitedBuffer(t *testing.T) {
+	b := &limitedBuffer{limit: 10}
+	fmt.Fprint(b, "0123456")
+	fmt.Fprint(b, "789abcdef")
+	got := string(b.Bytes())
+	if !strings.HasPrefix(got, "0123456789\n") || !strings.Contains(got, "6 more bytes of output dropped") {
+		t.Errorf("got %q", got)
+	}
+}
+
+// repoRoot is the module root, where the kernels are built.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	return filepath.Dir(wd)
+}
+
+func buildHpcbench(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hpcbench")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hpcbench")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func needKernel(t *testing.T, mpi, name string) string {
+	t.Helper()
+	p := filepath.Join(repoRoot(t), "npb", "kernels", "build", mpi, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("kernel %s not built (run make kernels): %v", p, err)
+	}
+	return filepath.Dir(filepath.Dir(p))
+}
+
+// TestKillAndResume kills hpcbench with SIGKILL in the middle of a study,
+// resumes it, and checks every run is stored exactly once.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a real study")
+	}
+	dir := needKernel(t, "mpich", "ep")
+	bin := buildHpcbench(t)
+	tmp := t.TempDir()
+	cfg := filepath.Join(tmp, "kill.toml")
+	const reps = 8
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[study]
+name = "kill"
+repetitions = %d
+warmup = 1
+timeout = "60s"
+npb_dir = %q
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [1]
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+args = ["{class}"]
+[[runtime]]
+name = "native"
+`, reps, dir)), 0o644)
+	db := filepath.Join(tmp, "kill.db")
+	ctx := context.Background()
+
+	first := exec.Command(bin, "matrix", "--quiet", "--study", "k1", "--db", db, cfg)
+	first.Stdout, first.Stderr = os.Stderr, os.Stderr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once a few runs are stored, while another is in flight.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		n := countRuns(t, db, "k1")
+		if n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			first.Process.Kill()
+			t.Fatalf("only %d runs stored after 2 minutes", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	before := countRuns(t, db, "k1")
+	if before >= reps+1 {
+		t.Fatalf("the study finished before it could be killed (%d runs)", before)
+	}
+
+	second := exec.Command(bin, "matrix", "--quiet", "--resume", "--study", "k1", "--db", db, cfg)
+	out, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("%d already stored", before)) {
+		t.Errorf("resume did not report the %d runs already stored:\n%s", before, out)
+	}
+
+	st, err := results.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx, "k1", results.RunsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range runs {
+		seen[fmt.Sprintf("%s warmup=%v rep=%d", r.Cell.Key, r.Warmup, r.Repetition)]++
+		if r.Status != results.StatusOK {
+			t.Errorf("run %s rep %d: %s %s", r.Cell.Key, r.Repetition, r.Status, r.Reason)
+		}
+	}
+	if len(runs) != reps+1 || len(seen) != reps+1 {
+		t.Errorf("%d runs stored, %d distinct; want %d of each", len(runs), len(seen), reps+1)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s stored %d times", k, n)
+		}
+	}
+}
+
+func countRuns(t *testing.T, db, study string) int {
+	t.Helper()
+	if _, err := os.Stat(db); err != nil {
+		return 0
+	}
+	st, err := results.Open(db)
+	if err != nil {
+		return 0
+	}
+	defer st.Close()
+	runs, err := st.Runs(context.Background(), study, results.RunsOptions{})
+	if err != nil {
+		return 0
+	}
+	return len(runs)
+}
