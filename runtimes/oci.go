@@ -35,14 +35,20 @@ func init() { register("oci", newOCI) }
 
 func (o *ociRuntime) Name() string { return "oci" }
 
-// binary picks $HPCBENCH_OCI_RUNTIME, else crun, else runc.
+// binary picks $HPCBENCH_OCI_RUNTIME, else crun, else runc; on hosts with
+// cgroups v1 or hybrid, runc first (crun refuses: "cgroups in hybrid mode
+// not supported").
 func (o *ociRuntime) binary() string {
 	o.once.Do(func() {
 		if b := os.Getenv("HPCBENCH_OCI_RUNTIME"); b != "" {
 			o.bin = b
 			return
 		}
-		for _, n := range []string{"crun", "runc"} {
+		order := []string{"crun", "runc"}
+		if !unifiedCgroups() {
+			order = []string{"runc", "crun"}
+		}
+		for _, n := range order {
 			if p, err := exec.LookPath(n); err == nil {
 				o.bin = p
 				return
@@ -109,6 +115,12 @@ func ociBundleDir() (string, error) {
 	return os.MkdirTemp("", "hpcbench-oci-"+strconv.Itoa(os.Getpid())+"-")
 }
 
+// ociSpecVersion is the runtime-spec version config.json declares: the
+// module describes 1.3, but the crun and runc of stable distributions
+// (crun 1.8, runc 1.1) refuse versions newer than they know, and nothing
+// written here needs more than 1.0.
+const ociSpecVersion = "1.0.2"
+
 // ociCapabilities is Docker's default set plus SYS_PTRACE (Open MPI's
 // single-copy transfers between ranks).
 var ociCapabilities = []string{
@@ -122,7 +134,7 @@ var ociCapabilities = []string{
 func bundleConfig(rootfs string, argv, env []string, dir string, binds []string, ro map[string]bool, jobID, label string) *specs.Spec {
 	caps := append([]string(nil), ociCapabilities...)
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: ociSpecVersion,
 		Root:    &specs.Root{Path: rootfs, Readonly: true},
 		Process: &specs.Process{
 			User: specs.User{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())},
