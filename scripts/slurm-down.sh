@@ -49,6 +49,7 @@ if [ -s "$STATE_DIR/net" ]; then
     case $kind in
       netns) ip netns del "$name" 2>/dev/null || true ;;
       link|bridge) ip link del "$name" 2>/dev/null || true ;;
+      iptables) iptables -D FORWARD -i "$name" -o "$name" -j ACCEPT -m comment --comment hpcbench-slurm 2>/dev/null || true ;;
     esac
   done < <(tac "$STATE_DIR/net")
   rm -f "$STATE_DIR/net"

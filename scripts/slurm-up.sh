@@ -32,6 +32,7 @@ NODES=${HPCBENCH_SLURM_NODES:-1}
 case $NODES in 1|2) ;; *) die "HPCBENCH_SLURM_NODES=$NODES: only 1 or 2 is supported" ;; esac
 mkdir -p "$STATE_DIR"
 STATE_DIR=$(cd "$STATE_DIR" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
 CONF=$STATE_DIR/slurm.conf
 PIDS=$STATE_DIR/pids
 HOST=$(hostname -s)
@@ -52,7 +53,7 @@ if [ -s "$PIDS" ]; then
     exit 0
   fi
   log "stale cluster in $STATE_DIR: stopping it first"
-  "$(dirname "$0")/slurm-down.sh" "$STATE_DIR" >&2 || true
+  "$HERE/slurm-down.sh" "$STATE_DIR" >&2 || true
 fi
 
 port_free() { [ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
@@ -67,10 +68,12 @@ else
 fi
 SLURMD_PORT=$((PORT + 1))
 
-rm -rf "$STATE_DIR/ctld" "$STATE_DIR/spool" "$STATE_DIR/munge"
+rm -rf "$STATE_DIR/ctld" "$STATE_DIR/spool" "$STATE_DIR/munge" "$STATE_DIR/log" "$STATE_DIR/tmp"
 mkdir -p "$STATE_DIR/ctld" "$STATE_DIR/spool" "$STATE_DIR/log" "$STATE_DIR/munge"
 chmod 700 "$STATE_DIR/munge"
 : >"$PIDS"
+# On any failure from here on, stop what was started and remove the network.
+trap 'rc=$?; if [ $rc -ne 0 ]; then "$HERE/slurm-down.sh" "$STATE_DIR" >&2 || true; fi' EXIT
 
 # Two-node mode: a bridge on the host and one network namespace per node, so
 # each slurmd has its own address. Names carry the port so that clusters on
@@ -79,35 +82,57 @@ NET_TAG=hb$((PORT % 10000))
 if [ "$NODES" -eq 2 ]; then
   command -v ip >/dev/null || die "ip (iproute2) not found"
   subnet=10.213.$(((PORT / 10) % 250))
-  CTLD_ADDR=$subnet.1
+  HOST_ADDR=$subnet.1
+  CTLD_ADDR=$subnet.2
   BRIDGE=${NET_TAG}br
   ip link add "$BRIDGE" type bridge 2>/dev/null || die "cannot create bridge $BRIDGE (is it left from another run? scripts/slurm-down.sh)"
   printf 'bridge %s\n' "$BRIDGE" >"$STATE_DIR/net"
-  # Docker's FORWARD policy drops bridged frames when br_netfilter is loaded;
-  # this bridge's traffic stays out of iptables.
-  ip link set "$BRIDGE" type bridge nf_call_iptables 0 2>/dev/null || true
-  ip addr add "$CTLD_ADDR/24" dev "$BRIDGE"
+  # With br_netfilter loaded (Docker loads it) bridged frames pass iptables'
+  # FORWARD chain, whose policy Docker sets to DROP: accept this bridge's own.
+  if command -v iptables >/dev/null && iptables -S FORWARD >/dev/null 2>&1; then
+    iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT -m comment --comment hpcbench-slurm
+    printf 'iptables %s\n' "$BRIDGE" >>"$STATE_DIR/net"
+  fi
+  ip addr add "$HOST_ADDR/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
+  # netns_join NS ADDR: a namespace with loopback and one veth on the bridge.
+  netns_join() {
+    local ns=$1 addr=$2 n=$3
+    ip netns add "$ns"
+    printf 'netns %s\n' "$ns" >>"$STATE_DIR/net"
+    ip link add "${NET_TAG}h$n" type veth peer name "${NET_TAG}c$n"
+    printf 'link %s\n' "${NET_TAG}h$n" >>"$STATE_DIR/net"
+    ip link set "${NET_TAG}h$n" master "$BRIDGE" up
+    ip link set "${NET_TAG}c$n" netns "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$addr/24" dev "${NET_TAG}c$n"
+    ip -n "$ns" link set "${NET_TAG}c$n" up
+  }
+  # slurmctld gets a namespace too: Slurm 22.05 can bind a daemon only to
+  # what the host name resolves to (loopback here), so each daemon listens on
+  # all addresses of a namespace that has nothing but the private bridge.
+  netns_join "${NET_TAG}ctl" "$CTLD_ADDR" 0
   NODE_NAMES=(node1 node2)
   NODE_ADDRS=()
   for i in 1 2; do
-    ns=${NET_TAG}n$i
-    ip netns add "$ns"
-    printf 'netns %s\n' "$ns" >>"$STATE_DIR/net"
-    ip link add "${NET_TAG}h$i" type veth peer name "${NET_TAG}c$i"
-    printf 'link %s\n' "${NET_TAG}h$i" >>"$STATE_DIR/net"
-    ip link set "${NET_TAG}h$i" master "$BRIDGE" up
-    ip link set "${NET_TAG}c$i" netns "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "$subnet.$((10 + i))/24" dev "${NET_TAG}c$i"
-    ip -n "$ns" link set "${NET_TAG}c$i" up
-    ip -n "$ns" route add default via "$CTLD_ADDR"
+    netns_join "${NET_TAG}n$i" "$subnet.$((10 + i))" "$i"
     NODE_ADDRS+=("$subnet.$((10 + i))")
   done
+  COMM_PARAMS=""
 else
-  CTLD_ADDR=127.0.0.1
+  # With NoInAddrAny slurmd binds to what this host's name resolves to; use
+  # that when it is a loopback address (Debian's /etc/hosts maps the host name
+  # to 127.0.0.1 or 127.0.1.1), else listen on every address of a private port.
+  CTLD_ADDR=$(getent ahostsv4 "$HOST" 2>/dev/null | awk '{print $1; exit}')
+  if [[ $CTLD_ADDR == 127.* ]]; then
+    COMM_PARAMS=NoCtldInAddrAny,NoInAddrAny
+  else
+    CTLD_ADDR=127.0.0.1
+    COMM_PARAMS=""
+    log "note: $HOST does not resolve to a loopback address; slurmctld and slurmd listen on all addresses (ports $PORT, $SLURMD_PORT)"
+  fi
   NODE_NAMES=("$HOST")
-  NODE_ADDRS=(127.0.0.1)
+  NODE_ADDRS=("$CTLD_ADDR")
 fi
 
 MUNGE_SOCKET=$STATE_DIR/munge/munge.socket
@@ -121,8 +146,11 @@ ClusterName=hpcbench
 SlurmctldHost=$HOST($CTLD_ADDR)
 SlurmctldPort=$PORT
 SlurmdPort=$SLURMD_PORT
-# Daemons bind to the configured addresses only, not to every interface.
-CommunicationParameters=NoInAddrAny
+CONF
+  # The daemons bind to what the host name resolves to (loopback), not to
+  # every interface.
+  [ -z "$COMM_PARAMS" ] || printf 'CommunicationParameters=%s\n' "$COMM_PARAMS"
+  cat <<CONF
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -153,6 +181,11 @@ MinJobAge=300
 KillWait=5
 InactiveLimit=0
 CONF
+  if [ "$NODES" -eq 2 ]; then
+    # Both nodes share /tmp, and the pmix plugin names its per-step folders
+    # there by job and step only: each node needs its own base.
+    printf 'TmpFS=%s/tmp/%%n\n' "$STATE_DIR"
+  fi
   for i in "${!NODE_NAMES[@]}"; do
     printf 'NodeName=%s NodeAddr=%s NodeHostname=%s CPUs=%s State=UNKNOWN\n' \
       "${NODE_NAMES[$i]}" "${NODE_ADDRS[$i]}" "$HOST" "$CPUS"
@@ -177,12 +210,18 @@ for _ in $(seq 1 100); do [ -S "$MUNGE_SOCKET" ] && break; sleep 0.1; done
 [ -S "$MUNGE_SOCKET" ] || die "munged did not create $MUNGE_SOCKET; see $STATE_DIR/log/munged.log"
 
 export SLURM_CONF=$CONF
-start slurmctld slurmctld -D -i -f "$CONF"
+if [ "$NODES" -eq 2 ]; then
+  start slurmctld nsenter --net="/run/netns/${NET_TAG}ctl" slurmctld -D -i -f "$CONF"
+else
+  start slurmctld slurmctld -D -i -f "$CONF"
+fi
 for i in "${!NODE_NAMES[@]}"; do
   name=${NODE_NAMES[$i]}
-  mkdir -p "$STATE_DIR/spool/$name"
+  mkdir -p "$STATE_DIR/spool/$name" "$STATE_DIR/tmp/$name"
   if [ "$NODES" -eq 2 ]; then
-    start "slurmd-$name" ip netns exec "${NET_TAG}n$((i + 1))" slurmd -D -N "$name" -f "$CONF"
+    # nsenter, not `ip netns exec`: the latter remounts /sys, which hides
+    # /sys/fs/cgroup from slurmd.
+    start "slurmd-$name" nsenter --net="/run/netns/${NET_TAG}n$((i + 1))" slurmd -D -N "$name" -f "$CONF"
   else
     start "slurmd-$name" slurmd -D -N "$name" -f "$CONF"
   fi
