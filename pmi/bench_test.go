@@ -1,0 +1,402 @@
+package pmi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmarks print tables; run them with "make -C pmi bench" or
+//
+//	go test ./pmi -run '^$' -bench . -benchtime 1x -timeout 60m
+//
+// HPCBENCH_BENCH_REPS sets the repetitions per cell (default 10).
+
+func benchReps() int {
+	if n, err := strconv.Atoi(os.Getenv("HPCBENCH_BENCH_REPS")); err == nil && n > 0 {
+		return n
+	}
+	return 10
+}
+
+func median(xs []time.Duration) time.Duration {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/1e6) }
+
+var timingLine = regexp.MustCompile(`timing rank=(\d+) init_start=(\d+) init_end=(\d+) finalize_end=(\d+)`)
+
+// helloTimes reads the ranks' HELLO_TIMING lines: the earliest MPI_Init
+// start, the latest MPI_Init end and the latest MPI_Finalize end.
+func helloTimes(out string, ranks int) (initStart, initEnd, finEnd time.Time, err error) {
+	ms := timingLine.FindAllStringSubmatch(out, -1)
+	if len(ms) != ranks {
+		return initStart, initEnd, finEnd, fmt.Errorf("%d timing lines, want %d:\n%s", len(ms), ranks, out)
+	}
+	var lo, hiInit, hiFin int64
+	for i, m := range ms {
+		a, _ := strconv.ParseInt(m[2], 10, 64)
+		b, _ := strconv.ParseInt(m[3], 10, 64)
+		c, _ := strconv.ParseInt(m[4], 10, 64)
+		if i == 0 || a < lo {
+			lo = a
+		}
+		hiInit = max(hiInit, b)
+		hiFin = max(hiFin, c)
+	}
+	return time.Unix(0, lo), time.Unix(0, hiInit), time.Unix(0, hiFin), nil
+}
+
+// launchSample is one launch of the hello: its wall time, the time until
+// every rank returned from MPI_Init (wire-up as the ranks see it), and the
+// launcher's own share: wall minus the ranks' MPI_Init-to-Finalize span.
+type launchSample struct {
+	wall, initDone, own time.Duration
+}
+
+func sampleFrom(t0, end time.Time, out string, ranks int) (launchSample, error) {
+	is, ie, fe, err := helloTimes(out, ranks)
+	if err != nil {
+		return launchSample{}, err
+	}
+	wall := end.Sub(t0)
+	return launchSample{wall: wall, initDone: ie.Sub(t0), own: wall - fe.Sub(is)}, nil
+}
+
+func runProcessSample(argv []string, ranks int) (launchSample, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(inheritedEnv(), "HELLO_TIMING=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	t0 := time.Now()
+	err := cmd.Run()
+	end := time.Now()
+	if err != nil {
+		return launchSample{}, fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out.String())
+	}
+	return sampleFrom(t0, end, out.String(), ranks)
+}
+
+func runLaunchSample(hello string, ranks int) (launchSample, time.Duration, error) {
+	var out syncBuffer
+	t0 := time.Now()
+	rep, err := Launch(context.Background(), Options{Ranks: ranks, Argv: []string{hello},
+		Env: []string{"HELLO_TIMING=1"}, Stdout: &out, Stderr: &out, Timeout: 2 * time.Minute})
+	end := time.Now()
+	if err != nil {
+		return launchSample{}, 0, err
+	}
+	if !rep.OK() {
+		return launchSample{}, 0, fmt.Errorf("launch failed: %s\n%s", rep.Reason, out.String())
+	}
+	s, err := sampleFrom(t0, end, out.String(), ranks)
+	return s, rep.WireUp, err
+}
+
+// BenchmarkLaunchVsHydra launches the MPICH hello at 1, 2, 4 and 8 ranks
+// with MPICH's own mpiexec (Hydra), the hpcbench command and Launch called
+// in-process, interleaved (the order rotates every repetition), and prints
+// medians with the ratio hpcbench/Hydra.
+func BenchmarkLaunchVsHydra(b *testing.B) {
+	hello := program(b, "hello")
+	if _, err := exec.LookPath("mpiexec.mpich"); err != nil {
+		b.Skip("mpiexec.mpich not found (install mpich)")
+	}
+	bin := buildHpcbench(b)
+	reps := benchReps()
+	type cell struct{ hydra, cmd, lib []launchSample; wireUp []time.Duration }
+	rankCounts := []int{1, 2, 4, 8}
+	cells := map[int]*cell{}
+	for i := 0; i < b.N; i++ {
+		for _, n := range rankCounts {
+			c := &cell{}
+			cells[n] = c
+			runners := []func() error{
+				func() error {
+					s, err := runProcessSample([]string{"mpiexec.mpich", "-n", strconv.Itoa(n), hello}, n)
+					c.hydra = append(c.hydra, s)
+					return err
+				},
+				func() error {
+					s, err := runProcessSample([]string{bin, "launch", "--quiet", "-n", strconv.Itoa(n), "--", hello}, n)
+					c.cmd = append(c.cmd, s)
+					return err
+				},
+				func() error {
+					s, w, err := runLaunchSample(hello, n)
+					c.lib = append(c.lib, s)
+					c.wireUp = append(c.wireUp, w)
+					return err
+				},
+			}
+			// One warm-up of each, not counted.
+			for _, run := range runners {
+				if err := run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			*c = cell{}
+			for rep := 0; rep < reps; rep++ {
+				for k := range runners {
+					if err := runners[(rep+k)%len(runners)](); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	pick := func(ss []launchSample, f func(launchSample) time.Duration) time.Duration {
+		var ds []time.Duration
+		for _, s := range ss {
+			ds = append(ds, f(s))
+		}
+		return median(ds)
+	}
+	wall := func(s launchSample) time.Duration { return s.wall }
+	initDone := func(s launchSample) time.Duration { return s.initDone }
+	own := func(s launchSample) time.Duration { return s.own }
+	var tb strings.Builder
+	fmt.Fprintf(&tb, "\nMPICH hello (init, allreduce, barrier, finalize), medians of %d interleaved runs, %d cores, times in ms\n", reps, runtime.NumCPU())
+	fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7s | %-14s | %-7s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n",
+		"ranks", "Hydra wall", "hpcbench cmd", "ratio", "Launch (lib)", "ratio", "Hydra MPI", "hpcb MPI", "hpcb wire", "Hydra", "hpcb cmd", "hpcb lib")
+	fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7s | %-14s | %-7s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n",
+		"", "", "wall", "cmd/Hy", "wall", "lib/Hy", "init done", "init done", "up (PMI)", "own", "own", "own")
+	for _, n := range rankCounts {
+		c := cells[n]
+		hw, cw, lw := pick(c.hydra, wall), pick(c.cmd, wall), pick(c.lib, wall)
+		label := strconv.Itoa(n)
+		if n > runtime.NumCPU() {
+			label += " (os)"
+		}
+		fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7.2f | %-14s | %-7.2f | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n",
+			label, ms(hw), ms(cw), float64(cw)/float64(hw), ms(lw), float64(lw)/float64(hw),
+			ms(pick(c.hydra, initDone)), ms(pick(c.cmd, initDone)), ms(median(c.wireUp)),
+			ms(pick(c.hydra, own)), ms(pick(c.cmd, own)), ms(pick(c.lib, own)))
+		b.ReportMetric(float64(cw)/float64(hw), fmt.Sprintf("ratio-cmd/hydra-%dranks", n))
+	}
+	fmt.Fprintf(&tb, "(os) = oversubscribed: more ranks than cores. \"own\" = wall minus the ranks' earliest MPI_Init start to latest MPI_Finalize end.\n")
+	fmt.Print(tb.String())
+}
+
+// The load test: many simulated PMI clients (goroutines in a separate
+// process, so the server's memory is the test process's own) against one
+// server over real TCP sockets.
+const loadClientEnv = "HPCBENCH_PMI_LOAD_CLIENT"
+
+func init() {
+	// Runs before TestMain in the child: keep it out of the way there.
+	if spec := os.Getenv(loadClientEnv); spec != "" {
+		os.Exit(runLoadClients(spec))
+	}
+}
+
+// runLoadClients is the client side: spec is "addr,clients,pmi1|pmi2,allGetters".
+// It prints "wall_ns=N" once every client finished.
+func runLoadClients(spec string) int {
+	parts := strings.Split(spec, ",")
+	if len(parts) != 4 {
+		fmt.Fprintln(os.Stderr, "bad spec", spec)
+		return 2
+	}
+	addr := parts[0]
+	n, _ := strconv.Atoi(parts[1])
+	pmi2 := parts[2] == "pmi2"
+	allGetters, _ := strconv.Atoi(parts[3])
+	// Real ranks do not dial all at once; keeping under the kernel's
+	// accept backlog avoids 1 s SYN retransmissions that would measure
+	// the kernel, not the server.
+	dialSlots := make(chan struct{}, 512)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	start := time.Now()
+	for r := 0; r < n; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			if err := loadClient(addr, r, n, pmi2, r < allGetters, dialSlots); err != nil {
+				errs <- fmt.Errorf("client %d: %w", r, err)
+			}
+		}(r)
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	close(errs)
+	for err := range errs {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("wall_ns=%d\n", wall.Nanoseconds())
+	return 0
+}
+
+func loadClient(addr string, r, n int, pmi2, getAll bool, dialSlots chan struct{}) error {
+	dialSlots <- struct{}{}
+	c, err := dialTest(addr)
+	<-dialSlots
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	c.timeout = 5 * time.Minute
+	card := fmt.Sprintf("description#tcp-127.0.0.1:%d$shm-host-%d$ifname#lo$", 40000+r, r)
+	peers := 16
+	if getAll {
+		peers = n
+	}
+	if pmi2 {
+		if err := c.pmi2Init(r); err != nil {
+			return err
+		}
+		if resp, err := c.frame(fmt.Sprintf("cmd=kvs-put;key=card-%d;value=%s;", r, card)); err != nil || !strings.Contains(resp, "rc=0") {
+			return fmt.Errorf("put: %q %v", resp, err)
+		}
+		if resp, err := c.frame("cmd=kvs-fence;"); err != nil || !strings.Contains(resp, "rc=0") {
+			return fmt.Errorf("fence: %q %v", resp, err)
+		}
+		for i := 1; i <= peers; i++ {
+			p := (r + i) % n
+			resp, err := c.frame(fmt.Sprintf("cmd=kvs-get;jobid=kvs_load;srcid=%d;key=card-%d;", p, p))
+			if err != nil || !strings.Contains(resp, "found=TRUE") {
+				return fmt.Errorf("get card-%d: %q %v", p, resp, err)
+			}
+		}
+		_, err = c.frame("cmd=finalize;")
+		return err
+	}
+	if err := c.pmi1Init(r); err != nil {
+		return err
+	}
+	if resp, err := c.line(fmt.Sprintf("cmd=put kvsname=kvs_load key=card-%d value=%s", r, card)); err != nil || !strings.Contains(resp, "rc=0") {
+		return fmt.Errorf("put: %q %v", resp, err)
+	}
+	if resp, err := c.line("cmd=barrier_in"); err != nil || resp != "cmd=barrier_out" {
+		return fmt.Errorf("barrier: %q %v", resp, err)
+	}
+	for i := 1; i <= peers; i++ {
+		p := (r + i) % n
+		resp, err := c.line(fmt.Sprintf("cmd=get kvsname=kvs_load key=card-%d", p))
+		if err != nil || !strings.Contains(resp, "rc=0") {
+			return fmt.Errorf("get card-%d: %q %v", p, resp, err)
+		}
+	}
+	_, err = c.line("cmd=finalize")
+	return err
+}
+
+// procStatusKiB reads a "Name: N kB" field of /proc/self/status.
+func procStatusKiB(name string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+":"); ok {
+			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+type loadResult struct {
+	wall    time.Duration
+	peakKiB int64 // growth of the server process's peak RSS
+	heapKiB int64 // Go heap + stacks in use at the end, before close
+}
+
+func runLoad(b *testing.B, self string, n int, pmi2 bool, allGetters int) loadResult {
+	runtime.GC()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak RSS
+	before := procStatusKiB("VmRSS")
+	s, err := newSimpleServer(backendConfig{Job: Job{Ranks: n, Channel: ChannelTCP}, KVS: "kvs_load", Events: nopSink{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	proto := "pmi1"
+	if pmi2 {
+		proto = "pmi2"
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%s,%d", loadClientEnv, s.addr(), n, proto, allGetters))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		s.close()
+		b.Fatalf("load clients: %v\n%s", err, out.String())
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	peak := procStatusKiB("VmHWM")
+	s.close()
+	m := regexp.MustCompile(`wall_ns=(\d+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		b.Fatalf("no wall time from the clients:\n%s", out.String())
+	}
+	ns, _ := strconv.ParseInt(m[1], 10, 64)
+	return loadResult{wall: time.Duration(ns), peakKiB: peak - before, heapKiB: int64(ms.HeapInuse+ms.StackInuse) / 1024}
+}
+
+// BenchmarkPMIServerLoad: 1,024 and 8,192 simulated clients each init,
+// put a business card, fence once and get 16 peers' cards; then the same
+// with 256 of them getting every card; PMI-2 against PMI-1.
+func BenchmarkPMIServerLoad(b *testing.B) {
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	reps := max(3, benchReps()/3)
+	var tb strings.Builder
+	fmt.Fprintf(&tb, "\nPMI server load over TCP on 127.0.0.1, medians of %d runs (clients in a separate process)\n", reps)
+	fmt.Fprintf(&tb, "%-8s | %-26s | %-9s | %-13s | %-12s | %-13s | %-12s | %-9s\n",
+		"clients", "per client", "PMI-2 ms", "PMI-2 peak MiB", "PMI-2 heap MiB", "PMI-1 ms", "PMI-1 peak MiB", "2/1 time")
+	for i := 0; i < b.N; i++ {
+		for _, sc := range []struct {
+			n, all int
+		}{{1024, 0}, {8192, 0}, {1024, 256}, {8192, 256}} {
+			var w2, w1 []time.Duration
+			var p2, p1, h2 int64
+			for rep := 0; rep < reps; rep++ {
+				r2 := runLoad(b, self, sc.n, true, sc.all)
+				r1 := runLoad(b, self, sc.n, false, sc.all)
+				w2, w1 = append(w2, r2.wall), append(w1, r1.wall)
+				p2, p1, h2 = max(p2, r2.peakKiB), max(p1, r1.peakKiB), max(h2, r2.heapKiB)
+			}
+			what := "init,put,fence,16 gets"
+			if sc.all > 0 {
+				what = fmt.Sprintf("same + %d get all %d", sc.all, sc.n)
+			}
+			m2, m1 := median(w2), median(w1)
+			fmt.Fprintf(&tb, "%-8d | %-26s | %-9s | %-13.1f | %-12.1f | %-13s | %-12.1f | %-9.2f\n",
+				sc.n, what, ms(m2), float64(p2)/1024, float64(h2)/1024, ms(m1), float64(p1)/1024, float64(m2)/float64(m1))
+			if sc.all == 0 {
+				b.ReportMetric(float64(m2)/1e6, fmt.Sprintf("pmi2-ms-%dclients", sc.n))
+			}
+		}
+	}
+	fmt.Fprintf(&tb, "peak = growth of the server process's peak RSS; heap = Go heap and stacks in use at the end (max over runs)\n")
+	fmt.Print(tb.String())
+}
