@@ -62,6 +62,9 @@ type eventSink interface {
 	fenceCompleted()
 	// finalized: rank r called PMI finalize.
 	finalized(r int)
+	// disconnected: rank r's PMI connection ended; every request it sent
+	// has been handled (so no abort of r is still on its way).
+	disconnected(r int)
 	// aborted: rank r asked to abort the job with code and message.
 	aborted(r int, code int, msg string)
 	// failed: the backend cannot go on serving; r is the rank at fault, or

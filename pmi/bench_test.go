@@ -125,7 +125,10 @@ func BenchmarkLaunchVsHydra(b *testing.B) {
 	}
 	bin := buildHpcbench(b)
 	reps := benchReps()
-	type cell struct{ hydra, cmd, lib []launchSample; wireUp []time.Duration }
+	type cell struct {
+		hydra, cmd, lib []launchSample
+		wireUp          []time.Duration
+	}
 	rankCounts := []int{1, 2, 4, 8}
 	cells := map[int]*cell{}
 	for i := 0; i < b.N; i++ {

@@ -74,6 +74,9 @@ func Launch(ctx context.Context, opts Options) (*Report, error) {
 	if opts.JobID == "" {
 		opts.JobID = fmt.Sprintf("%d-%08x", os.Getpid(), rand.Uint32())
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	factory, err := lookupBackend(opts.PMI)
 	if err != nil {
 		return nil, err
@@ -90,6 +93,7 @@ func Launch(ctx context.Context, opts Options) (*Report, error) {
 		wake:           make(chan struct{}, 1),
 		negotiated:     make([]string, opts.Ranks),
 		finalizedRanks: make([]bool, opts.Ranks),
+		gone:           make([]bool, opts.Ranks),
 	}
 	be, err := factory(backendConfig{Job: l.job, KVS: "kvs_" + opts.JobID, Events: l})
 	if err != nil {
@@ -114,6 +118,7 @@ type launch struct {
 	negotiated     []string
 	inited         int
 	finalizedRanks []bool
+	gone           []bool // the rank's PMI connection ended
 	wireUp         time.Duration
 	firstFence     time.Duration
 	failure        *failure
@@ -180,6 +185,40 @@ func (l *launch) finalized(r int) {
 	defer l.mu.Unlock()
 	if r >= 0 && r < len(l.finalizedRanks) {
 		l.finalizedRanks[r] = true
+	}
+}
+
+func (l *launch) disconnected(r int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r >= 0 && r < len(l.gone) {
+		l.gone[r] = true
+	}
+	l.notify()
+}
+
+// settleAbort waits, before the backend is closed, for an abort request
+// that the rank whose exit failed the job may have sent just before it
+// exited: until its PMI connection is seen to end, at most abortSettle
+// after the exit.
+func (l *launch) settleAbort() {
+	for {
+		l.mu.Lock()
+		f := l.failure
+		pending := f != nil && !f.fromExit.IsZero() && f.rank >= 0 &&
+			l.negotiated[f.rank] != "" && !l.gone[f.rank]
+		var left time.Duration
+		if pending {
+			left = abortSettle - time.Since(f.fromExit)
+		}
+		l.mu.Unlock()
+		if !pending || left <= 0 {
+			return
+		}
+		select {
+		case <-l.wake:
+		case <-time.After(left):
+		}
 	}
 }
 
@@ -339,6 +378,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 			}
 		}
 	}
+	l.settleAbort()
 	be.close()
 	out.wait(outputDrain)
 	if opts.Wrapper != nil {

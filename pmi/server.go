@@ -245,6 +245,9 @@ func (c *conn) serve() {
 		delete(c.s.conns, c)
 		c.s.mu.Unlock()
 		c.nc.Close()
+		if c.rank >= 0 {
+			c.s.events.disconnected(c.rank)
+		}
 	}()
 	for {
 		m, pmi2, err := c.readMessage()
@@ -753,5 +756,6 @@ type nopSink struct{}
 func (nopSink) initialised(int, string)  {}
 func (nopSink) fenceCompleted()          {}
 func (nopSink) finalized(int)            {}
+func (nopSink) disconnected(int)         {}
 func (nopSink) aborted(int, int, string) {}
 func (nopSink) failed(int, error)        {}

@@ -29,8 +29,9 @@ func (s *recordingSink) initialised(r int, v string) {
 	}
 	s.inits[r] = v
 }
-func (s *recordingSink) fenceCompleted() { s.mu.Lock(); s.fences++; s.mu.Unlock() }
-func (s *recordingSink) finalized(r int) { s.mu.Lock(); s.finals = append(s.finals, r); s.mu.Unlock() }
+func (s *recordingSink) fenceCompleted()  { s.mu.Lock(); s.fences++; s.mu.Unlock() }
+func (s *recordingSink) finalized(r int)  { s.mu.Lock(); s.finals = append(s.finals, r); s.mu.Unlock() }
+func (s *recordingSink) disconnected(int) {}
 func (s *recordingSink) aborted(r, code int, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
