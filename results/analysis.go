@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hpcbench/hpcbench/results/stats"
 )
@@ -85,7 +86,76 @@ type Analysis struct {
 	NotOK []Run
 	Skips []Skip
 	// Runs is the number of runs analysed.
-	Runs int
+	Runs       int
+	Provenance Provenance
+}
+
+// Provenance gathers where a study's numbers came from, over all its runs.
+type Provenance struct {
+	// Runtimes maps a runtime to the versions seen; MPIs likewise.
+	Runtimes map[string][]string
+	MPIs     map[string][]string
+	// Images are "runtime image@digest" strings, sorted.
+	Images []string
+	// PMI maps "asked -> negotiated" ("pmix -> pmix") to the number of runs.
+	PMI map[string]int
+	// Env maps each recorded variable to its distinct values.
+	Env map[string][]string
+	// Choices maps "runtime: key" to the adapter's distinct choices.
+	Choices map[string][]string
+	// Argv maps a benchmark to its distinct command lines (at most 5 kept).
+	Argv map[string][]string
+	// SlurmJobs is the number of distinct Slurm jobs runs came from.
+	SlurmJobs         int
+	Started, Finished time.Time
+}
+
+func (p *Provenance) add(r *Run) {
+	if p.Runtimes == nil {
+		p.Runtimes, p.MPIs, p.PMI = map[string][]string{}, map[string][]string{}, map[string]int{}
+		p.Env, p.Choices, p.Argv = map[string][]string{}, map[string][]string{}, map[string][]string{}
+	}
+	rt := orNative(r.Cell.Runtime)
+	p.Runtimes[rt] = addUnique(p.Runtimes[rt], r.Cell.RuntimeVersion)
+	if r.Cell.MPI != "" {
+		p.MPIs[r.Cell.MPI] = addUnique(p.MPIs[r.Cell.MPI], r.Cell.MPIVersion)
+	}
+	if r.Cell.Image != "" {
+		img := rt + " " + r.Cell.Image
+		if r.Cell.ImageDigest != "" {
+			img += "@" + r.Cell.ImageDigest
+		}
+		p.Images = addUnique(p.Images, img)
+	}
+	neg := strings.Join(uniqueStrings(r.NegotiatedPMI), ",")
+	if neg == "" {
+		neg = "(none)"
+	}
+	p.PMI[r.Cell.PMI+" -> "+neg]++
+	for k, v := range r.Env {
+		p.Env[k] = addUnique(p.Env[k], v)
+	}
+	for k, v := range r.Choices {
+		p.Choices[rt+": "+k] = addUnique(p.Choices[rt+": "+k], v)
+	}
+	if len(r.Argv) > 0 && len(p.Argv[r.Cell.Benchmark]) < 5 {
+		p.Argv[r.Cell.Benchmark] = addUnique(p.Argv[r.Cell.Benchmark], strings.Join(r.Argv, " "))
+	}
+	if !r.Started.IsZero() && (p.Started.IsZero() || r.Started.Before(p.Started)) {
+		p.Started = r.Started
+	}
+	if r.Finished.After(p.Finished) {
+		p.Finished = r.Finished
+	}
+}
+
+func uniqueStrings(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		out = addUnique(out, x)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // AnalysisOptions tune Analyse.
@@ -104,8 +174,13 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	var order []string
 	type timing struct{ wall, wire, fence []float64 }
 	timings := map[string]*timing{}
+	slurmJobs := map[string]bool{}
 	for i := range runs {
 		r := &runs[i]
+		a.Provenance.add(r)
+		if r.SlurmJobID != "" {
+			slurmJobs[r.SlurmJobID] = true
+		}
 		key := r.Cell.CanonicalKey()
 		cs := byKey[key]
 		if cs == nil {
@@ -149,6 +224,8 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 			cs.Values = append(cs.Values, r.Metric.Value)
 		}
 	}
+	a.Provenance.SlurmJobs = len(slurmJobs)
+	sort.Strings(a.Provenance.Images)
 	sort.Strings(order)
 	for _, key := range order {
 		cs := byKey[key]
