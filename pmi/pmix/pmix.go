@@ -191,10 +191,15 @@ func NewJob(nspace string, ranks int, ev Events) (*Job, error) {
 	server.mu.Unlock()
 
 	if err := libRegisterJob(nspace, ranks, host); err != nil {
-		// Undo whatever part of the registration happened.
-		libDeregisterJob(nspace, ranks)
 		j.forget()
 		return nil, fmt.Errorf("PMIx job %s: registering %d ranks: %w", nspace, ranks, err)
+	}
+	for r := 0; r < ranks; r++ {
+		if err := libRegisterClient(nspace, r); err != nil {
+			libDeregisterJob(nspace)
+			j.forget()
+			return nil, fmt.Errorf("PMIx job %s: registering rank %d: %w", nspace, r, err)
+		}
 	}
 	go j.dispatch()
 	return j, nil
@@ -270,10 +275,18 @@ func (j *Job) Close() error {
 		j.qmu.Lock()
 		j.closed = true
 		j.qmu.Unlock()
-		err := libDeregisterJob(j.nspace, j.ranks)
+		var errs []error
+		for r := 0; r < j.ranks; r++ {
+			if err := libDeregisterClient(j.nspace, r); err != nil {
+				errs = append(errs, fmt.Errorf("rank %d: %w", r, err))
+			}
+		}
+		if err := libDeregisterJob(j.nspace); err != nil {
+			errs = append(errs, err)
+		}
 		j.forget()
-		if err != nil {
-			j.closeErr = fmt.Errorf("PMIx job %s: closing: %w", j.nspace, err)
+		if len(errs) > 0 {
+			j.closeErr = fmt.Errorf("PMIx job %s: closing: %w", j.nspace, errors.Join(errs...))
 		}
 	})
 	return j.closeErr

@@ -9,15 +9,14 @@ package pmix
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"runtime/cgo"
 	"time"
 	"unsafe"
 )
 
-// opTimeout bounds the wait for libpmix to complete the registrations or
-// deregistrations of a job. They finish in microseconds; a hang here means libpmix's
+// opTimeout bounds the wait for libpmix to complete a registration or a
+// deregistration. They finish in microseconds; a hang here means libpmix's
 // progress thread is stuck, and a launcher must not hang with it.
 const opTimeout = 10 * time.Second
 
@@ -58,73 +57,49 @@ func libFinalize() error {
 	return nil
 }
 
-// asyncOp is one asynchronous libpmix call in flight. Its completion
-// callback finds the channel through a cgo.Handle carried in cbdata;
-// goOpDone deletes the handle.
-type asyncOp struct {
-	call string
-	done chan C.pmix_status_t // nil when the call finished (or failed) at once
-	err  error
-}
-
-func startOp(call string, start func(h C.uintptr_t) C.pmix_status_t) asyncOp {
+// waitOp runs one asynchronous libpmix call. The completion callback finds
+// its channel through a cgo.Handle carried in cbdata; goOpDone deletes it.
+func waitOp(call string, start func(h C.uintptr_t) C.pmix_status_t) error {
 	done := make(chan C.pmix_status_t, 1)
 	h := cgo.NewHandle(done)
-	switch rc := start(C.uintptr_t(h)); rc {
+	rc := start(C.uintptr_t(h))
+	switch rc {
 	case C.PMIX_SUCCESS:
-		return asyncOp{call: call, done: done}
 	case C.PMIX_OPERATION_SUCCEEDED:
 		h.Delete()
-		return asyncOp{call: call}
+		return nil
 	default:
 		h.Delete()
-		return asyncOp{call: call, err: pmixError(call, rc)}
+		return pmixError(call, rc)
 	}
+	select {
+	case rc = <-done:
+	case <-time.After(opTimeout):
+		// The handle stays valid for a late completion, which deletes it.
+		return fmt.Errorf("%s: no completion from libpmix after %v", call, opTimeout)
+	}
+	if rc != C.PMIX_SUCCESS && rc != C.PMIX_OPERATION_SUCCEEDED {
+		return pmixError(call, rc)
+	}
+	return nil
 }
 
-// awaitOps waits for every operation, up to opTimeout in all.
-func awaitOps(ops []asyncOp) error {
-	deadline := time.NewTimer(opTimeout)
-	defer deadline.Stop()
-	var errs []error
-	for _, op := range ops {
-		if op.err != nil {
-			errs = append(errs, op.err)
-		}
-		if op.done == nil {
-			continue
-		}
-		select {
-		case rc := <-op.done:
-			if rc != C.PMIX_SUCCESS && rc != C.PMIX_OPERATION_SUCCEEDED {
-				errs = append(errs, pmixError(op.call, rc))
-			}
-		case <-deadline.C:
-			// A late completion still finds, and deletes, its handle.
-			return errors.Join(append(errs, fmt.Errorf("%s: no completion from libpmix after %v", op.call, opTimeout))...)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// libRegisterJob registers a job and its ranks as clients. As in
-// libDeregisterJob, the calls are queued together and then awaited; libpmix
-// runs them in order on its progress thread.
 func libRegisterJob(nspace string, ranks int, host string) error {
 	cns := C.CString(nspace)
 	defer C.free(unsafe.Pointer(cns))
 	chost := C.CString(host)
 	defer C.free(unsafe.Pointer(chost))
-	ops := make([]asyncOp, 0, ranks+1)
-	ops = append(ops, startOp("PMIx_server_register_nspace", func(h C.uintptr_t) C.pmix_status_t {
+	return waitOp("PMIx_server_register_nspace", func(h C.uintptr_t) C.pmix_status_t {
 		return C.hb_register_nspace(cns, C.int(ranks), chost, h)
-	}))
-	for r := 0; r < ranks && ops[len(ops)-1].err == nil; r++ {
-		ops = append(ops, startOp(fmt.Sprintf("PMIx_server_register_client (rank %d)", r), func(h C.uintptr_t) C.pmix_status_t {
-			return C.hb_register_client(cns, C.int(r), h)
-		}))
-	}
-	return awaitOps(ops)
+	})
+}
+
+func libRegisterClient(nspace string, rank int) error {
+	cns := C.CString(nspace)
+	defer C.free(unsafe.Pointer(cns))
+	return waitOp("PMIx_server_register_client", func(h C.uintptr_t) C.pmix_status_t {
+		return C.hb_register_client(cns, C.int(rank), h)
+	})
 }
 
 func libSetupFork(nspace string, rank int) ([]string, error) {
@@ -143,24 +118,22 @@ func libSetupFork(nspace string, rank int) ([]string, error) {
 	return out, nil
 }
 
-// libDeregisterJob deregisters every rank of a job and then the job,
-// queued together and then awaited: a round trip per rank would add
-// milliseconds to every launch.
-func libDeregisterJob(nspace string, ranks int) error {
+func libDeregisterClient(nspace string, rank int) error {
 	cns := C.CString(nspace)
 	defer C.free(unsafe.Pointer(cns))
-	ops := make([]asyncOp, 0, ranks+1)
-	for r := 0; r < ranks; r++ {
-		ops = append(ops, startOp(fmt.Sprintf("PMIx_server_deregister_client (rank %d)", r), func(h C.uintptr_t) C.pmix_status_t {
-			C.hb_deregister_client(cns, C.int(r), h)
-			return C.PMIX_SUCCESS
-		}))
-	}
-	ops = append(ops, startOp("PMIx_server_deregister_nspace", func(h C.uintptr_t) C.pmix_status_t {
+	return waitOp("PMIx_server_deregister_client", func(h C.uintptr_t) C.pmix_status_t {
+		C.hb_deregister_client(cns, C.int(rank), h)
+		return C.PMIX_SUCCESS
+	})
+}
+
+func libDeregisterJob(nspace string) error {
+	cns := C.CString(nspace)
+	defer C.free(unsafe.Pointer(cns))
+	return waitOp("PMIx_server_deregister_nspace", func(h C.uintptr_t) C.pmix_status_t {
 		C.hb_deregister_nspace(cns, h)
 		return C.PMIX_SUCCESS
-	}))
-	return awaitOps(ops)
+	})
 }
 
 // releaseClient completes an up-call that held a client (finalize, abort).
