@@ -41,8 +41,8 @@ func (p *progress) step(results.Status) {
 	if p.bar == nil {
 		return
 	}
-	p.bar.Describe(p.describe())
 	p.bar.Add(1)
+	p.bar.Describe(p.describe())
 }
 
 // clear erases the bar so a log line can be printed on a clean line.
