@@ -260,3 +260,64 @@ func (r *Run) validate() error {
 	}
 	return nil
 }
+
+// ParseCellSpec reads cell fields written as "key=value,key=value" (the
+// --cell flag of "hpcbench results import"). Keys are the JSON names of
+// Cell's fields: benchmark, kind, class, mpi, mpi_version, pmi, runtime,
+// runtime_version, image, image_digest, layout, ranks, bind,
+// oversubscribed, cell_key.
+func ParseCellSpec(spec string) (Cell, error) {
+	var c Cell
+	if strings.TrimSpace(spec) == "" {
+		return c, nil
+	}
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return c, fmt.Errorf("cell spec %q: %q is not key=value", spec, kv)
+		}
+		v = strings.TrimSpace(v)
+		var err error
+		switch strings.TrimSpace(k) {
+		case "benchmark":
+			c.Benchmark = v
+		case "kind":
+			c.Kind = v
+		case "class":
+			c.Class = v
+		case "mpi":
+			c.MPI = v
+		case "mpi_version":
+			c.MPIVersion = v
+		case "pmi":
+			c.PMI = v
+		case "runtime":
+			c.Runtime = v
+		case "runtime_version":
+			c.RuntimeVersion = v
+		case "image":
+			c.Image = v
+		case "image_digest":
+			c.ImageDigest = v
+		case "layout":
+			c.Layout = v
+		case "bind":
+			c.Bind = v
+		case "cell_key", "key":
+			c.Key = v
+		case "ranks":
+			c.Ranks, err = strconv.Atoi(v)
+			if err == nil && c.Ranks < 1 {
+				err = fmt.Errorf("must be at least 1")
+			}
+		case "oversubscribed":
+			c.Oversubscribed, err = strconv.ParseBool(v)
+		default:
+			return c, fmt.Errorf("cell spec %q: unknown key %q (known: benchmark, kind, class, mpi, mpi_version, pmi, runtime, runtime_version, image, image_digest, layout, ranks, bind, oversubscribed, cell_key)", spec, k)
+		}
+		if err != nil {
+			return c, fmt.Errorf("cell spec %q: %s=%q: %w", spec, k, v, err)
+		}
+	}
+	return c, nil
+}

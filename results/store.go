@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -629,4 +630,19 @@ func formatTime(t time.Time) string {
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
+}
+
+// ErrNoDatabase is returned by OpenExisting for a results file that does not exist.
+var ErrNoDatabase = errors.New("no results file")
+
+// OpenExisting opens a results file that must already exist: the verbs
+// that only read results should not leave an empty file behind a typo.
+func OpenExisting(path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w %s (run 'hpcbench matrix' or 'hpcbench results import' first, or give --db FILE)", ErrNoDatabase, path)
+		}
+		return nil, err
+	}
+	return Open(path)
 }

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/hpcbench/hpcbench/buildinfo"
+	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/results/report"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "report",
+		Usage:     "write a study's PDF report: findings, tables, figures, failures and provenance",
+		UsageText: "hpcbench report [--db FILE] [--study NAME] [-o report.pdf]",
+		Flags: []cli.Flag{dbFlag(), studyFlag(),
+			&cli.StringFlag{Name: "o", Aliases: []string{"output"}, Value: "report.pdf", Usage: "PDF `FILE` to write"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError("report: unexpected argument %q (usage: %s)", c.Args().First(), c.Command.UsageText)
+			}
+			return writeStudyReport(c.Context, c.App.Writer, c.String("db"), c.String("study"), c.String("o"))
+		},
+	})
+}
+
+func writeStudyReport(ctx context.Context, w io.Writer, db, study, out string) error {
+	st, err := results.OpenExisting(db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a, err := results.Load(ctx, st, study, results.AnalysisOptions{})
+	if err != nil {
+		return err
+	}
+	if err := report.WriteFile(out, a, report.Options{Version: buildinfo.String()}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s (study %s, %d runs)\n", out, a.Study.Name, a.Runs)
+	return nil
+}

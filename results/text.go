@@ -1,0 +1,121 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+)
+
+// WriteStudies prints a table of studies, as "hpcbench results list" shows it.
+func WriteStudies(w io.Writer, studies []StudyInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STUDY\tCREATED\tRUNS\tOK\tINVALID\tFAILED\tTIMEOUT\tSKIPPED\tHOSTS\tHPCBENCH")
+	for _, s := range studies {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Created.Local().Format("2006-01-02 15:04"),
+			s.Runs, s.OK, s.Invalid, s.Failed, s.Timeout, s.Skipped, s.Hosts, dash(s.Version))
+	}
+	return tw.Flush()
+}
+
+// WriteSummary prints an analysis as readable text: findings, per-cell
+// statistics, comparisons with native cells, problems and skipped cells.
+func WriteSummary(w io.Writer, a *Analysis) error {
+	ew := &errWriter{w: w}
+	ok := a.Runs - len(a.NotOK)
+	ew.printf("Study %s: %d runs (%d ok, %d not ok), %d cells, %d skipped\n", a.Study.Name, a.Runs, ok, len(a.NotOK), len(a.Cells), len(a.Skips))
+	if a.Runs > 0 && ok == 0 {
+		ew.printf("No run in this study succeeded; nothing to compare.\n")
+	}
+	if f := a.Findings(); len(f) > 0 {
+		ew.printf("\nFindings (relative performance = container / native performance; >1 is faster):\n")
+		for _, x := range f {
+			ew.printf("  %s\n", x)
+		}
+	}
+	if len(a.Cells) > 0 {
+		ew.printf("\nCells (valid, non-warm-up repetitions):\n")
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "CELL\tN\tMETRIC\tMEDIAN\t95% CI\tMEAN\tSD\tCV\tWIRE-UP\tNOT OK\t")
+		for _, c := range a.Cells {
+			med, ci, mean, sd, cv := "-", "-", "-", "-", "-"
+			if c.N > 0 {
+				med, mean, sd = g(c.Median), g(c.Mean), g(c.SD)
+				ci = fmt.Sprintf("%s-%s", g(c.CILow), g(c.CIHigh))
+				cv = fmt.Sprintf("%.1f%%", 100*c.CV)
+			}
+			wire := "-"
+			if c.WireUpS > 0 {
+				wire = fmt.Sprintf("%.1fms", 1000*c.WireUpS)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", c.Label(), c.N, dash(c.Metric.Unit), med, ci, mean, sd, cv, wire, c.Failed+c.Invalid+c.Timeout)
+		}
+		tw.Flush()
+	}
+	if len(a.Comparisons) > 0 {
+		ew.printf("\nAgainst native:\n")
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CONTAINER CELL\tREL. PERF.\t95% CI\tVERDICT")
+		for _, c := range a.Comparisons {
+			rel, ci := "-", "-"
+			if !math.IsNaN(c.RelPerf) {
+				rel, ci = fmt.Sprintf("%.3f", c.RelPerf), fmt.Sprintf("%.3f-%.3f", c.RelLow, c.RelHigh)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Container.Label(), rel, ci, c.Verdict)
+		}
+		tw.Flush()
+	}
+	if len(a.Unmatched) > 0 {
+		ew.printf("\nContainer cells without a matching native cell (not compared):\n")
+		for _, c := range a.Unmatched {
+			ew.printf("  %s\n", c.Label())
+		}
+	}
+	if len(a.NotOK) > 0 {
+		ew.printf("\nRuns without a valid result:\n")
+		const maxShown = 50
+		for i, r := range a.NotOK {
+			if i == maxShown {
+				ew.printf("  ... and %d more (hpcbench results export lists them all)\n", len(a.NotOK)-maxShown)
+				break
+			}
+			warm := ""
+			if r.Warmup {
+				warm = " warm-up"
+			}
+			ew.printf("  %s rep %d%s: %s: %s\n", r.Cell.CanonicalKey(), r.Repetition, warm, r.Status, dash(r.Reason))
+		}
+	}
+	if len(a.Skips) > 0 {
+		ew.printf("\nSkipped cells:\n")
+		for _, k := range a.Skips {
+			ew.printf("  %s: %s\n", k.Cell.Key, k.Reason)
+		}
+	}
+	return ew.err
+}
+
+func g(v float64) string { return fmt.Sprintf("%.4g", v) }
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, a ...any) { fmt.Fprintf(e, format, a...) }
