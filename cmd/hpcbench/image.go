@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/runtimes"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "image",
+		Usage: "build container images for the benchmarks without a registry, and list them",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "build",
+				Usage:     "build an image from this machine's MPI and the benchmark binaries, and import it into Docker, Podman and Apptainer",
+				UsageText: "hpcbench image build --mpi mpich|openmpi --name NAME [--minimal [--without-mpi]] [--binaries PATH]... [--runtimes docker,podman,apptainer] [--store DIR] [--force]",
+				Description: `A full image is a Debian minbase made by debootstrap (as root) from the
+mirror this machine's apt sources name, with the MPI's run-time packages; a
+minimal one (--minimal) holds only the shared libraries the binaries and the
+MPI need (their ldd closure, and Open MPI's plugin folders) plus busybox.
+Binaries keep their host paths inside the image; hpcbench itself is always
+added (the per-node layout runs it inside the container). --without-mpi
+leaves the MPI out: such an image runs only in the bind layout, which mounts
+the host's MPI.
+
+The root filesystem is kept in the store ($HPCBENCH_IMAGES, default
+/var/lib/hpcbench/images for root) for OCI bundles, imported into Docker and
+Podman under NAME, and built into NAME.sif for Apptainer. Each image's digest
+is recorded. A build whose inputs (binaries, MPI, package versions, options)
+are unchanged is skipped; --force rebuilds.`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "mpi", Usage: "mpich or openmpi", Required: true},
+					&cli.StringFlag{Name: "name", Usage: "image name (lower case)", Required: true},
+					&cli.BoolFlag{Name: "minimal", Usage: "only the libraries the binaries and the MPI need, plus busybox"},
+					&cli.BoolFlag{Name: "without-mpi", Usage: "with --minimal: leave the MPI out (for the bind layout)"},
+					&cli.StringSliceFlag{Name: "binaries", Usage: "programs to copy in at their host paths (repeat, or separate with commas)"},
+					&cli.StringFlag{Name: "runtimes", Usage: "where to import it: docker,podman,apptainer (default: every one installed)"},
+					&cli.StringFlag{Name: "store", Usage: "image store `DIR` (default $HPCBENCH_IMAGES or /var/lib/hpcbench/images)"},
+					&cli.BoolFlag{Name: "force", Usage: "rebuild even when nothing changed"},
+				},
+				Action: runImageBuild,
+			},
+			{
+				Name:      "list",
+				Usage:     "list the images in the store with their digests",
+				UsageText: "hpcbench image list [--store DIR]",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "store", Usage: "image store `DIR`"},
+				},
+				Action: runImageList,
+			},
+		},
+	})
+}
+
+func runImageBuild(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usageError("image build: unexpected argument %q (binaries go in --binaries)", c.Args().First())
+	}
+	mpi := strings.ToLower(c.String("mpi"))
+	if mpi != "mpich" && mpi != "openmpi" {
+		return usageError("image build: --mpi %q: want mpich or openmpi", c.String("mpi"))
+	}
+	if c.Bool("without-mpi") && !c.Bool("minimal") {
+		return usageError("image build: --without-mpi needs --minimal")
+	}
+	var bins []string
+	for _, b := range c.StringSlice("binaries") {
+		for _, p := range strings.Split(b, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				if _, err := os.Stat(p); err != nil {
+					return usageError("image build: --binaries %s: %v", p, err)
+				}
+				bins = append(bins, p)
+			}
+		}
+	}
+	if self, err := os.Executable(); err == nil {
+		bins = append(bins, self)
+	}
+	var rts []string
+	if s := c.String("runtimes"); s != "" {
+		rts = strings.Split(s, ",")
+	}
+	opts := runtimes.BuildOptions{
+		Name: c.String("name"), MPI: mpi, Minimal: c.Bool("minimal"), WithoutMPI: c.Bool("without-mpi"),
+		Binaries: bins, Runtimes: rts, Store: runtimes.OpenStore(c.String("store")),
+		Force: c.Bool("force"), Log: c.App.ErrWriter,
+	}
+	m, err := runtimes.BuildImage(c.Context, opts)
+	if err != nil {
+		return fmt.Errorf("image build: %w", err)
+	}
+	printManifest(c.App.Writer, m)
+	return nil
+}
+
+func printManifest(w interface{ Write([]byte) (int, error) }, m *runtimes.Manifest) {
+	kind := "full"
+	if m.Minimal {
+		kind = "minimal"
+	}
+	if m.WithoutMPI {
+		kind += ", without MPI"
+	}
+	fmt.Fprintf(w, "%s (%s, %s, %.1f MB)\n", m.Name, m.MPI, kind, float64(m.RootfsBytes)/1e6)
+	fmt.Fprintf(w, "  oci        %s  %s\n", m.Rootfs, m.RootfsDigest)
+	for _, e := range []string{"docker", "podman"} {
+		if img, ok := m.Engines[e]; ok {
+			fmt.Fprintf(w, "  %-10s %s  %s\n", e, img.Ref, img.ID)
+		}
+	}
+	if m.SIF != nil {
+		fmt.Fprintf(w, "  apptainer  %s  %s\n", m.SIF.Path, m.SIF.Digest)
+	}
+}
+
+func runImageList(c *cli.Context) error {
+	store := runtimes.OpenStore(c.String("store"))
+	list, err := store.List()
+	if err != nil {
+		return fmt.Errorf("image list: %w", err)
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(c.App.ErrWriter, "no images in %s (build one with 'hpcbench image build')\n", store.Root)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tMPI\tKIND\tSIZE\tRUNTIMES\tCREATED")
+	for _, m := range list {
+		kind := "full"
+		if m.Minimal {
+			kind = "minimal"
+		}
+		if m.WithoutMPI {
+			kind += "/no-mpi"
+		}
+		rts := []string{"oci"}
+		for _, e := range []string{"docker", "podman"} {
+			if _, ok := m.Engines[e]; ok {
+				rts = append(rts, e)
+			}
+		}
+		if m.SIF != nil {
+			rts = append(rts, "apptainer")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f MB\t%s\t%s\n", m.Name, m.MPI, kind, float64(m.RootfsBytes)/1e6,
+			strings.Join(rts, ","), m.Created.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+// hpcbench launch --runtime/--image/--layout: the ranks run in a container
+// runtime (per-rank or bind; per-node goes through the matrix executor,
+// which runs "hpcbench launch" itself inside the container).
+var _ = extendLaunch([]cli.Flag{
+	&cli.StringFlag{Name: "runtime", Usage: "run each rank in native, docker, podman, apptainer (singularity) or oci"},
+	&cli.StringFlag{Name: "image", Usage: "the image: a name from 'hpcbench image build', a SIF path, a local Docker/Podman image, a root filesystem folder"},
+	&cli.StringFlag{Name: "layout", Usage: "per-rank (default) or bind (the host's MPI bind-mounted)"},
+	&cli.StringFlag{Name: "mpi", Usage: "the program's MPI, mpich or openmpi, for --layout bind (default: from --pmi)"},
+}, launchRuntimeWrapper)
+
+func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
+	name := c.String("runtime")
+	if name == "" {
+		if c.String("image") != "" || c.String("layout") != "" {
+			return nil, usageError("launch: --image and --layout need --runtime")
+		}
+		return nil, nil
+	}
+	rt, err := runtimes.Get(name)
+	if err != nil {
+		return nil, usageError("launch: --runtime: %v", err)
+	}
+	layout, err := runtimes.ParseLayout(c.String("layout"))
+	if err != nil {
+		return nil, usageError("launch: --layout: %v", err)
+	}
+	if layout == runtimes.PerNode {
+		return nil, usageError("launch: --layout per-node runs hpcbench inside the container; use it through 'hpcbench matrix'")
+	}
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if _, err := rt.Detect(ctx); err != nil {
+		return nil, fmt.Errorf("launch: %w", err)
+	}
+	info, err := rt.Prepare(ctx, c.String("image"))
+	if err != nil {
+		return nil, fmt.Errorf("launch: %w", err)
+	}
+	// Containers a killed hpcbench left behind go first.
+	if lc, ok := rt.(runtimes.LeftoverCleaner); ok {
+		if names, err := lc.CleanupLeftovers(ctx); err == nil && len(names) > 0 {
+			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: removed %d leftover container(s): %s\n", len(names), strings.Join(names, ", "))
+		}
+	}
+	w, err := rt.Wrapper(runtimes.Spec{Layout: layout, Image: info, MPI: c.String("mpi")})
+	if err != nil {
+		return nil, fmt.Errorf("launch: %w", err)
+	}
+	if !c.Bool("quiet") {
+		fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: %s, image %s (%s)\n", runtimes.Describe(w.Choices()), info.Ref, info.Digest)
+	}
+	return w, nil
+}
