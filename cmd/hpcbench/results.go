@@ -31,10 +31,10 @@ func init() {
 		UsageText: "hpcbench results list|show|export|import [flags] [FILE...]",
 		Subcommands: []*cli.Command{
 			{
-				Name: "list",
-				Usage:           "list the studies in the results file with their run counts",
-				UsageText:       "hpcbench results list [--db FILE]",
-				Flags:           []cli.Flag{dbFlag()},
+				Name:      "list",
+				Usage:     "list the studies in the results file with their run counts",
+				UsageText: "hpcbench results list [--db FILE]",
+				Flags:     []cli.Flag{dbFlag()},
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 0 {
 						return usageError("results list: unexpected argument %q (usage: %s)", c.Args().First(), c.Command.UsageText)
@@ -43,10 +43,10 @@ func init() {
 				},
 			},
 			{
-				Name: "show",
-				Usage:           "per-cell statistics, ratios to native with intervals, and verdicts",
-				UsageText:       "hpcbench results show [--db FILE] [--study NAME]",
-				Flags:           []cli.Flag{dbFlag(), studyFlag()},
+				Name:      "show",
+				Usage:     "per-cell statistics, ratios to native with intervals, and verdicts",
+				UsageText: "hpcbench results show [--db FILE] [--study NAME]",
+				Flags:     []cli.Flag{dbFlag(), studyFlag()},
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 0 {
 						return usageError("results show: unexpected argument %q (usage: %s)", c.Args().First(), c.Command.UsageText)
@@ -55,9 +55,9 @@ func init() {
 				},
 			},
 			{
-				Name: "export",
-				Usage:           "write a study's runs as CSV or JSON lines",
-				UsageText:       "hpcbench results export [--db FILE] [--study NAME] --csv|--json [--with-output] [-o FILE]",
+				Name:      "export",
+				Usage:     "write a study's runs as CSV or JSON lines",
+				UsageText: "hpcbench results export [--db FILE] [--study NAME] --csv|--json [--with-output] [-o FILE]",
 				Description: `JSON lines hold one run per line with all its provenance and can be read
 back with "hpcbench results import" (how results written inside Slurm jobs
 reach the submitting host's store). CSV has one flat row per run.`,
@@ -86,9 +86,9 @@ reach the submitting host's store). CSV has one flat row per run.`,
 				},
 			},
 			{
-				Name: "import",
-				Usage:           "add results from 'hpcbench parse' JSON lines, exported runs, or raw NPB/HPL/HPCC logs",
-				UsageText:       "hpcbench results import [--db FILE] [--study NAME] [--cell key=value,...] FILE...",
+				Name:      "import",
+				Usage:     "add results from 'hpcbench parse' JSON lines, exported runs, or raw NPB/HPL/HPCC logs",
+				UsageText: "hpcbench results import [--db FILE] [--study NAME] [--cell key=value,...] FILE...",
 				Description: `Each FILE is JSON lines printed by "hpcbench parse", JSON lines written by
 "hpcbench results export --json", or a raw benchmark log (NPB, HPL or
 HPCC output), which is parsed here and kept as the run's output.
