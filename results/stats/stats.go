@@ -111,8 +111,55 @@ func resampleMedian(xs, buf []float64, rng *rand.Rand) float64 {
 	for j := range buf {
 		buf[j] = xs[rng.IntN(len(xs))]
 	}
-	slices.Sort(buf)
-	return sortedMedian(buf)
+	return selectMedian(buf)
+}
+
+// selectMedian returns the median of buf, reordering it: a selection in
+// linear expected time, which matters when thousands of resamples are drawn.
+func selectMedian(buf []float64) float64 {
+	n := len(buf)
+	hi := nthElement(buf, n/2)
+	if n%2 == 1 {
+		return hi
+	}
+	// The lower middle is the largest value left of n/2 after selection.
+	lo := buf[0]
+	for _, v := range buf[1 : n/2] {
+		lo = max(lo, v)
+	}
+	return (lo + hi) / 2
+}
+
+// nthElement reorders a so that a[k] is the value a sorted a would hold
+// there, with smaller or equal values before it and larger or equal after.
+func nthElement(a []float64, k int) float64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		pivot := a[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pivot {
+				i++
+			}
+			for a[j] > pivot {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
 }
 
 func percentileInterval(vals []float64, level float64) (lo, hi float64) {

@@ -122,3 +122,19 @@ func TestBootstrapRatio(t *testing.T) {
 		t.Errorf("ratio %v [%v, %v] implausible", r, lo, hi)
 	}
 }
+
+func TestSelectMedianMatchesSort(t *testing.T) {
+	rng := NewRand(9)
+	for n := 1; n < 60; n++ {
+		for trial := 0; trial < 20; trial++ {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = float64(rng.IntN(7)) // many ties
+			}
+			want := Median(xs)
+			if got := selectMedian(append([]float64(nil), xs...)); got != want {
+				t.Fatalf("n=%d %v: selectMedian %v, Median %v", n, xs, got, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package report
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/results/resultstest"
+)
+
+// A report for a study of 9,920 runs (160 cells of 61 repetitions and a
+// warm-up): analysis, 22 figures and the PDF.
+// Run with: go test ./results/report -run XXX -bench Report10k -benchtime 1x
+func BenchmarkReport10k(b *testing.B) {
+	study, runs, skips := resultstest.Study(resultstest.Options{Seed: 1, Reps: 61, Benchmarks: []string{"cg", "ep", "is", "lu", "mg"}})
+	b.Logf("%d runs", len(runs))
+	for b.Loop() {
+		t0 := time.Now()
+		a := results.Analyse(runs, results.AnalysisOptions{Seed: 1})
+		a.Study, a.Skips, a.Hosts = study, skips, []results.Host{resultstest.Host}
+		tAnalyse := time.Since(t0)
+		t1 := time.Now()
+		if err := Write(io.Discard, a, Options{Generated: generated}); err != nil {
+			b.Fatal(err)
+		}
+		tPDF := time.Since(t1)
+		b.ReportMetric(tAnalyse.Seconds(), "analyse-s")
+		b.ReportMetric(tPDF.Seconds(), "pdf-s")
+		b.Logf("analysed %d runs in %v, wrote the PDF in %v", len(runs), tAnalyse, tPDF)
+	}
+}
