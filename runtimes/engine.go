@@ -251,6 +251,9 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 		}
 		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
 	}
+	if err := os.MkdirAll(w.cidDir, 0o700); err != nil {
+		return err
+	}
 	cidfile := filepath.Join(w.cidDir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
 	_ = os.Remove(cidfile)
 	args := w.e.runFlags(job, cmd.Rank, perRankIsolation)
@@ -287,7 +290,13 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 		}
 	}
 	w.mu.Unlock()
-	return w.e.removeJob(job.ID)
+	err := w.e.removeJob(job.ID)
+	files, _ := filepath.Glob(filepath.Join(w.cidDir, job.ID+"-*.cid"))
+	for _, f := range files {
+		_ = os.Remove(f)
+	}
+	_ = os.Remove(w.cidDir) // once empty; WrapRank makes it again
+	return err
 }
 
 func (e *engine) Cleanup(job pmi.Job) error { return e.removeJob(job.ID) }
