@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -288,6 +290,52 @@ func integrityCheck(st *Store) (string, error) {
 	return s, err
 }
 
+// A writer killed with SIGKILL loses nothing it had stored: every run whose
+// AddRun returned is in the file afterwards, and the file is intact.
+func TestKilledWriterLosesNothingStored(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.db")
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.CreateStudy(ctx, Study{Name: "s"})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStoreWriterProcess$")
+	cmd.Env = append(os.Environ(), "HPCBENCH_STORE_WRITER="+path, "HPCBENCH_STORE_WRITER_ID=k", "HPCBENCH_STORE_WRITER_N=100000", "HPCBENCH_STORE_WRITER_REPORT=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	acked := 0
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "stored ") {
+			acked++
+		}
+		if acked == 100 {
+			break
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if acked < 100 {
+		t.Fatalf("writer stored only %d runs before it ended", acked)
+	}
+	if ok, err := integrityCheck(st); err != nil || ok != "ok" {
+		t.Errorf("integrity_check after kill = %q, %v", ok, err)
+	}
+	done, err := st.Done(ctx, "s", testHost.Hostname)
+	if err != nil || len(done) < acked {
+		t.Errorf("%d runs in the file (%v), but the writer had stored %d", len(done), err, acked)
+	}
+}
+
 func TestStoreWriterProcess(t *testing.T) {
 	path := os.Getenv("HPCBENCH_STORE_WRITER")
 	if path == "" {
@@ -301,9 +349,13 @@ func TestStoreWriterProcess(t *testing.T) {
 	}
 	defer st.Close()
 	cell := Cell{Key: "proc-" + id, Benchmark: "ep"}
+	report := os.Getenv("HPCBENCH_STORE_WRITER_REPORT") != ""
 	for rep := 0; rep < n; rep++ {
 		if _, err := st.AddRun(context.Background(), testRun("s", cell, rep, 1)); err != nil {
 			t.Fatal(err)
+		}
+		if report {
+			fmt.Printf("stored %d\n", rep)
 		}
 	}
 }
