@@ -141,6 +141,10 @@ func (ex *executor) run(ctx context.Context, p scheduled) (results.Run, error) {
 	var rep *pmi.Report
 	var choices map[string]string
 	switch {
+	case ex.opts.Launcher != nil && c.Layout != configs.LayoutPerNode:
+		ex.launchExternal(ctx, &run, c, argv, env, work, out)
+		keep = run.Status != results.StatusOK
+		return run, nil
 	case c.Layout == configs.LayoutPerNode:
 		rep, choices, err = ex.launchNode(ctx, ir.rt, spec, c, argv, env, work, out)
 	default:
@@ -182,6 +186,14 @@ func (ex *executor) run(ctx context.Context, p scheduled) (results.Run, error) {
 // prepareRun writes the run's input files into its working folder and
 // returns the environment added to every rank.
 func (ex *executor) prepareRun(c configs.Cell, work string) ([]string, error) {
+	return PrepareRun(c, work, ex.host.MemoryBytes)
+}
+
+// PrepareRun writes cell c's input files (HPL.dat, hpccinf.txt) into the
+// folder work, the ranks' working folder, and returns the environment
+// hpcbench adds to every rank ("K=V", sorted). memoryBytes sizes an HPL
+// problem given as a fraction of memory.
+func PrepareRun(c configs.Cell, work string, memoryBytes int64) ([]string, error) {
 	env := map[string]string{}
 	for k, v := range c.Env {
 		env[k] = v
@@ -193,7 +205,7 @@ func (ex *executor) prepareRun(c configs.Cell, work string) ([]string, error) {
 		setDefault(env, "OMP_NUM_THREADS", "1")
 		in := *c.HPL
 		if in.N == 0 {
-			in.N = npb.NFromMemory(uint64(ex.host.MemoryBytes), c.HPLMemFraction, in.NB)
+			in.N = npb.NFromMemory(uint64(memoryBytes), c.HPLMemFraction, in.NB)
 		}
 		if err := in.Validate(c.Ranks); err != nil {
 			return nil, err
@@ -242,9 +254,17 @@ func (ex *executor) judge(run *results.Run, c configs.Cell, rep *pmi.Report, lau
 		run.Status, run.Reason = results.StatusInvalid, err.Error()
 		return
 	}
+	judgeOutput(run, c, rep.Wall, work)
+}
+
+// judgeOutput sets the status, reason and metrics of a run whose launch
+// succeeded, from what the benchmark printed (run.Output, and hpccoutf.txt
+// in work for HPCC). Every launcher shares it, so a run means the same
+// whoever started its ranks.
+func judgeOutput(run *results.Run, c configs.Cell, wall time.Duration, work string) {
 	if c.Kind == configs.KindCommand {
 		run.Status = results.StatusOK
-		run.Metric = results.Metric{Name: "wall_s", Value: rep.Wall.Seconds(), Unit: "s"}
+		run.Metric = results.Metric{Name: "wall_s", Value: wall.Seconds(), Unit: "s"}
 		return
 	}
 	text := run.Output

@@ -61,6 +61,10 @@ type Options struct {
 	WorkRoot string
 	// KeepWork keeps the working folders of runs that did not succeed.
 	KeepWork bool
+	// Launcher starts the ranks instead of hpcbench's own launcher (srun
+	// inside a Slurm allocation); nil uses hpcbench's. Per-node cells
+	// always use hpcbench's, which runs inside their container.
+	Launcher Launcher
 }
 
 // Summary counts what a matrix run did.
