@@ -7,7 +7,9 @@
 #   srun -n2 --mpi=pmi2 hostname
 #   scripts/slurm-down.sh [STATE_DIR]
 #
-# STATE_DIR: $1, else $HPCBENCH_SLURM_DIR, else /tmp/hpcbench-slurm.
+# STATE_DIR: $1, else $HPCBENCH_SLURM_DIR, else /tmp/hpcbench-slurm. Tests
+# should pass a folder of their own (t.TempDir()), so that two test packages
+# running at once get two clusters instead of stopping each other's.
 # HPCBENCH_SLURM_NODES=2 runs two slurmd "nodes" (node1, node2), each in its
 # own network namespace joined to a private bridge; the default is one node
 # named after this host.
@@ -55,6 +57,11 @@ if [ -s "$PIDS" ]; then
   log "stale cluster in $STATE_DIR: stopping it first"
   "$HERE/slurm-down.sh" "$STATE_DIR" >&2 || true
 fi
+
+# Clusters started at the same moment (test packages run in parallel) must
+# not pick the same ports: hold a lock from choosing them until they are bound.
+exec 9>/tmp/hpcbench-slurm-up.lock
+flock 9
 
 port_free() { [ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
 if [ -n "${HPCBENCH_SLURM_PORT:-}" ]; then
@@ -199,7 +206,7 @@ CONF
 # theirs, and they never hold this script's stdout open.
 start() {
   local name=$1; shift
-  setsid "$@" </dev/null >>"$STATE_DIR/log/$name.out" 2>&1 &
+  setsid "$@" </dev/null >>"$STATE_DIR/log/$name.out" 2>&1 9>&- &
   printf '%s %s\n' "$name" "$!" >>"$PIDS"
 }
 
