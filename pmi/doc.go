@@ -9,9 +9,9 @@
 // runtime adapters implement Wrapper (launch.go holds the contract). Launch
 // picks a backend for Options.PMI, asks it per rank for the environment and
 // inherited files that reach the server, lets the Wrapper rewrite the rank's
-// command, starts every rank in its own process group and waits:
+// command, starts every rank in its own session and process group and waits:
 //
-//	Launch ──► backend.rankSetup(r) ──► Wrapper.WrapRank ──► start rank r (setpgid)
+//	Launch ──► backend.rankSetup(r) ──► Wrapper.WrapRank ──► start rank r (setsid)
 //	   │            ▲ events: initialised(r, version), fenceCompleted(),
 //	   │            │         finalized(r), aborted(r, code, msg), failed(r, err)
 //	   ▼            │

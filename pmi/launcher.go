@@ -39,7 +39,7 @@ const abortSettle = 250 * time.Millisecond
 const outputDrain = 2 * time.Second
 
 // Launch runs one job: it starts the PMI backend for opts.PMI, spawns
-// opts.Ranks ranks of opts.Argv, each in its own process group, serves them
+// opts.Ranks ranks of opts.Argv, each in its own session and process group, serves them
 // until every rank has exited, and reports what it measured.
 //
 // A job that ran and failed (non-zero exit, abort, timeout, interruption,
@@ -444,7 +444,7 @@ func (l *launch) recordExit(rep *Report, e rankExit, othersRunning bool) {
 }
 
 // startRank builds rank r's command, lets the Wrapper rewrite it and starts
-// it in its own process group.
+// it in its own session and process group.
 func (l *launch) startRank(r int, be backend, out *output, rep *Report) (*rankProc, error) {
 	opts := l.opts
 	setup, err := be.rankSetup(r)
@@ -485,7 +485,11 @@ func (l *launch) startRank(r int, be backend, out *output, rep *Report) (*rankPr
 	cmd.Dir = rc.Dir
 	cmd.ExtraFiles = rc.ExtraFiles
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true,
+		// Its own session, hence its own process group to kill as a
+		// whole, as Hydra does: with the kernel's autogroup scheduling
+		// each session gets its own CPU share, so on a shared machine
+		// ranks are not squeezed into the launcher's one share.
+		Setsid: true,
 		// If hpcbench itself is killed, its ranks do not outlive it.
 		Pdeathsig: syscall.SIGKILL,
 	}
