@@ -21,6 +21,17 @@ var _ = extendMatrix([]cli.Flag{
 // runMatrix runs the planned study: Ctrl-C stops it after killing the run
 // in flight; what finished is stored and --resume continues.
 func runMatrix(ctx context.Context, c *cli.Context, w io.Writer, opts matrixOptions, plan *matrixPlan) error {
+	switch c.String("executor") {
+	case "", "local":
+	case "slurm":
+		return matrixOnSlurm(ctx, c, opts, plan)
+	default:
+		return usageError("matrix: --executor %q: %v", c.String("executor"), errExecutor)
+	}
+	launcher, err := matrixLauncher(c)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	st, err := results.Open(opts.DB)
@@ -38,6 +49,7 @@ func runMatrix(ctx context.Context, c *cli.Context, w io.Writer, opts matrixOpti
 		Log:       c.App.ErrWriter,
 		WorkRoot:  c.String("workdir"),
 		KeepWork:  c.Bool("keep-work"),
+		Launcher:  launcher,
 	}
 	if !opts.Quiet {
 		mo.Progress = c.App.ErrWriter

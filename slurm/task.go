@@ -1,0 +1,235 @@
+package slurm
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/runtimes"
+)
+
+// TaskOptions describe one srun task that runs a rank in a container.
+type TaskOptions struct {
+	Runtime string
+	// Image is the reference the submitting host resolved (a SIF path, an
+	// engine image name); it is used as it is, not resolved again per task.
+	Image  string
+	Layout runtimes.Layout
+	MPI    string
+	PMI    pmi.Flavour
+	Argv   []string
+	// Environ is the task's environment as srun gave it; nil takes os.Environ().
+	Environ        []string
+	Stdout, Stderr io.Writer
+}
+
+// ErrNotInStep: the task was not started by srun (no SLURM_PROCID), or
+// srun gave it no PMI variables (wrong --mpi).
+var ErrNotInStep = errors.New("not an srun task with PMI")
+
+// RunTask runs one rank, as srun started this task, inside the runtime
+// through the same per-rank wrapper the local launcher uses, built from the
+// task's real PMI environment:
+//
+//   - PMI-1/PMI-2 over an inherited fd (native, Apptainer, Podman): Slurm's
+//     PMI_FD becomes fd 3 of the runtime's client, PMI_FD=3;
+//   - Docker, which cannot pass an fd: a relay listens on 127.0.0.1, the
+//     rank gets PMI_PORT and PMI_ID, and the relay answers the PMI-1
+//     initack itself and then copies bytes between the rank and PMI_FD;
+//   - PMIx: every PMIX_* variable is forwarded and Slurm's PMIx folders are
+//     bound at the same paths.
+//
+// It returns the rank's exit status (128+signal for a signal death).
+func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
+	env := opts.Environ
+	if env == nil {
+		env = os.Environ()
+	}
+	get := func(k string) string {
+		v := ""
+		for _, kv := range env {
+			if key, val, ok := strings.Cut(kv, "="); ok && key == k {
+				v = val
+			}
+		}
+		return v
+	}
+	rank, err := strconv.Atoi(get("SLURM_PROCID"))
+	if err != nil {
+		return 1, fmt.Errorf("slurm task: %w: SLURM_PROCID=%q (run it under srun)", ErrNotInStep, get("SLURM_PROCID"))
+	}
+	size, _ := strconv.Atoi(get("SLURM_STEP_NUM_TASKS"))
+	if size == 0 {
+		size, _ = strconv.Atoi(get("SLURM_NTASKS"))
+	}
+	rt, err := runtimes.Get(opts.Runtime)
+	if err != nil {
+		return 1, fmt.Errorf("slurm task: %w", err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return 1, err
+	}
+	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd}}
+	w, err := rt.Wrapper(spec)
+	if err != nil {
+		return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)
+	}
+	job := pmi.Job{
+		// One job per task: each task cleans up only its own container.
+		ID:    fmt.Sprintf("slurm-%s-%s-t%d", get("SLURM_JOB_ID"), firstNonEmpty(get("SLURM_STEP_ID"), get("SLURM_STEPID")), rank),
+		Ranks: size, PMI: opts.PMI, Channel: w.Channel(),
+		PMIxTmpdir: get("PMIX_SERVER_TMPDIR"),
+	}
+	defer w.Cleanup(job)
+	cmd := &pmi.RankCommand{Rank: rank, Argv: opts.Argv, Dir: wd, CPU: -1}
+	var relay *pmiRelay
+	if opts.PMI != pmi.PMIx {
+		fd, err := strconv.Atoi(get("PMI_FD"))
+		if err != nil || fd < 0 {
+			return 1, fmt.Errorf("slurm task: rank %d: %w: PMI_FD=%q (srun --mpi=pmi2 sets it)", rank, ErrNotInStep, get("PMI_FD"))
+		}
+		syscall.CloseOnExec(fd)
+		sock := os.NewFile(uintptr(fd), "PMI_FD")
+		if job.Channel == pmi.ChannelTCP {
+			relay, err = newPMIRelay(sock, rank, size)
+			if err != nil {
+				return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)
+			}
+			defer relay.Close()
+			cmd.Env = append(without(env, "PMI_FD"), "PMI_PORT="+relay.Addr(), "PMI_ID="+strconv.Itoa(rank))
+		} else {
+			cmd.Env = append(without(env, "PMI_FD"), "PMI_FD=3")
+			cmd.ExtraFiles = []*os.File{sock}
+		}
+	} else {
+		if get("PMIX_NAMESPACE") == "" {
+			return 1, fmt.Errorf("slurm task: rank %d: %w: no PMIX_NAMESPACE (srun --mpi=pmix sets it)", rank, ErrNotInStep)
+		}
+		cmd.Env = env
+	}
+	if err := w.WrapRank(job, cmd); err != nil {
+		return 1, fmt.Errorf("slurm task: %w", err)
+	}
+	x := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
+	x.Env, x.Dir, x.ExtraFiles = cmd.Env, cmd.Dir, cmd.ExtraFiles
+	x.Stdin, x.Stdout, x.Stderr = os.Stdin, opts.Stdout, opts.Stderr
+	if err := x.Start(); err != nil {
+		return 1, fmt.Errorf("slurm task: rank %d: %s: %w", rank, cmd.Argv[0], err)
+	}
+	if relay != nil {
+		go relay.Serve()
+	}
+	// srun signals its tasks on cancel and time limit; pass that on to the
+	// runtime's client, which stops the container.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	waited := make(chan error, 1)
+	go func() { waited <- x.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			x.Process.Signal(s)
+		case <-ctx.Done():
+			x.Process.Signal(syscall.SIGTERM)
+		case err := <-waited:
+			return exitStatus(x, err), nil
+		}
+	}
+}
+
+func exitStatus(x *exec.Cmd, err error) int {
+	if err == nil {
+		return 0
+	}
+	if ws, ok := x.ProcessState.Sys().(syscall.WaitStatus); ok {
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+	return 1
+}
+
+func without(env []string, key string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != key {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// pmiRelay bridges a rank that can only reach PMI over TCP (PMI_PORT) to
+// Slurm's PMI_FD socket. With PMI_ID set, a PMI-1 client opens with
+// "cmd=initack pmiid=N", which Slurm's fd server does not expect: the relay
+// answers it with the rank and size srun gave, then copies bytes both ways.
+type pmiRelay struct {
+	ln         net.Listener
+	sock       *os.File
+	rank, size int
+	once       sync.Once
+}
+
+func newPMIRelay(sock *os.File, rank, size int) (*pmiRelay, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("PMI relay: %w", err)
+	}
+	return &pmiRelay{ln: ln, sock: sock, rank: rank, size: size}, nil
+}
+
+func (r *pmiRelay) Addr() string { return r.ln.Addr().String() }
+
+// Serve relays the first connection; a rank opens one PMI connection.
+func (r *pmiRelay) Serve() {
+	conn, err := r.ln.Accept()
+	if err != nil {
+		return
+	}
+	r.ln.Close()
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	first, err := br.ReadString('\n')
+	if err != nil {
+		return
+	}
+	if strings.HasPrefix(strings.TrimSpace(first), "cmd=initack") {
+		fmt.Fprintf(conn, "cmd=initack\ncmd=set size=%d\ncmd=set rank=%d\ncmd=set debug=0\n", r.size, r.rank)
+	} else if _, err := io.WriteString(r.sock, first); err != nil {
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(r.sock, br); done <- struct{}{} }()
+	go func() { io.Copy(conn, r.sock); done <- struct{}{} }()
+	<-done
+}
+
+func (r *pmiRelay) Close() {
+	r.once.Do(func() {
+		r.ln.Close()
+		r.sock.Close()
+	})
+}
