@@ -1,0 +1,165 @@
+package runtimes
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// BenchmarkRuntimeTable compares the runtimes side by side: the cost of
+// starting one rank in a container (a trivial MPI program: init and
+// finalize) as a ratio to native, and the pingpong kernel's 8-byte latency
+// and 1 MiB bandwidth per runtime and layout. Cells are interleaved round
+// by round, so that the drift of a shared machine spreads over all of
+// them; medians are printed.
+//
+//	go test ./runtimes -run '^$' -bench RuntimeTable -benchtime 1x
+//
+// HPCBENCH_BENCH_ROUNDS (default 5) sets the rounds, HPCBENCH_BENCH_MPI
+// (default mpich) the MPIs, e.g. "mpich,openmpi".
+func BenchmarkRuntimeTable(b *testing.B) {
+	rounds := 5
+	if v, err := strconv.Atoi(os.Getenv("HPCBENCH_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	mpis := []string{"mpich"}
+	if v := os.Getenv("HPCBENCH_BENCH_MPI"); v != "" {
+		mpis = strings.Split(v, ",")
+	}
+	type cell struct {
+		rt     Runtime
+		mpi    string
+		layout Layout
+		spec   Spec
+		w      Wrapper
+		start  []float64 // seconds, one rank of "probe true"
+		lat    []float64 // microseconds
+		bw     []float64 // MB/s
+	}
+	var cells []*cell
+	for _, name := range allRuntimes {
+		rt, err := Get(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rt.Detect(b.Context()); err != nil {
+			b.Logf("%s: skipped: %v", name, err)
+			continue
+		}
+		for _, mpi := range mpis {
+			layouts := []Layout{PerRank, Bind, PerNode}
+			if name == "native" {
+				layouts = []Layout{PerRank}
+			}
+			for _, layout := range layouts {
+				c := &cell{rt: rt, mpi: mpi, layout: layout, spec: specFor(b, rt, mpi, layout)}
+				if layout != PerNode {
+					if c.w, err = rt.Wrapper(c.spec); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cells = append(cells, c)
+			}
+		}
+	}
+	for round := 0; round < rounds; round++ {
+		for _, c := range cells {
+			flavour := mpiFlavour[c.mpi]
+			if c.layout != PerNode {
+				res := launchJob(b, c.w, flavour, 1, []string{probe(b, c.mpi), "true"}, 2*time.Minute)
+				if res.err != nil || !res.rep.OK() {
+					b.Fatalf("%s %s start: %v %s\n%s", c.rt.Name(), c.layout, res.err, res.rep.Reason, res.stderr)
+				}
+				c.start = append(c.start, res.rep.Wall.Seconds())
+			}
+			out := pingpong(b, c.rt, c.spec, c.w, c.mpi)
+			lat, _ := strconv.ParseFloat(epValue(out, "latency_8B_us"), 64)
+			bw, _ := strconv.ParseFloat(epValue(out, "bandwidth_1MiB_MBps"), 64)
+			if lat == 0 || bw == 0 {
+				b.Fatalf("%s %s: no pingpong figures in:\n%s", c.rt.Name(), c.layout, out)
+			}
+			c.lat = append(c.lat, lat)
+			c.bw = append(c.bw, bw)
+		}
+	}
+	nativeStart := map[string]float64{}
+	for _, c := range cells {
+		if c.rt.Name() == "native" {
+			nativeStart[c.mpi] = median(c.start)
+		}
+	}
+	var sb strings.Builder
+	tw := tabwriter.NewWriter(&sb, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "runtime\tlayout\tmpi\tstart 1 rank (s)\tx native\t8 B latency (us)\t1 MiB bandwidth (MB/s)\tPMI\t\n")
+	for _, c := range cells {
+		start, ratio := "-", "-"
+		if len(c.start) > 0 {
+			start = fmt.Sprintf("%.3f", median(c.start))
+			if n := nativeStart[c.mpi]; n > 0 {
+				ratio = fmt.Sprintf("%.2f", median(c.start)/n)
+			}
+		}
+		channel := "fd"
+		if c.w != nil {
+			channel = string(c.w.Channel())
+		}
+		if c.mpi == "openmpi" {
+			channel = "pmix"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f\t%s\t\n", c.rt.Name(), c.layout, c.mpi, start, ratio, median(c.lat), median(c.bw), channel)
+	}
+	tw.Flush()
+	b.Logf("medians of %d interleaved rounds:\n%s", rounds, sb.String())
+	fmt.Println(sb.String())
+}
+
+// pingpong runs the pingpong kernel on 2 ranks in cell's layout and returns
+// its output.
+func pingpong(b *testing.B, rt Runtime, spec Spec, w Wrapper, mpi string) string {
+	b.Helper()
+	pp := kernel(b, mpi, "pingpong")
+	flavour := mpiFlavour[mpi]
+	if spec.Layout != PerNode {
+		res := launchJob(b, w, flavour, 2, []string{pp}, 5*time.Minute)
+		if res.err != nil || !res.rep.OK() {
+			b.Fatalf("%s %s pingpong: %v %s\n%s", rt.Name(), spec.Layout, res.err, res.rep.Reason, res.stderr)
+		}
+		return res.stdout
+	}
+	dir := workDir(b)
+	job := pmi.Job{ID: newJobID(b), Ranks: 2, PMI: flavour}
+	cmd := &pmi.RankCommand{Argv: []string{hpcbenchBinary(b), "launch", "-n", "2", "--pmi", string(flavour), "-q",
+		"--report", filepath.Join(dir, "report.json"), "--", pp}, Env: os.Environ(), Dir: dir, CPU: -1}
+	if err := rt.WrapNode(spec, job, cmd); err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Cleanup(job)
+	c := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
+	c.Env, c.Dir = cmd.Env, cmd.Dir
+	out, err := c.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%s per-node pingpong: %v\n%s", rt.Name(), err, out)
+	}
+	return string(out)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
