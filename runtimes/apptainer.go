@@ -207,6 +207,7 @@ func (w *apptainerWrapper) Choices() map[string]string {
 	c := baseChoices("apptainer", w.spec, pmi.ChannelFD)
 	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
 	c["env"] = "inherited"
+	c["pmix"] = "PMIX_* inherited, server tmpdir bound at the same path"
 	c["binds"] = "binary folder, working folder, PMIx tmpdir; /tmp and $HOME by default"
 	c["mpi_source"] = "image"
 	if w.spec.Layout == Bind {

@@ -212,6 +212,17 @@ func (w *engineWrapper) Choices() map[string]string {
 	if w.e.passFD {
 		c["pmi_fd"] = "--preserve-fds"
 	}
+	c["pmix"] = "PMIX_* forwarded, server tmpdir bound at the same path"
+	for i := 0; i+1 < len(w.e.globalArgs); i++ {
+		if w.e.globalArgs[i] == "--runtime" {
+			c["oci_runtime"] = w.e.globalArgs[i+1]
+		}
+	}
+	for _, kv := range w.e.env {
+		if strings.HasPrefix(kv, "CONTAINERS_CONF=") {
+			c["containers_conf"] = "no default ulimits (host lacks CAP_SYS_RESOURCE)"
+		}
+	}
 	return c
 }
 

@@ -217,6 +217,7 @@ func (w *ociWrapper) Choices() map[string]string {
 	c["cap_add"] = "SYS_PTRACE"
 	c["env"] = "explicit (config.json)"
 	c["rlimits"] = "none"
+	c["pmix"] = "PMIX_* forwarded, server tmpdir bound at the same path"
 	c["mpi_source"] = "image"
 	if w.spec.Layout == Bind {
 		c["mpi_source"] = "host libraries bind-mounted read-only"
