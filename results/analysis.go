@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hpcbench/hpcbench/results/stats"
@@ -228,12 +231,17 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	sort.Strings(a.Provenance.Images)
 	sort.Strings(order)
 	for _, key := range order {
-		cs := byKey[key]
+		a.Cells = append(a.Cells, byKey[key])
+	}
+	// Each cell's bootstrap has its own seeded generator, so spreading the
+	// cells over the cores changes no number.
+	parallel(len(a.Cells), func(i int) {
+		cs := a.Cells[i]
+		key := cs.Cell.Key
 		cs.Summary = stats.Describe(cs.Values, opt.Resamples, stats.NewRand(opt.Seed^hashString(key)))
 		tm := timings[key]
 		cs.WallS, cs.WireUpS, cs.FirstFenceS = medianOrZero(tm.wall), medianOrZero(tm.wire), medianOrZero(tm.fence)
-		a.Cells = append(a.Cells, cs)
-	}
+	})
 	sort.SliceStable(a.Cells, func(i, j int) bool { return cellLess(a.Cells[i].Cell, a.Cells[j].Cell) })
 
 	natives := map[string][]*CellStats{}
@@ -242,6 +250,7 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 			natives[matchKey(cs.Cell)] = append(natives[matchKey(cs.Cell)], cs)
 		}
 	}
+	var pairs [][2]*CellStats
 	for _, cs := range a.Cells {
 		if cs.Cell.IsNative() {
 			continue
@@ -251,9 +260,32 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 			a.Unmatched = append(a.Unmatched, cs)
 			continue
 		}
-		a.Comparisons = append(a.Comparisons, compare(cs, nat, opt))
+		pairs = append(pairs, [2]*CellStats{cs, nat})
 	}
+	a.Comparisons = make([]Comparison, len(pairs))
+	parallel(len(pairs), func(i int) { a.Comparisons[i] = compare(pairs[i][0], pairs[i][1], opt) })
 	return a
+}
+
+// parallel runs fn(0..n-1) on as many goroutines as there are CPUs.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // matchKey is what a container cell and its native counterpart share.
@@ -281,6 +313,12 @@ func compare(ctr, nat *CellStats, opt AnalysisOptions) Comparison {
 		cmp.RelPerf, cmp.RelLow, cmp.RelHigh = math.NaN(), math.NaN(), math.NaN()
 		cmp.Kind = VerdictTooFew
 		cmp.Verdict = fmt.Sprintf("no valid runs to compare (n=%d container, %d native)", nc, nn)
+		return cmp
+	}
+	if ctr.Metric.Name != nat.Metric.Name || ctr.Metric.HigherIsBetter != nat.Metric.HigherIsBetter {
+		cmp.RelPerf, cmp.RelLow, cmp.RelHigh = math.NaN(), math.NaN(), math.NaN()
+		cmp.Kind = VerdictTooFew
+		cmp.Verdict = fmt.Sprintf("not comparable: the container cell measured %s, the native cell %s", ctr.Metric.Name, nat.Metric.Name)
 		return cmp
 	}
 	rng := stats.NewRand(opt.Seed ^ hashString(ctr.Cell.Key+"\x00"+nat.Cell.Key))

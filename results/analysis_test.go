@@ -129,3 +129,17 @@ func TestLoadLatestStudy(t *testing.T) {
 		t.Errorf("study %q, %d runs, %d skips, %d hosts, %d comparisons", a.Study.Name, a.Runs, len(a.Skips), len(a.Hosts), len(a.Comparisons))
 	}
 }
+
+func TestAnalyseRefusesDifferentMetrics(t *testing.T) {
+	nat := results.Cell{Benchmark: "cg", Class: "S", PMI: "pmi1", Ranks: 2, Runtime: "native"}
+	ctr := nat
+	ctr.Runtime = "docker"
+	runs := append(cellRuns(nat, 1, 1, 1, 1), cellRuns(ctr, 2, 2, 2, 2)...)
+	for i := 4; i < 8; i++ {
+		runs[i].Metric = results.Metric{Name: "mops_total", Value: 100, Unit: "Mop/s", HigherIsBetter: true}
+	}
+	a := results.Analyse(runs, results.AnalysisOptions{})
+	if len(a.Comparisons) != 1 || a.Comparisons[0].Verdict != "not comparable: the container cell measured mops_total, the native cell time" {
+		t.Errorf("comparisons %+v", a.Comparisons)
+	}
+}

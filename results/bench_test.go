@@ -48,3 +48,15 @@ func BenchmarkStore100k(b *testing.B) {
 		b.Logf("stored %d runs in %v (%.0f/s), read back in %v, analysed in %v", len(runs), tStore, float64(len(runs))/tStore.Seconds(), tRead, tAnalyse)
 	}
 }
+
+// Summarising 100,000 runs already in memory (the statistics alone).
+func BenchmarkAnalyse100k(b *testing.B) {
+	_, runs, _ := resultstest.Study(resultstest.Options{Seed: 1, Reps: 390,
+		Benchmarks: []string{"bt", "cg", "ep", "ft", "is", "lu", "mg", "sp"}})
+	for b.Loop() {
+		a := results.Analyse(runs, results.AnalysisOptions{Seed: 1})
+		if len(a.Comparisons) != 192 {
+			b.Fatalf("%d comparisons", len(a.Comparisons))
+		}
+	}
+}
