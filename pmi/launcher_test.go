@@ -425,3 +425,57 @@ func TestNPBKernels(t *testing.T) {
 		})
 	}
 }
+
+// recordingWrapper runs each rank through env(1) with a marker variable and
+// counts Cleanup calls, standing in for a container runtime.
+type recordingWrapper struct {
+	mu       sync.Mutex
+	wrapped  []int
+	cleanups int
+	job      Job
+}
+
+func (w *recordingWrapper) Channel() Channel { return ChannelTCP }
+
+func (w *recordingWrapper) WrapRank(job Job, cmd *RankCommand) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.wrapped = append(w.wrapped, cmd.Rank)
+	w.job = job
+	cmd.Argv = append([]string{"env", fmt.Sprintf("WRAPPED_RANK=%d", cmd.Rank)}, cmd.Argv...)
+	return nil
+}
+
+func (w *recordingWrapper) Cleanup(Job) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cleanups++
+	return nil
+}
+
+func TestWrapperAppliedAndCleanedUp(t *testing.T) {
+	hello := program(t, "hello")
+	w := &recordingWrapper{}
+	rep, out, errOut := launchTest(t, Options{Ranks: 2, Wrapper: w, TagOutput: true, JobID: "wraptest",
+		Argv: []string{"sh", "-c", `echo "wrapped $WRAPPED_RANK"; exec "$0"`, hello}})
+	if !rep.OK() {
+		t.Fatalf("%s\n%s%s", rep.Reason, out, errOut)
+	}
+	for r := 0; r < 2; r++ {
+		if want := fmt.Sprintf("[%d] wrapped %d\n", r, r); !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if rep.Channel != ChannelTCP || w.job.Channel != ChannelTCP || w.job.ID != "wraptest" || w.job.Ranks != 2 {
+		t.Errorf("report channel %s, wrapper saw %+v; want the wrapper's tcp", rep.Channel, w.job)
+	}
+	if w.cleanups != 1 || len(w.wrapped) != 2 {
+		t.Errorf("wrapped %v, cleanups %d", w.wrapped, w.cleanups)
+	}
+	// A failing job is cleaned up too.
+	w2 := &recordingWrapper{}
+	rep, _, _ = launchTest(t, Options{Ranks: 2, Wrapper: w2, Argv: []string{"sh", "-c", "exit 4"}})
+	if rep.OK() || w2.cleanups != 1 {
+		t.Errorf("failed job: reason %q, cleanups %d", rep.Reason, w2.cleanups)
+	}
+}
