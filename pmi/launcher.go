@@ -475,11 +475,12 @@ func (l *launch) startRank(r int, be backend, out *output, rep *Report) (*rankPr
 			return nil, fmt.Errorf("%w %d: runtime: %w", ErrStart, r, err)
 		}
 	}
+	if len(rc.Argv) == 0 {
+		return nil, fmt.Errorf("%w %d: the runtime left no command", ErrStart, r)
+	}
 	cmd := exec.Command(rc.Argv[0], rc.Argv[1:]...)
-	if lp, err := exec.LookPath(rc.Argv[0]); err == nil {
-		cmd.Path = lp
-	} else {
-		return nil, fmt.Errorf("%w %d: %w", ErrStart, r, err)
+	if cmd.Err != nil {
+		return nil, fmt.Errorf("%w %d: %w", ErrStart, r, cmd.Err)
 	}
 	cmd.Env = rc.Env
 	cmd.Dir = rc.Dir
