@@ -331,9 +331,19 @@ func (r *renderer) benchmarkSection(b string) {
 	}
 	if len(cs) > 0 {
 		r.subheading("Against native")
-		for _, c := range cs {
-			r.bullet(fmt.Sprintf("%s x%d: %s", c.Container.Cell.Label(), c.Container.Cell.Ranks, c.Verdict))
+		ct := table{
+			headers: []string{"Container cell", "Ranks", "n (ctr/nat)", "Rel. perf. [95% CI]", "Verdict"},
+			widths:  []float64{50, 13, 19, 32, 66},
+			align:   "LRRRL",
 		}
+		for _, c := range cs {
+			name := c.Container.Cell.Class + " " + c.Container.Cell.Label()
+			if c.Container.Cell.Oversubscribed {
+				name += " (oversubscribed)"
+			}
+			ct.rows = append(ct.rows, []string{name, fmt.Sprint(c.Container.Cell.Ranks), fmt.Sprintf("%d/%d", c.Container.N, c.Native.N), relText(c), c.Verdict})
+		}
+		r.table(ct)
 	}
 	for _, kind := range []string{"relative", "scaling", "efficiency", "distribution"} {
 		r.figure(sanitize(b) + "-" + kind)
@@ -509,11 +519,16 @@ func (r *renderer) figure(name string) {
 	w := contentW
 	h := w * float64(f.Height) / float64(f.Width)
 	capH := 12.0
+	// A figure that nearly fits is shrunk rather than leaving most of a
+	// page empty.
+	if avail := bottom - r.pdf.GetY() - capH; h > avail && avail >= 0.7*h {
+		w, h = w*avail/h, avail
+	}
 	r.ensure(h + capH)
 	opt := fpdf.ImageOptions{ImageType: "PNG", ReadDpi: false}
 	r.pdf.RegisterImageOptionsReader(name, opt, bytes.NewReader(png))
 	y := r.pdf.GetY()
-	r.pdf.ImageOptions(name, margin, y, w, h, false, opt, 0, "")
+	r.pdf.ImageOptions(name, margin+(contentW-w)/2, y, w, h, false, opt, 0, "")
 	r.pdf.SetY(y + h + 1)
 	r.pdf.SetFont("Helvetica", "I", 8.5)
 	r.pdf.MultiCell(0, 4, r.tr(clean(f.Caption)), "", "L", false)
