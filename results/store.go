@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -121,6 +122,12 @@ var SchemaVersion = len(migrations)
 type Store struct {
 	db   *sql.DB
 	path string
+
+	// Studies and hosts are never deleted, so their row ids can be
+	// remembered: a run is then stored with one INSERT.
+	mu       sync.Mutex
+	studyIDs map[string]int64
+	hostIDs  map[Host]int64
 }
 
 // Open opens (creating if needed) the results file at path and brings its
@@ -135,7 +142,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open results %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, studyIDs: map[string]int64{}, hostIDs: map[Host]int64{}}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open results %s: %w", path, err)
@@ -285,29 +292,20 @@ func (s *Store) AddRun(ctx context.Context, r Run) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("add run of cell %q: %w", r.Cell.Key, err)
 	}
+	sid, hid, err := s.ids(ctx, r.Study, r.Host)
+	if err != nil {
+		return 0, fmt.Errorf("add run of cell %q: %w", r.Cell.Key, err)
+	}
 	var id int64
 	err = s.retry(ctx, func() error {
-		tx, err := s.db.BeginTx(ctx, nil)
+		// A single statement is its own transaction: committed, and so
+		// safe from a kill, when ExecContext returns.
+		res, err := s.db.ExecContext(ctx, insertRun, append([]any{sid, hid}, enc...)...)
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback()
-		sid, err := s.studyID(ctx, tx, r.Study)
-		if err != nil {
-			return err
-		}
-		hid, err := hostID(ctx, tx, r.Host)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, insertRun, append([]any{sid, hid}, enc...)...)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		return tx.Commit()
+		id, err = res.LastInsertId()
+		return err
 	})
 	if isUnique(err) {
 		return 0, fmt.Errorf("study %q host %s cell %q repetition %d (warm-up %v): %w", r.Study, r.Host.Hostname, r.Cell.Key, r.Repetition, r.Warmup, ErrDuplicate)
@@ -316,6 +314,39 @@ func (s *Store) AddRun(ctx context.Context, r Run) (int64, error) {
 		return 0, fmt.Errorf("add run of cell %q: %w", r.Cell.Key, err)
 	}
 	return id, nil
+}
+
+// ids returns the row ids of a study (which must exist) and a host
+// (recorded if new).
+func (s *Store) ids(ctx context.Context, study string, h Host) (sid, hid int64, err error) {
+	s.mu.Lock()
+	sid, okS := s.studyIDs[study]
+	hid, okH := s.hostIDs[h]
+	s.mu.Unlock()
+	if okS && okH {
+		return sid, hid, nil
+	}
+	err = s.retry(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if sid, err = s.studyID(ctx, tx, study); err != nil {
+			return err
+		}
+		if hid, err = hostID(ctx, tx, h); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	s.mu.Lock()
+	s.studyIDs[study], s.hostIDs[h] = sid, hid
+	s.mu.Unlock()
+	return sid, hid, nil
 }
 
 const runColumns = `hostname, cell_key, benchmark, kind, class, mpi, mpi_version, pmi, runtime, runtime_version,
