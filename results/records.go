@@ -14,6 +14,12 @@
 //	st.AddRun(ctx, results.Run{...})          // one per repetition, committed at once
 //	st.AddSkip(ctx, results.Skip{...})        // an impossible cell, with its reason
 //
+// A launcher report (pmi.Report) maps onto a Run as Wall, WireUp,
+// FirstFence, NegotiatedPMI (Negotiated), ExitCodes and PeakRSSKiB, with
+// its Settings merged into Env; a failed launch is StatusFailed (or
+// StatusTimeout) with the report's Reason, and a run whose output the
+// parser judged invalid is StatusInvalid with the parser's reason.
+//
 // Every write is its own short transaction, so a killed matrix loses only
 // the run in flight, and two processes may write to one file at once.
 package results
