@@ -115,7 +115,7 @@ func srunFailure(out []byte, status int, limit time.Duration) (timedOut bool, re
 		}
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "srun: error:") && strings.Contains(line, "exited with exit code") {
+		if strings.HasPrefix(line, "srun: error:") && strings.Contains(strings.ToLower(line), "exited with exit code") {
 			return false, fmt.Sprintf("srun exited with status %d (%s)", status, strings.TrimSpace(strings.TrimPrefix(line, "srun: error:")))
 		}
 	}

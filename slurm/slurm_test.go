@@ -322,7 +322,7 @@ name = "slurm-study"
 seed = 11
 repetitions = 1
 warmup = 0
-timeout = "3m"
+timeout = "1m"
 npb_dir = %q
 
 [matrix]
@@ -485,4 +485,85 @@ name = "native"
 func stepRunning(id string) bool {
 	out, err := exec.Command("squeue", "-h", "-s", "-j", id, "-o", "%i").Output()
 	return err == nil && strings.Contains(string(out), id+".0")
+}
+
+// TestMatrixLauncherSrun runs "hpcbench matrix --launcher srun" inside an
+// allocation (salloc): hpcbench's local executor, srun as the launcher,
+// Slurm's PMI serving the ranks.
+func TestMatrixLauncherSrun(t *testing.T) {
+	needSlurm(t)
+	kernels := kernelDir(t, "mpich", "openmpi")
+	self := hpcbench(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "srun.toml")
+	os.WriteFile(config, []byte(fmt.Sprintf(`
+[study]
+name = "srun-launcher"
+repetitions = 1
+warmup = 0
+timeout = "2m"
+npb_dir = %q
+
+[matrix]
+mpi = ["mpich", "openmpi"]
+pmi = ["pmi1", "pmix"]
+ranks = [2]
+
+[[benchmark]]
+kind = "npb"
+names = ["ep"]
+classes = ["S"]
+args = ["{class}"]
+
+[[runtime]]
+name = "native"
+`, kernels)), 0o644)
+	db := filepath.Join(dir, "srun.db")
+	cmd := exec.Command("salloc", "--ntasks=2", "--time=10", self, "matrix", "--launcher", "srun", "--quiet", "--db", db, "--study", "in-allocation", config)
+	out, err := cmd.CombinedOutput()
+	t.Logf("salloc ... hpcbench matrix --launcher srun:\n%s", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := results.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(context.Background(), "in-allocation", results.RunsOptions{WithOutput: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want 2 (MPICH pmi1, Open MPI pmix)", len(runs))
+	}
+	for _, r := range runs {
+		plugin := map[string]string{"pmi1": "pmi2", "pmix": "pmix"}[r.Cell.PMI]
+		if r.Status != results.StatusOK || r.Choices["launcher"] != "srun" || r.Choices["srun_mpi"] != plugin || r.Choices["slurm_job"] == "" {
+			t.Errorf("%s: %s %q, choices %v; want ok through srun --mpi=%s in the allocation\n%s", r.Cell.Key, r.Status, r.Reason, r.Choices, plugin, r.Output)
+		}
+		if len(r.Argv) == 0 || r.Argv[0] != "srun" {
+			t.Errorf("%s: argv %v, want the srun command line", r.Cell.Key, r.Argv)
+		}
+	}
+}
+
+func TestSrunFailureReasons(t *testing.T) {
+	for _, tc := range []struct {
+		out      string
+		status   int
+		timedOut bool
+		reason   string
+	}{
+		{"ok\n", 0, false, ""},
+		{"slurmstepd-vm: error: *** STEP 3.2 ON vm CANCELLED AT 2026-11-29T20:41:50 DUE TO TIME LIMIT ***\n", 143, true, "timeout after 1m0s"},
+		{"srun: Job step aborted\nslurmstepd: error: *** STEP 5.0 ON n1 CANCELLED AT 2026 ***\n", 143, false, "CANCELLED"},
+		{"srun: error: n1: task 1: Exited with exit code 7\n", 7, false, "srun exited with status 7 (n1: task 1: Exited with exit code 7)"},
+		{"", 1, false, "srun exited with status 1"},
+	} {
+		timedOut, reason := srunFailure([]byte(tc.out), tc.status, time.Minute)
+		if timedOut != tc.timedOut || !strings.Contains(reason, tc.reason) || (tc.reason == "" && reason != "") {
+			t.Errorf("%q exit %d: timedOut %v reason %q; want %v containing %q", tc.out, tc.status, timedOut, reason, tc.timedOut, tc.reason)
+		}
+	}
 }
