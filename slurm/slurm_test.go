@@ -410,13 +410,16 @@ repetitions = 2
 warmup = 0
 timeout = "5m"
 
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [1]
+
 [[benchmark]]
 kind = "command"
 name = "sleeper"
 argv = ["sleep", "300"]
 mpi = ["none"]
-pmi = ["pmi1"]
-ranks = [1]
 
 [[runtime]]
 name = "native"
@@ -475,7 +478,7 @@ name = "native"
 		t.Fatalf("%d runs stored, want 2 (both repetitions, failed)", len(runs))
 	}
 	for _, r := range runs {
-		if r.Status != results.StatusFailed || !strings.Contains(strings.ToLower(r.Reason), "cancel") || r.SlurmJobID != id {
+		if r.Status != results.StatusFailed || !strings.Contains(r.Reason, "job "+id+" was cancelled") || r.SlurmJobID != id {
 			t.Errorf("rep %d: %s %q (job %q); want failed, the reason naming the cancellation, job %s", r.Repetition, r.Status, r.Reason, r.SlurmJobID, id)
 		}
 	}

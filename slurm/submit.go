@@ -209,6 +209,7 @@ type watchedJob struct {
 	id       string
 	state    string
 	gone     int // polls since the job left squeue without an exit-status file
+	exitSeen int // polls since the exit-status file appeared
 	ended    bool
 	imported bool
 	end      JobEnd
@@ -223,7 +224,13 @@ func (w *watchedJob) poll(ctx context.Context, log io.Writer, bar *bar) {
 		w.state = state
 	}
 	if st, ok := readExitStatus(w.job.ExitStatusFile()); ok {
-		// The job's last act; Slurm may still show it COMPLETING.
+		// The job's last act. Slurm may still show it RUNNING or
+		// COMPLETING for a moment: wait a few polls for its final state,
+		// which says whether it was cancelled or timed out.
+		w.exitSeen++
+		if inQueue && !ended(state) && w.exitSeen < 10 {
+			return
+		}
 		w.ended, w.end = true, JobEnd{ExitStatus: st, State: state, Reason: reason}
 		return
 	}
