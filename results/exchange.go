@@ -36,7 +36,8 @@ type ImportOptions struct {
 	// Study receives the runs; it is created when absent. For exported
 	// runs (JSON lines of Run) an empty Study keeps each run's own.
 	Study string
-	// Host is recorded for parsed results (exported runs carry their own).
+	// Host is recorded for parsed results (exported runs carry their
+	// own); default ThisHost().
 	Host Host
 	// Cell gives the axes a parsed result does not carry (runtime, layout,
 	// mpi, pmi, ranks, ...); benchmark, kind and class come from the result
@@ -64,6 +65,9 @@ func Import(ctx context.Context, st *Store, name string, data []byte, opt Import
 	var is ImportStats
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Host.Hostname == "" {
+		opt.Host = ThisHost()
 	}
 	trimmed := bytes.TrimSpace(data)
 	var records []Record
