@@ -81,6 +81,10 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	// The engine wrappers keep per-rank files (--cidfile) in a temporary
+	// folder they do not remove: keep them in the run's working folder
+	// rather than in each node's /tmp.
+	os.Setenv("TMPDIR", wd)
 	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd}}
 	w, err := rt.Wrapper(spec)
 	if err != nil {
