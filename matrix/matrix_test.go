@@ -57,7 +57,7 @@ func TestLimitedBuffer(t *testing.T) {
 }
 
 // repoRoot is the module root, where the kernels are built.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	wd, _ := os.Getwd()
 	return filepath.Dir(wd)
