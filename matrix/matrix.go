@@ -34,6 +34,7 @@ import (
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/runtimes"
 )
 
 // Options describe one matrix run.
@@ -139,6 +140,13 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		todo = append(todo, p)
 	}
 
+	if hasContainers(todo) {
+		// Containers of an earlier hpcbench killed with SIGKILL would hold
+		// cores and names; remove them before measuring anything.
+		if removed, err := runtimes.CleanupLeftovers(ctx); err == nil && len(removed) > 0 && opts.Log != nil {
+			fmt.Fprintf(opts.Log, "removed %d containers left by a killed hpcbench\n", len(removed))
+		}
+	}
 	ex := &executor{opts: opts, inv: inv, host: host, study: study, seed: seed, images: map[string]imageResult{}}
 	if err := ex.init(); err != nil {
 		return nil, err
@@ -254,6 +262,15 @@ func schedule(cells []configs.Cell, seed int64, order string) []scheduled {
 		out = append(out, scheduled{cell: c, order: i})
 	}
 	return out
+}
+
+func hasContainers(runs []scheduled) bool {
+	for _, p := range runs {
+		if !p.cell.IsNative() {
+			return true
+		}
+	}
+	return false
 }
 
 func hostOf(inv *inventory.Inventory) results.Host {
