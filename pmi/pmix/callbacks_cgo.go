@@ -52,11 +52,11 @@ func goAbort(nspace *C.char, rank C.pmix_rank_t, status C.int, msg *C.char, cbfu
 
 //export goFence
 func goFence(nspace *C.char, data *C.char, ndata C.size_t, cbfunc C.pmix_modex_cbfunc_t, cbdata unsafe.Pointer) {
-	j := lookupJob(C.GoString(nspace))
-	go func() {
-		completeFence(cbfunc, cbdata, data, ndata)
-		if j != nil {
-			j.post(event{kind: eventFenceDone})
-		}
-	}()
+	// Every rank has contributed: the fence is complete as far as the job
+	// is concerned. The event goes first, so that it is queued before any
+	// rank can leave the fence, let alone exit.
+	if j := lookupJob(C.GoString(nspace)); j != nil {
+		j.post(event{kind: eventFenceDone})
+	}
+	go completeFence(cbfunc, cbdata, data, ndata)
 }

@@ -30,8 +30,10 @@ func (j *Job) post(e event) {
 	j.qcond.Signal()
 }
 
-// dispatch delivers queued events in order until the job is forgotten.
+// dispatch delivers queued events in order until the job is forgotten and
+// its queue is empty.
 func (j *Job) dispatch() {
+	defer close(j.dispatched)
 	for {
 		j.qmu.Lock()
 		for len(j.queue) == 0 && !j.stopping {

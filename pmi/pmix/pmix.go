@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // ErrNoPMIx is returned by every entry point of a build without PMIx
@@ -20,14 +21,18 @@ var ErrServerShutDown = errors.New("the PMIx server of this process was shut dow
 // ErrJobClosed is returned by a Job's methods after Close.
 var ErrJobClosed = errors.New("PMIx job is closed")
 
+// closeDrain bounds how long Close waits for queued events to be delivered.
+const closeDrain = time.Second
+
 // maxNspaceLen is PMIX_MAX_NSLEN: a namespace is at most 255 bytes.
 const maxNspaceLen = 255
 
 // Events are the job's callbacks; nil fields are skipped. They are called
 // one at a time, in the order libpmix reported them, on a goroutine of the
 // job's own (never on libpmix's progress thread), so a callback may block
-// briefly or kill processes. Events already queued may still arrive while
-// or just after Close runs.
+// briefly or kill processes. Close delivers the events already queued
+// before it returns; a callback that calls Close itself makes Close wait
+// for it a while (closeDrain) instead.
 type Events struct {
 	// Connected: rank finished its PMIx handshake with the server
 	// (PMIx_Init returned on the client side).
@@ -142,11 +147,12 @@ type Job struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	qmu      sync.Mutex
-	qcond    *sync.Cond
-	queue    []event
-	stopping bool
-	closed   bool
+	qmu        sync.Mutex
+	qcond      *sync.Cond
+	dispatched chan struct{} // closed when dispatch returns
+	queue      []event
+	stopping   bool
+	closed     bool
 }
 
 // NewJob registers a job of ranks ranks under namespace nspace (unique among
@@ -181,6 +187,7 @@ func NewJob(nspace string, ranks int, ev Events) (*Job, error) {
 		ev:       ev,
 	}
 	j.qcond = sync.NewCond(&j.qmu)
+	j.dispatched = make(chan struct{})
 
 	server.mu.Lock()
 	if _, dup := server.jobs[nspace]; dup {
@@ -191,15 +198,10 @@ func NewJob(nspace string, ranks int, ev Events) (*Job, error) {
 	server.mu.Unlock()
 
 	if err := libRegisterJob(nspace, ranks, host); err != nil {
+		// Undo whatever part of the registration happened.
+		libDeregisterJob(nspace, ranks)
 		j.forget()
 		return nil, fmt.Errorf("PMIx job %s: registering %d ranks: %w", nspace, ranks, err)
-	}
-	for r := 0; r < ranks; r++ {
-		if err := libRegisterClient(nspace, r); err != nil {
-			libDeregisterJob(nspace)
-			j.forget()
-			return nil, fmt.Errorf("PMIx job %s: registering rank %d: %w", nspace, r, err)
-		}
 	}
 	go j.dispatch()
 	return j, nil
@@ -214,6 +216,10 @@ func rankSettings(ranks int) map[string]string {
 		// rank thinks it is alone.
 		"OMPI_MCA_schizo": "^orte",
 	}
+	// The server keeps job data in the hash store (see shim.c: the
+	// shared-memory store hangs now and then in 4.2.2); clients are held to
+	// the same, which libpmix requires of all ranks of a job.
+	s["PMIX_MCA_gds"] = "hash"
 	if ranks > runtime.NumCPU() {
 		// What mpirun does when oversubscribed: ranks waiting in MPI give
 		// their core away instead of spinning against one another.
@@ -268,25 +274,22 @@ func (j *Job) RankEnv(rank int) ([]string, error) {
 }
 
 // Close deregisters the job's ranks and namespace from the server (libpmix
-// then drops the job's data and shared-memory files) and stops its events.
-// Call it after the ranks ended or were killed. It is safe to call twice.
+// then drops the job's data) and stops its events once those already
+// queued were delivered. Call it after the ranks ended or were killed. It is
+// safe to call twice.
 func (j *Job) Close() error {
 	j.closeOnce.Do(func() {
 		j.qmu.Lock()
 		j.closed = true
 		j.qmu.Unlock()
-		var errs []error
-		for r := 0; r < j.ranks; r++ {
-			if err := libDeregisterClient(j.nspace, r); err != nil {
-				errs = append(errs, fmt.Errorf("rank %d: %w", r, err))
-			}
-		}
-		if err := libDeregisterJob(j.nspace); err != nil {
-			errs = append(errs, err)
-		}
+		err := libDeregisterJob(j.nspace, j.ranks)
 		j.forget()
-		if len(errs) > 0 {
-			j.closeErr = fmt.Errorf("PMIx job %s: closing: %w", j.nspace, errors.Join(errs...))
+		select {
+		case <-j.dispatched:
+		case <-time.After(closeDrain):
+		}
+		if err != nil {
+			j.closeErr = fmt.Errorf("PMIx job %s: closing: %w", j.nspace, err)
 		}
 	})
 	return j.closeErr

@@ -9,13 +9,14 @@ package pmix
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"runtime/cgo"
 	"time"
 	"unsafe"
 )
 
-// opTimeout bounds the wait for libpmix to complete a registration or a
+// opTimeout bounds the wait for libpmix to complete one registration or
 // deregistration. They finish in microseconds; a hang here means libpmix's
 // progress thread is stuck, and a launcher must not hang with it.
 const opTimeout = 10 * time.Second
@@ -57,13 +58,17 @@ func libFinalize() error {
 	return nil
 }
 
-// waitOp runs one asynchronous libpmix call. The completion callback finds
-// its channel through a cgo.Handle carried in cbdata; goOpDone deletes it.
+// waitOp runs one asynchronous libpmix call and waits for it. The
+// completion callback finds its channel through a cgo.Handle carried in
+// cbdata; goOpDone deletes the handle.
+//
+// Calls are made one at a time on purpose: with libpmix 4.2.2, client
+// registrations or deregistrations queued together without waiting for
+// each other leave a later job's fence hanging about once in 40 jobs.
 func waitOp(call string, start func(h C.uintptr_t) C.pmix_status_t) error {
 	done := make(chan C.pmix_status_t, 1)
 	h := cgo.NewHandle(done)
-	rc := start(C.uintptr_t(h))
-	switch rc {
+	switch rc := start(C.uintptr_t(h)); rc {
 	case C.PMIX_SUCCESS:
 	case C.PMIX_OPERATION_SUCCEEDED:
 		h.Delete()
@@ -73,33 +78,32 @@ func waitOp(call string, start func(h C.uintptr_t) C.pmix_status_t) error {
 		return pmixError(call, rc)
 	}
 	select {
-	case rc = <-done:
+	case rc := <-done:
+		if rc != C.PMIX_SUCCESS && rc != C.PMIX_OPERATION_SUCCEEDED {
+			return pmixError(call, rc)
+		}
+		return nil
 	case <-time.After(opTimeout):
-		// The handle stays valid for a late completion, which deletes it.
+		// A late completion still finds, and deletes, its handle.
 		return fmt.Errorf("%s: no completion from libpmix after %v", call, opTimeout)
 	}
-	if rc != C.PMIX_SUCCESS && rc != C.PMIX_OPERATION_SUCCEEDED {
-		return pmixError(call, rc)
-	}
-	return nil
 }
 
+// libRegisterJob registers a job and then its ranks as clients.
 func libRegisterJob(nspace string, ranks int, host string) error {
 	cns := C.CString(nspace)
 	defer C.free(unsafe.Pointer(cns))
 	chost := C.CString(host)
 	defer C.free(unsafe.Pointer(chost))
-	return waitOp("PMIx_server_register_nspace", func(h C.uintptr_t) C.pmix_status_t {
+	err := waitOp("PMIx_server_register_nspace", func(h C.uintptr_t) C.pmix_status_t {
 		return C.hb_register_nspace(cns, C.int(ranks), chost, h)
 	})
-}
-
-func libRegisterClient(nspace string, rank int) error {
-	cns := C.CString(nspace)
-	defer C.free(unsafe.Pointer(cns))
-	return waitOp("PMIx_server_register_client", func(h C.uintptr_t) C.pmix_status_t {
-		return C.hb_register_client(cns, C.int(rank), h)
-	})
+	for r := 0; r < ranks && err == nil; r++ {
+		err = waitOp(fmt.Sprintf("PMIx_server_register_client (rank %d)", r), func(h C.uintptr_t) C.pmix_status_t {
+			return C.hb_register_client(cns, C.int(r), h)
+		})
+	}
+	return err
 }
 
 func libSetupFork(nspace string, rank int) ([]string, error) {
@@ -118,22 +122,22 @@ func libSetupFork(nspace string, rank int) ([]string, error) {
 	return out, nil
 }
 
-func libDeregisterClient(nspace string, rank int) error {
+// libDeregisterJob deregisters every rank of a job and then the job.
+func libDeregisterJob(nspace string, ranks int) error {
 	cns := C.CString(nspace)
 	defer C.free(unsafe.Pointer(cns))
-	return waitOp("PMIx_server_deregister_client", func(h C.uintptr_t) C.pmix_status_t {
-		C.hb_deregister_client(cns, C.int(rank), h)
-		return C.PMIX_SUCCESS
-	})
-}
-
-func libDeregisterJob(nspace string) error {
-	cns := C.CString(nspace)
-	defer C.free(unsafe.Pointer(cns))
-	return waitOp("PMIx_server_deregister_nspace", func(h C.uintptr_t) C.pmix_status_t {
+	var errs []error
+	for r := 0; r < ranks; r++ {
+		errs = append(errs, waitOp(fmt.Sprintf("PMIx_server_deregister_client (rank %d)", r), func(h C.uintptr_t) C.pmix_status_t {
+			C.hb_deregister_client(cns, C.int(r), h)
+			return C.PMIX_SUCCESS
+		}))
+	}
+	errs = append(errs, waitOp("PMIx_server_deregister_nspace", func(h C.uintptr_t) C.pmix_status_t {
 		C.hb_deregister_nspace(cns, h)
 		return C.PMIX_SUCCESS
-	})
+	}))
+	return errors.Join(errs...)
 }
 
 // releaseClient completes an up-call that held a client (finalize, abort).

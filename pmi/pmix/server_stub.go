@@ -10,7 +10,5 @@ func libVersion() string                                         { return "" }
 func libInit(tmpdir, serverNspace string) error                  { return ErrNoPMIx }
 func libFinalize() error                                         { return ErrNoPMIx }
 func libRegisterJob(nspace string, ranks int, host string) error { return ErrNoPMIx }
-func libRegisterClient(nspace string, rank int) error            { return ErrNoPMIx }
 func libSetupFork(nspace string, rank int) ([]string, error)     { return nil, ErrNoPMIx }
-func libDeregisterClient(nspace string, rank int) error          { return ErrNoPMIx }
-func libDeregisterJob(nspace string) error                       { return ErrNoPMIx }
+func libDeregisterJob(nspace string, ranks int) error            { return ErrNoPMIx }

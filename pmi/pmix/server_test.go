@@ -42,6 +42,8 @@ func TestRankEnvAndJobTable(t *testing.T) {
 		"PMIX_NAMESPACE":  "hpcbench-test-env",
 		"PMIX_RANK":       "1",
 		"OMPI_MCA_schizo": "^orte",
+		"PMIX_GDS_MODULE": "hash",
+		"PMIX_MCA_gds":    "hash",
 	} {
 		if vars[k] != want {
 			t.Errorf("RankEnv(1): %s=%q, want %q", k, vars[k], want)

@@ -78,8 +78,6 @@ static pmix_status_t hb_direct_modex(const pmix_proc_t *proc, const pmix_info_t 
 
 static pmix_server_module_t hb_module;
 
-#define HB_FENCE_OPT_VAR "PMIX_MCA_pmix_server_fence_localonly_opt"
-
 pmix_status_t hb_server_init(const char *tmpdir, const char *server_nspace)
 {
     memset(&hb_module, 0, sizeof(hb_module));
@@ -103,18 +101,31 @@ pmix_status_t hb_server_init(const char *tmpdir, const char *server_nspace)
     PMIX_INFO_LOAD(&info[6], PMIX_TCP_DISABLE_IPV6, &yes, PMIX_BOOL);
     PMIX_INFO_LOAD(&info[7], PMIX_SERVER_TOOL_SUPPORT, &no, PMIX_BOOL);
     PMIX_INFO_LOAD(&info[8], PMIX_SERVER_SYSTEM_SUPPORT, &no, PMIX_BOOL);
-    // libpmix completes a fence among local ranks by itself unless told
-    // otherwise; hpcbench wants the fence up-call, which is how it sees a
-    // job's first fence. The variable is read during init only, so it is set
-    // for the call and removed again (the Go side never sees it, and ranks
-    // do not inherit it). A value the user set is left alone.
-    int set_fence_opt = getenv(HB_FENCE_OPT_VAR) == NULL;
-    if (set_fence_opt) {
-        setenv(HB_FENCE_OPT_VAR, "0", 1);
+    // Two library settings, read from the environment during init only, so
+    // they are set for the call and removed again (the Go side never sees
+    // them, and ranks do not inherit them); a value the user set is kept.
+    // - libpmix completes a fence among local ranks by itself unless told
+    //   otherwise; hpcbench wants the fence up-call, which is how it sees a
+    //   job's first fence.
+    // - The shared-memory job store (gds ds21) now and then leaves a
+    //   client's PMIx_Init hanging with 4.2.2 (about one job in 50 here);
+    //   the hash store, which sends job data over the socket, does not.
+    static const char *vars[][2] = {
+        {"PMIX_MCA_pmix_server_fence_localonly_opt", "0"},
+        {"PMIX_MCA_gds", "hash"},
+    };
+    int set[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        if (getenv(vars[i][0]) == NULL) {
+            setenv(vars[i][0], vars[i][1], 1);
+            set[i] = 1;
+        }
     }
     pmix_status_t rc = PMIx_server_init(&hb_module, info, ninfo);
-    if (set_fence_opt) {
-        unsetenv(HB_FENCE_OPT_VAR);
+    for (int i = 0; i < 2; i++) {
+        if (set[i]) {
+            unsetenv(vars[i][0]);
+        }
     }
     PMIX_INFO_FREE(info, ninfo);
     return rc;
