@@ -48,10 +48,6 @@ func extendMatrix(flags []cli.Flag, runner func(ctx context.Context, c *cli.Cont
 	return true
 }
 
-// errMatrixNotImplemented is returned by a run without --dry-run until an
-// executor is registered.
-var errMatrixNotImplemented = errors.New("running the matrix is not implemented yet (use --dry-run to see the cells)")
-
 func init() {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "db", Value: "hpcbench.db", Usage: "SQLite `FILE` the results go to"},
@@ -97,9 +93,6 @@ func runMatrixCommand(c *cli.Context) error {
 	}
 	if opts.DryRun {
 		return configs.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, configs.PlanOptions{Quiet: opts.Quiet})
-	}
-	if matrixRunner == nil {
-		return errMatrixNotImplemented
 	}
 	return matrixRunner(c.Context, c, c.App.Writer, opts, plan)
 }

@@ -73,7 +73,7 @@ func TestMatrixErrors(t *testing.T) {
 		{[]string{"matrix", "--dry-run", "--filter", "colour=red"}, 2, `unknown key "colour"`},
 		{[]string{"matrix", "--dry-run", "--filter", "benchmark=hpl"}, 2, "matches no cell"},
 		{[]string{"matrix", "a.toml", "b.toml"}, 2, "one CONFIG at most"},
-		{[]string{"matrix", "--quiet"}, 1, "not implemented yet"},
+		{[]string{"matrix", "--quiet", "--db", "/nonexistent-dir/x.db", "--filter", "runtime=native"}, 1, "open results /nonexistent-dir/x.db"},
 	}
 	for _, tt := range tests {
 		out, code := runCLI(t, bin, tt.args...)
