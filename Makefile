@@ -5,7 +5,9 @@
 #   make kernels  the project's MPI kernels (npb/kernels)
 #   make test     setup, build, kernels, then every Go test against the real tools
 #   make bench    build, kernels, then every Go benchmark once
-#   make demo     setup, build, kernels, then doctor and the quick study's plan
+#   make images   the quick study's container images (one per MPI), built locally
+#   make demo     setup, build, kernels, images, then the quick study and its
+#                 PDF report (out/hpcbench.db, out/quick-report.pdf)
 
 export PATH := /usr/local/go/bin:$(PATH)
 
@@ -16,7 +18,7 @@ LDFLAGS      := -X github.com/hpcbench/hpcbench/buildinfo.Version=$(VERSION)
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS   ?=
 
-.PHONY: all setup build kernels test bench demo clean
+.PHONY: all setup build kernels images test bench demo clean
 
 all: build
 
@@ -41,10 +43,23 @@ test: setup build kernels
 bench: build kernels
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout $(TEST_TIMEOUT) ./...
 
-demo: setup build kernels
+# Minimal images (the ldd closure of the kernels and the MPI, plus busybox)
+# for Docker, Podman, Apptainer and OCI bundles; skipped when unchanged.
+images: build kernels
+	$(BIN) image build --mpi mpich --name hpcbench-mpich --minimal \
+		--binaries $$(ls -d $(CURDIR)/npb/kernels/build/mpich/* | paste -sd, -)
+	$(BIN) image build --mpi openmpi --name hpcbench-openmpi --minimal \
+		--binaries $$(ls -d $(CURDIR)/npb/kernels/build/openmpi/* | paste -sd, -)
+
+DEMO_DB ?= out/hpcbench.db
+
+demo: setup build kernels images
+	@mkdir -p out
 	$(BIN) doctor
-	$(BIN) matrix --dry-run configs/quick.toml
+	$(BIN) matrix --db $(DEMO_DB) configs/quick.toml
+	$(BIN) results show --db $(DEMO_DB)
+	$(BIN) report --db $(DEMO_DB) -o out/quick-report.pdf
 
 clean:
-	rm -rf bin
+	rm -rf bin out
 	@if [ -f npb/kernels/Makefile ]; then $(MAKE) -C npb/kernels clean; fi
