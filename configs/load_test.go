@@ -52,7 +52,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 	if err != nil || string(disk) != string(QuickSource()) {
 		t.Errorf("the built-in quick config differs from quick.toml")
 	}
-	if cfg.Study.Name != "quick" || cfg.Study.Repetitions != 3 || cfg.Study.Warmup != 1 {
+	if cfg.Study.Name != "quick" || cfg.Study.Repetitions != 4 || cfg.Study.Warmup != 1 {
 		t.Errorf("quick study = %+v", cfg.Study)
 	}
 }
