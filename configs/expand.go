@@ -61,6 +61,10 @@ type Cell struct {
 	// be derived from HPLMemFraction and the inventory knew no memory size.
 	HPL            *npb.HPLInput `json:"hpl,omitempty"`
 	HPLMemFraction float64       `json:"hpl_mem_fraction,omitempty"`
+	// BLASThreads is study.blas_threads for HPL and HPCC cells (0: not
+	// set); the executor turns it into OPENBLAS_NUM_THREADS and
+	// OMP_NUM_THREADS.
+	BLASThreads int `json:"blas_threads,omitempty"`
 }
 
 // Key identifies the cell within its study, without the repetition: the
@@ -194,6 +198,7 @@ func Expand(cfg *Config, inv *inventory.Inventory) (cells []Cell, skipped []Skip
 								}
 								if b.Kind == KindHPL || b.Kind == KindHPCC {
 									c.HPL, c.HPLMemFraction = hplProblem(b, n, inv)
+									c.BLASThreads = s.BLASThreads
 								}
 								if err := check(cfg, b, &c, inv); err != nil {
 									skipped = append(skipped, Skipped{Cell: c, Reason: err.Error(), Err: err})

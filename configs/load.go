@@ -92,7 +92,7 @@ func (v *validator) add(key string, sentinel error, format string, a ...any) {
 // schemaKeys are the keys of each table of the schema ("" is the top).
 var schemaKeys = map[string][]string{
 	"":          {"study", "matrix", "benchmark", "runtime", "slurm"},
-	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "npb_dir"},
+	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "blas_threads", "npb_dir"},
 	"matrix":    {"mpi", "pmi", "ranks"},
 	"benchmark": {"kind", "name", "names", "label", "classes", "binary", "dir", "args", "argv", "check_binary", "n", "mem_fraction", "nb", "p", "q", "mpi", "pmi", "ranks", "runtimes", "env", "timeout", "repetitions", "warmup"},
 	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env"},
@@ -219,6 +219,9 @@ func (v *validator) study() {
 	case "none", "core":
 	default:
 		v.add("study.bind", ErrInvalid, "%q: want \"none\" or \"core\"", s.Bind)
+	}
+	if s.BLASThreads < 0 {
+		v.add("study.blas_threads", ErrInvalid, "%d: cannot be negative (1 is one BLAS thread per rank)", s.BLASThreads)
 	}
 	if s.NPBDir == "" {
 		s.NPBDir = DefaultNPBDir

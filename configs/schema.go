@@ -48,6 +48,10 @@ type Study struct {
 	Bind string `toml:"bind" json:"bind"`
 	// Env is added to every rank's environment.
 	Env map[string]string `toml:"env" json:"env,omitempty"`
+	// BLASThreads is the number of BLAS threads per rank of HPL and HPCC
+	// cells (OPENBLAS_NUM_THREADS and OMP_NUM_THREADS, over any env key
+	// setting them); 0 (or absent) keeps what env says, else 1.
+	BLASThreads int `toml:"blas_threads" json:"blas_threads,omitempty"`
 	// NPBDir is the folder {dir} stands for in NPB binary templates
 	// (default "npb/kernels/build", the project's own kernels). Relative
 	// paths are relative to the folder hpcbench runs in.
