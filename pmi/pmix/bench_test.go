@@ -19,7 +19,10 @@ import (
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
-var launchReps = flag.Int("launch-reps", 12, "repetitions per side and rank count in BenchmarkLaunchVsMpirun")
+var (
+	launchReps  = flag.Int("launch-reps", 12, "repetitions per side and rank count in BenchmarkLaunchVsMpirun")
+	launchRanks = flag.String("launch-ranks", "1,2,4,8", "rank counts of BenchmarkLaunchVsMpirun, comma-separated")
+)
 
 // benchMCA is the Open MPI configuration of both sides: the same transport
 // settings, given to both through the environment.
@@ -32,6 +35,9 @@ type launchSample struct {
 	span     time.Duration // first rank's main() to last rank's MPI_Finalize end
 	wireUp   time.Duration // hpcbench only: every PMIx client connected
 	fence    time.Duration // hpcbench only: first fence completed
+	// outside is hpcbench only: the part of wall outside Report.Wall (first
+	// spawn to last reap), i.e. job registration, deregistration, output.
+	outside time.Duration
 }
 
 // own is the launcher's share of the wall time: what is left once the
@@ -73,9 +79,13 @@ func BenchmarkLaunchVsMpirun(b *testing.B) {
 	var table strings.Builder
 	fmt.Fprintf(&table, "\nOpen MPI hello, %d launches per cell, medians (interquartile range); MCA %s via env on both sides\n",
 		*launchReps, strings.Join(benchMCA, " "))
-	fmt.Fprintf(&table, "| ranks | hpcbench wall | mpirun wall | ratio | hpcbench all-in-MPI_Init | mpirun all-in-MPI_Init | hpcbench own share | mpirun own share | PMIx wire-up | first fence |\n")
-	fmt.Fprintf(&table, "|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, n := range []int{1, 2, 4, 8} {
+	fmt.Fprintf(&table, "| ranks | hpcbench wall | mpirun wall | ratio | hpcbench all-in-MPI_Init | mpirun all-in-MPI_Init | hpcbench own share | mpirun own share | hpcbench outside spawn-to-reap | PMIx wire-up | first fence |\n")
+	fmt.Fprintf(&table, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, field := range strings.Split(*launchRanks, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n < 1 {
+			b.Fatalf("-launch-ranks: %q is not a rank count", field)
+		}
 		var ours, theirs []launchSample
 		for i := range *launchReps {
 			order := []bool{true, false}
@@ -109,11 +119,12 @@ func BenchmarkLaunchVsMpirun(b *testing.B) {
 		initDone := func(s launchSample) time.Duration { return s.initDone }
 		own := launchSample.own
 		ourWall, theirWall := median(pick(ours, wall)), median(pick(theirs, wall))
-		fmt.Fprintf(&table, "| %d | %s | %s | %.2f | %s | %s | %s | %s | %s | %s |\n", n,
+		fmt.Fprintf(&table, "| %d | %s | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", n,
 			quart(pick(ours, wall)), quart(pick(theirs, wall)),
 			float64(ourWall)/float64(theirWall),
 			quart(pick(ours, initDone)), quart(pick(theirs, initDone)),
 			quart(pick(ours, own)), quart(pick(theirs, own)),
+			quart(pick(ours, func(s launchSample) time.Duration { return s.outside })),
 			quart(pick(ours, func(s launchSample) time.Duration { return s.wireUp })),
 			quart(pick(ours, func(s launchSample) time.Duration { return s.fence })))
 		b.ReportMetric(float64(ourWall)/float64(theirWall), fmt.Sprintf("ratio@%d", n))
@@ -138,7 +149,7 @@ func launchHpcbench(hello string, n int) (launchSample, error) {
 		return launchSample{}, fmt.Errorf("hpcbench launch of %d ranks: %s\n%s", n, rep.Reason, stderr.String())
 	}
 	s, err := rankTimes(stdout.String(), n, start, wall)
-	s.wireUp, s.fence = rep.WireUp, rep.FirstFence
+	s.wireUp, s.fence, s.outside = rep.WireUp, rep.FirstFence, wall-rep.Wall
 	return s, err
 }
 

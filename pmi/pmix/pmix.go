@@ -199,7 +199,7 @@ func NewJob(nspace string, ranks int, ev Events) (*Job, error) {
 
 	if err := libRegisterJob(nspace, ranks, host); err != nil {
 		// Undo whatever part of the registration happened.
-		libDeregisterJob(nspace, ranks)
+		libDeregisterJob(nspace)
 		j.forget()
 		return nil, fmt.Errorf("PMIx job %s: registering %d ranks: %w", nspace, ranks, err)
 	}
@@ -273,8 +273,8 @@ func (j *Job) RankEnv(rank int) ([]string, error) {
 	return env, nil
 }
 
-// Close deregisters the job's ranks and namespace from the server (libpmix
-// then drops the job's data) and stops its events once those already
+// Close deregisters the job from the server (libpmix then drops the job's
+// ranks and data) and stops its events once those already
 // queued were delivered. Call it after the ranks ended or were killed. It is
 // safe to call twice.
 func (j *Job) Close() error {
@@ -282,7 +282,7 @@ func (j *Job) Close() error {
 		j.qmu.Lock()
 		j.closed = true
 		j.qmu.Unlock()
-		err := libDeregisterJob(j.nspace, j.ranks)
+		err := libDeregisterJob(j.nspace)
 		j.forget()
 		select {
 		case <-j.dispatched:

@@ -11,4 +11,4 @@ func libInit(tmpdir, serverNspace string) error                  { return ErrNoP
 func libFinalize() error                                         { return ErrNoPMIx }
 func libRegisterJob(nspace string, ranks int, host string) error { return ErrNoPMIx }
 func libSetupFork(nspace string, rank int) ([]string, error)     { return nil, ErrNoPMIx }
-func libDeregisterJob(nspace string, ranks int) error            { return ErrNoPMIx }
+func libDeregisterJob(nspace string) error                       { return ErrNoPMIx }

@@ -253,13 +253,6 @@ static void hb_op_done(pmix_status_t status, void *cbdata)
     goOpDone(status, (uintptr_t)cbdata);
 }
 
-void hb_deregister_client(const char *nspace, int rank, uintptr_t handle)
-{
-    pmix_proc_t proc;
-    PMIX_LOAD_PROCID(&proc, nspace, (pmix_rank_t)rank);
-    PMIx_server_deregister_client(&proc, hb_op_done, (void *)handle);
-}
-
 void hb_deregister_nspace(const char *nspace, uintptr_t handle)
 {
     pmix_nspace_t ns;

@@ -28,9 +28,7 @@ pmix_status_t hb_register_client(const char *nspace, int rank, uintptr_t handle)
 pmix_status_t hb_setup_fork(const char *nspace, int rank, char ***env);
 void hb_free_env(char **env);
 
-// hb_deregister_client and hb_deregister_nspace always complete through
-// goOpDone(status, handle).
-void hb_deregister_client(const char *nspace, int rank, uintptr_t handle);
+// hb_deregister_nspace always completes through goOpDone(status, handle).
 void hb_deregister_nspace(const char *nspace, uintptr_t handle);
 
 // hb_complete_op releases a client held in an up-call (finalize, abort).
