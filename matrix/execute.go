@@ -79,12 +79,12 @@ func (ex *executor) close() {
 
 // runtimeFor detects the cell's runtime and prepares its image, once.
 func (ex *executor) runtimeFor(ctx context.Context, c configs.Cell) imageResult {
-	key := c.Runtime + "\x00" + c.Image
+	key := c.Runtime + "\x00" + c.RuntimeCommand + "\x00" + c.Image
 	if ir, ok := ex.images[key]; ok {
 		return ir
 	}
 	var ir imageResult
-	ir.rt, ir.err = runtimes.Get(c.Runtime)
+	ir.rt, ir.err = runtimes.GetCommand(c.Runtime, c.RuntimeCommand)
 	if ir.err == nil {
 		ir.version, ir.err = ir.rt.Detect(ctx)
 	}
@@ -137,7 +137,8 @@ func (ex *executor) run(ctx context.Context, p scheduled) (results.Run, error) {
 	}
 
 	out := &limitedBuffer{limit: outputLimit}
-	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.info, MPI: c.MPI, Binds: []string{work}}
+	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.info, MPI: c.MPI, Binds: []string{work},
+		Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
 	var rep *pmi.Report
 	var choices map[string]string
 	switch {
@@ -326,7 +327,7 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 	if err := rt.WrapNode(spec, job, cmd); err != nil {
 		return nil, nil, err
 	}
-	choices := map[string]string{"runtime": rt.Name(), "layout": string(configs.LayoutPerNode), "pmi_server": "hpcbench inside the container"}
+	choices := runtimes.NodeChoices(rt, spec)
 	runCtx := ctx
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -25,16 +25,18 @@ import (
 type apptainer struct {
 	// prefer is the binary tried first ("apptainer" or "singularity").
 	prefer string
+	// command is the executable a config named; "" looks for prefer.
+	command string
 
 	once sync.Once
 	bin  string
 }
 
-func newApptainer(alias string) Runtime {
+func newApptainer(alias, command string) Runtime {
 	if alias == "singularity" {
-		return &apptainer{prefer: "singularity"}
+		return &apptainer{prefer: "singularity", command: command}
 	}
-	return &apptainer{prefer: "apptainer"}
+	return &apptainer{prefer: "apptainer", command: command}
 }
 
 func init() {
@@ -47,6 +49,10 @@ func (a *apptainer) Name() string { return "apptainer" }
 // binary finds the program: the preferred name, else the other one.
 func (a *apptainer) binary() string {
 	a.once.Do(func() {
+		if a.command != "" {
+			a.bin = a.command
+			return
+		}
 		names := []string{"apptainer", "singularity"}
 		if a.prefer == "singularity" {
 			names = []string{"singularity", "apptainer"}
@@ -182,9 +188,11 @@ func (a *apptainer) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
 	if err != nil {
 		return err
 	}
-	args := append([]string{a.binary()}, a.execFlags()...)
+	args := append([]string{orDefault(spec.Command, a.binary())}, a.execFlags()...)
 	args = append(args, bindFlag(p.binds, nil)...)
-	args = append(args, "--pwd", p.dir, spec.Image.Ref)
+	args = append(args, "--pwd", p.dir)
+	args = append(args, spec.Flags...)
+	args = append(args, spec.Image.Ref)
 	cmd.Argv = append(args, p.argv...)
 	return nil
 }
@@ -243,9 +251,11 @@ func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 		}
 		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
 	}
-	args := append([]string{w.a.binary()}, w.a.execFlags()...)
+	args := append([]string{orDefault(w.spec.Command, w.a.binary())}, w.a.execFlags()...)
 	args = append(args, bindFlag(binds, ro)...)
-	args = append(args, "--pwd", p.dir, w.spec.Image.Ref)
+	args = append(args, "--pwd", p.dir)
+	args = append(args, w.spec.Flags...)
+	args = append(args, w.spec.Image.Ref)
 	cmd.Argv = append(args, p.argv...)
 	return nil
 }

@@ -265,7 +265,7 @@ func importInto(ctx context.Context, rt string, m *Manifest, fresh bool, log io.
 				return nil
 			}
 		}
-		a := newApptainer("apptainer").(*apptainer)
+		a := newApptainer("apptainer", "").(*apptainer)
 		if _, err := runTool(ctx, nil, a.binary(), "build", "--force", path, m.Rootfs); err != nil {
 			return fmt.Errorf("apptainer build: %w", err)
 		}

@@ -6,8 +6,15 @@ package runtimes
 // network. Containers outlive a killed client under dockerd: every one is
 // named hpcbench-<job>-<rank>, labelled, and removed by Cleanup or, after a
 // killed hpcbench, by CleanupLeftovers.
-func newDocker(string) Runtime {
-	return &engine{name: "docker", bin: "docker"}
+func newDocker(_, command string) Runtime {
+	return &engine{name: "docker", bin: orDefault(command, "docker")}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func init() { register("docker", newDocker) }

@@ -173,24 +173,55 @@ func (e *engine) Wrapper(spec Spec) (Wrapper, error) {
 	if spec.Image.Ref == "" {
 		return nil, fmt.Errorf("%s: %w: the spec names no image (call Prepare first)", e.name, ErrImageNotFound)
 	}
-	dir, err := os.MkdirTemp("", "hpcbench-"+e.name+"-")
-	if err != nil {
+	if err := checkFlags(e.name, spec.Flags, detachFlags); err != nil {
 		return nil, err
 	}
-	return &engineWrapper{e: e, spec: spec, cidDir: dir, peaks: map[int]*peakWatch{}}, nil
+	return &engineWrapper{e: e.withCommand(spec.Command), spec: spec, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{}}, nil
+}
+
+// withCommand is e running the executable command ("" keeps e's own).
+func (e *engine) withCommand(command string) *engine {
+	if command == "" || command == e.bin {
+		return e
+	}
+	c := *e
+	c.bin = command
+	return &c
 }
 
 // engineWrapper wraps each rank in "docker run" / "podman run".
 type engineWrapper struct {
 	e    *engine
 	spec Spec
-	// cidDir holds each rank's --cidfile, from which its cgroup is found.
-	cidDir string
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// jobDirs holds, per job, the temporary folder of its ranks' --cidfile
+	// (from which a rank's cgroup is found); Cleanup removes it.
+	jobDirs  map[string]string
 	bindLibs []string // the bind layout's host MPI paths, computed once
 	peaks    map[int]*peakWatch
 }
+
+// jobDir returns job's folder for per-rank files, made on first use. Its
+// name carries this process's pid, so that CleanupLeftovers can remove the
+// folders of a killed hpcbench.
+func (w *engineWrapper) jobDir(jobID string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if d, ok := w.jobDirs[jobID]; ok {
+		return d, nil
+	}
+	d, err := os.MkdirTemp("", tempPrefix(w.e.name)+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return "", fmt.Errorf("%s: job %s: folder for its container ID files: %w", w.e.name, jobID, err)
+	}
+	w.jobDirs[jobID] = d
+	return d, nil
+}
+
+// tempPrefix starts the names of runtime's temporary folders:
+// "hpcbench-<runtime>-<pid>-XXXX".
+func tempPrefix(runtime string) string { return "hpcbench-" + runtime + "-" }
 
 func (w *engineWrapper) Channel() pmi.Channel {
 	if w.e.passFD {
@@ -262,10 +293,11 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 		}
 		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
 	}
-	if err := os.MkdirAll(w.cidDir, 0o700); err != nil {
+	dir, err := w.jobDir(job.ID)
+	if err != nil {
 		return err
 	}
-	cidfile := filepath.Join(w.cidDir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
+	cidfile := filepath.Join(dir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
 	_ = os.Remove(cidfile)
 	args := w.e.runFlags(job, cmd.Rank, perRankIsolation)
 	args = append(args, "--cidfile", cidfile)
@@ -280,6 +312,7 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	args = append(args, mountArgs(binds, ro)...)
 	args = append(args, "-w", p.dir)
 	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
+	args = append(args, w.spec.Flags...)
 	args = append(args, w.spec.Image.Ref)
 	args = append(args, p.argv...)
 	cmd.Argv = w.e.command(args...)
@@ -300,17 +333,36 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 			pw.stop()
 		}
 	}
+	dir := w.jobDirs[job.ID]
+	delete(w.jobDirs, job.ID)
 	w.mu.Unlock()
 	err := w.e.removeJob(job.ID)
-	files, _ := filepath.Glob(filepath.Join(w.cidDir, job.ID+"-*.cid"))
-	for _, f := range files {
-		_ = os.Remove(f)
+	if dir != "" {
+		// After the containers are gone: a client still starting one may
+		// write its cidfile until then.
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = fmt.Errorf("%s: cleanup of job %s: %w", w.e.name, job.ID, rerr)
+		}
 	}
-	_ = os.Remove(w.cidDir) // once empty; WrapRank makes it again
 	return err
 }
 
 func (e *engine) Cleanup(job pmi.Job) error { return e.removeJob(job.ID) }
+
+// removeStaleTempDirs removes runtime's temporary folders
+// ("hpcbench-<runtime>-<pid>-XXXX") whose hpcbench is gone.
+func removeStaleTempDirs(runtime string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix(runtime)+"*"))
+	for _, d := range dirs {
+		rest := strings.TrimPrefix(filepath.Base(d), tempPrefix(runtime))
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
+}
 
 // removeJob removes every container labelled with jobID. A container whose
 // client was killed while it was being created can appear a moment later,
@@ -369,6 +421,7 @@ func (e *engine) CleanupLeftovers(ctx context.Context) ([]string, error) {
 		ids = append(ids, f[0])
 		names = append(names, f[1])
 	}
+	removeStaleTempDirs(e.name)
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -382,14 +435,19 @@ func (e *engine) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("%s: %w: the spec names no image (call Prepare first)", e.name, ErrImageNotFound)
 	}
+	if err := checkFlags(e.name, spec.Flags, detachFlags); err != nil {
+		return err
+	}
 	p, err := placeNode(job, spec, cmd)
 	if err != nil {
 		return err
 	}
+	e = e.withCommand(spec.Command)
 	args := e.runFlags(job, -1, nodeIsolation)
 	args = append(args, mountArgs(p.binds, nil)...)
 	args = append(args, "-w", p.dir)
 	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
+	args = append(args, spec.Flags...)
 	args = append(args, spec.Image.Ref)
 	args = append(args, p.argv...)
 	cmd.Argv = e.command(args...)

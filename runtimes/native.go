@@ -13,7 +13,7 @@ import (
 // runtime is compared with. PMI-1/PMI-2 use the inherited socket (PMI_FD).
 type native struct{}
 
-func newNative(string) Runtime { return native{} }
+func newNative(_, _ string) Runtime { return native{} }
 
 func init() { register("native", newNative) }
 
@@ -36,7 +36,21 @@ func (native) Prepare(_ context.Context, image string) (ImageInfo, error) {
 	return ImageInfo{Ref: "host"}, nil
 }
 
+// noContainer refuses the container settings a native run cannot honour.
+func noContainer(spec Spec) error {
+	if len(spec.Flags) > 0 {
+		return fmt.Errorf("native: %w: runs no container, so it takes no runtime flags (got %s): remove runtime.flags", ErrFlags, quoteArgs(spec.Flags))
+	}
+	if spec.Command != "" {
+		return fmt.Errorf("native: %w: runs no container, so it takes no command (got %q): remove runtime.command", ErrFlags, spec.Command)
+	}
+	return nil
+}
+
 func (native) Wrapper(spec Spec) (Wrapper, error) {
+	if err := noContainer(spec); err != nil {
+		return nil, err
+	}
 	if spec.Layout == Bind {
 		return nil, fmt.Errorf("native: %w: bind needs a container", ErrLayout)
 	}
@@ -50,7 +64,10 @@ func (native) Wrapper(spec Spec) (Wrapper, error) {
 
 // WrapNode leaves the node launch as it is: natively, "hpcbench launch"
 // simply runs on the host.
-func (native) WrapNode(_ Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (native) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+	if err := noContainer(spec); err != nil {
+		return err
+	}
 	if len(cmd.Argv) == 0 {
 		return fmt.Errorf("native: per-node launch of job %s: empty command line", job.ID)
 	}

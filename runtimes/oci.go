@@ -25,11 +25,14 @@ import (
 // deleted by Cleanup; a killed hpcbench leaves them to CleanupLeftovers,
 // which recognises its bundles by their folder name.
 type ociRuntime struct {
+	// command is the executable a config named; "" chooses (see binary).
+	command string
+
 	once sync.Once
 	bin  string
 }
 
-func newOCI(string) Runtime { return &ociRuntime{} }
+func newOCI(_, command string) Runtime { return &ociRuntime{command: command} }
 
 func init() { register("oci", newOCI) }
 
@@ -40,6 +43,10 @@ func (o *ociRuntime) Name() string { return "oci" }
 // not supported").
 func (o *ociRuntime) binary() string {
 	o.once.Do(func() {
+		if o.command != "" {
+			o.bin = o.command
+			return
+		}
 		if b := os.Getenv("HPCBENCH_OCI_RUNTIME"); b != "" {
 			o.bin = b
 			return
@@ -102,11 +109,24 @@ func (o *ociRuntime) Wrapper(spec Spec) (Wrapper, error) {
 	if spec.Image.Ref == "" {
 		return nil, fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
+	if err := checkFlags("oci", spec.Flags, ociRefusedFlags); err != nil {
+		return nil, err
+	}
 	dir, err := ociBundleDir()
 	if err != nil {
 		return nil, err
 	}
-	return &ociWrapper{o: o, spec: spec, bundles: dir}, nil
+	return &ociWrapper{o: o, bin: orDefault(spec.Command, o.binary()), spec: spec, bundles: dir}, nil
+}
+
+// ociRefusedFlags are the "crun run"/"runc run" options hpcbench sets
+// itself, or that would let the runtime return before the rank ends.
+var ociRefusedFlags = map[string]string{
+	"-b":             "hpcbench writes each rank's bundle and passes it itself",
+	"--bundle":       "hpcbench writes each rank's bundle and passes it itself",
+	"--preserve-fds": "hpcbench passes the rank's inherited fds (the PMI socket) itself",
+	"-d":             "a detached container leaves the runtime at once, and the launcher would take the rank for finished",
+	"--detach":       "a detached container leaves the runtime at once, and the launcher would take the rank for finished",
 }
 
 // ociBundleDir makes the folder holding this process's bundles; its name
@@ -200,7 +220,9 @@ func writeBundle(dir string, s *specs.Spec) error {
 }
 
 type ociWrapper struct {
-	o       *ociRuntime
+	o *ociRuntime
+	// bin is the OCI runtime the ranks run under (spec.Command, else o's).
+	bin     string
 	spec    Spec
 	bundles string
 
@@ -212,7 +234,7 @@ func (w *ociWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
 
 func (w *ociWrapper) Choices() map[string]string {
 	c := baseChoices("oci", w.spec, pmi.ChannelFD)
-	c["oci_runtime"] = filepath.Base(w.o.binary())
+	c["oci_runtime"] = filepath.Base(w.bin)
 	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
 	c["cap_add"] = "SYS_PTRACE"
 	c["env"] = "explicit (config.json)"
@@ -255,7 +277,8 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err := writeBundle(bundle, s); err != nil {
 		return fmt.Errorf("oci: rank %d: writing its bundle: %w", cmd.Rank, err)
 	}
-	argv := []string{w.o.binary(), "run", "--bundle", bundle}
+	argv := append([]string{w.bin, "run"}, w.spec.Flags...)
+	argv = append(argv, "--bundle", bundle)
 	if len(cmd.ExtraFiles) > 0 {
 		argv = append(argv, "--preserve-fds", strconv.Itoa(len(cmd.ExtraFiles)))
 	}
@@ -263,11 +286,15 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	return nil
 }
 
-func (w *ociWrapper) Cleanup(job pmi.Job) error { return w.o.Cleanup(job) }
+func (w *ociWrapper) Cleanup(job pmi.Job) error { return ociCleanup(w.bin, job) }
 
 // Cleanup deletes job's containers and this process's bundles of it.
-func (o *ociRuntime) Cleanup(job pmi.Job) error {
-	_, err := o.deleteMatching(func(id, bundle string) bool {
+func (o *ociRuntime) Cleanup(job pmi.Job) error { return ociCleanup(o.binary(), job) }
+
+// ociCleanup deletes job's containers known to the OCI runtime bin (each
+// runtime keeps its own state) and this process's bundles of it.
+func ociCleanup(bin string, job pmi.Job) error {
+	_, err := ociDeleteMatching(bin, func(id, bundle string) bool {
 		return strings.HasPrefix(id, "hpcbench-"+job.ID+"-")
 	})
 	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "hpcbench-oci-"+strconv.Itoa(os.Getpid())+"-*", "hpcbench-"+job.ID+"-*"))
@@ -278,10 +305,10 @@ func (o *ociRuntime) Cleanup(job pmi.Job) error {
 	return err
 }
 
-func (o *ociRuntime) deleteMatching(match func(id, bundle string) bool) ([]string, error) {
+func ociDeleteMatching(bin string, match func(id, bundle string) bool) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	out, err := runTool(ctx, nil, o.binary(), "list")
+	out, err := runTool(ctx, nil, bin, "list")
 	if err != nil {
 		return nil, fmt.Errorf("oci: listing containers: %w", err)
 	}
@@ -296,7 +323,7 @@ func (o *ociRuntime) deleteMatching(match func(id, bundle string) bool) ([]strin
 		if !match(id, bundle) {
 			continue
 		}
-		if _, err := runTool(ctx, nil, o.binary(), "delete", "--force", id); err != nil {
+		if _, err := runTool(ctx, nil, bin, "delete", "--force", id); err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
@@ -312,7 +339,7 @@ func (o *ociRuntime) deleteMatching(match func(id, bundle string) bool) ([]strin
 // recognised by their bundle folder "hpcbench-oci-<pid>-...".
 func (o *ociRuntime) CleanupLeftovers(context.Context) ([]string, error) {
 	var bundles []string
-	ids, err := o.deleteMatching(func(id, bundle string) bool {
+	ids, err := ociDeleteMatching(o.binary(), func(id, bundle string) bool {
 		if !strings.HasPrefix(id, "hpcbench-") {
 			return false
 		}
@@ -347,6 +374,9 @@ func (o *ociRuntime) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) erro
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
+	if err := checkFlags("oci", spec.Flags, ociRefusedFlags); err != nil {
+		return err
+	}
 	p, err := placeNode(job, spec, cmd)
 	if err != nil {
 		return err
@@ -361,7 +391,8 @@ func (o *ociRuntime) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) erro
 	if err := writeBundle(bundle, s); err != nil {
 		return fmt.Errorf("oci: per-node launch: writing its bundle: %w", err)
 	}
-	cmd.Argv = []string{o.binary(), "run", "--bundle", bundle, id}
+	cmd.Argv = append([]string{orDefault(spec.Command, o.binary()), "run"}, spec.Flags...)
+	cmd.Argv = append(cmd.Argv, "--bundle", bundle, id)
 	cmd.ExtraFiles = nil
 	return nil
 }

@@ -18,8 +18,8 @@ import (
 // CAP_SYS_RESOURCE (some VMs and nested containers), Podman's default
 // ulimits cannot be applied, so a containers.conf without them is passed in
 // CONTAINERS_CONF unless the user set one.
-func newPodman(string) Runtime {
-	e := &engine{name: "podman", bin: "podman", passFD: true, rootlessUserns: []string{"--userns", "keep-id"}}
+func newPodman(_, command string) Runtime {
+	e := &engine{name: "podman", bin: orDefault(command, "podman"), passFD: true, rootlessUserns: []string{"--userns", "keep-id"}}
 	if rt := os.Getenv("HPCBENCH_PODMAN_RUNTIME"); rt != "" {
 		e.globalArgs = append(e.globalArgs, "--runtime", rt)
 	} else if !unifiedCgroups() {

@@ -264,7 +264,48 @@ func baseChoices(runtime string, spec Spec, channel pmi.Channel) map[string]stri
 	if spec.MPI != "" {
 		c["mpi"] = spec.MPI
 	}
+	if spec.Command != "" {
+		c["runtime_command"] = spec.Command
+	}
+	if len(spec.Flags) > 0 {
+		c["runtime_flags"] = quoteArgs(spec.Flags)
+	}
 	return c
+}
+
+// quoteArgs joins args as a shell would read them back: words that need
+// it are single-quoted.
+func quoteArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=+,./:@%", r))
+		}) {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// checkFlags refuses the config flags (spec.Flags) that hpcbench cannot
+// let through to runtime: refused maps a flag (without its value, both
+// "--flag value" and "--flag=value" forms) to the reason.
+func checkFlags(runtime string, flags []string, refused map[string]string) error {
+	for _, f := range flags {
+		name, _, _ := strings.Cut(f, "=")
+		if why, bad := refused[name]; bad {
+			return fmt.Errorf("%s: %w: runtime.flags %q: %s; remove it from the config", runtime, ErrFlags, f, why)
+		}
+	}
+	return nil
+}
+
+// detachFlags would let "docker run"/"podman run" return before the
+// container ends: the launcher would take the rank for finished.
+var detachFlags = map[string]string{
+	"-d":       "a detached container leaves its client at once, and the launcher would take the rank for finished",
+	"--detach": "a detached container leaves its client at once, and the launcher would take the rank for finished",
 }
 
 // perRankSpec checks that spec is a per-rank layout and fills defaults.

@@ -106,7 +106,24 @@ type Spec struct {
 	// top of the ones every rank gets (its working folder, its binary's
 	// folder, the PMIx tmpdir).
 	Binds []string
+	// Command is the runtime's executable for the ranks' command lines (a
+	// config's runtime.command: a name looked up in PATH or a full path);
+	// "" keeps the runtime's own (see GetCommand).
+	Command string
+	// Flags are a config's runtime.flags, passed as they are to the
+	// runtime's run command: after hpcbench's own "docker run"/"podman
+	// run" flags, just before the image; after "apptainer exec" and
+	// hpcbench's flags, just before the image; after "crun run"/"runc
+	// run" for OCI bundles, where the options hpcbench sets itself
+	// (--bundle, --preserve-fds, --detach) are refused. The native
+	// runtime runs no container and refuses any flag (ErrFlags). Flags
+	// that would detach the container from its client are refused too:
+	// the launcher would lose the rank.
+	Flags []string
 }
+
+// ErrFlags: a runtime cannot take the flags a config gives it.
+var ErrFlags = errors.New("runtime flags not accepted")
 
 // Wrapper is a pmi.Wrapper that also says how it placed the ranks.
 type Wrapper interface {
@@ -156,8 +173,9 @@ type LeftoverCleaner interface {
 	CleanupLeftovers(ctx context.Context) ([]string, error)
 }
 
-// constructor builds a runtime; alias is the name it was asked for.
-type constructor func(alias string) Runtime
+// constructor builds a runtime; alias is the name it was asked for,
+// command its executable ("" for the default).
+type constructor func(alias, command string) Runtime
 
 var registry = map[string]constructor{}
 
@@ -171,13 +189,23 @@ func register(name string, c constructor) {
 
 // Get returns the runtime called name ("native", "docker", "podman",
 // "apptainer" or "singularity", "oci").
-func Get(name string) (Runtime, error) {
+func Get(name string) (Runtime, error) { return GetCommand(name, "") }
+
+// GetCommand is Get for a runtime whose executable a config names
+// (runtime.command): a program name looked up in PATH, or a path. Detect,
+// Prepare, the wrappers and Cleanup then all run that program. "" is the
+// adapter's default; native, which runs no program, refuses any other.
+func GetCommand(name, command string) (Runtime, error) {
 	key := strings.ToLower(strings.TrimSpace(name))
 	c, ok := registry[key]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownRuntime, name, strings.Join(Names(), ", "))
 	}
-	return c(key), nil
+	command = strings.TrimSpace(command)
+	if key == "native" && command != "" {
+		return nil, fmt.Errorf("native: %w: runs no container, so it takes no command (got %q): remove runtime.command", ErrFlags, command)
+	}
+	return c(key, command), nil
 }
 
 // Names lists every name Get answers to, sorted.

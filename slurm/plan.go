@@ -368,19 +368,22 @@ type resolvedImage struct {
 func newImageResolver() *imageResolver { return &imageResolver{seen: map[string]resolvedImage{}} }
 
 func (ir *imageResolver) resolve(ctx context.Context, c configs.Cell) resolvedImage {
-	key := c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI
+	key := c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI + "\x00" + c.RuntimeCommand + "\x00" + strings.Join(c.RuntimeFlags, "\x00")
 	if r, ok := ir.seen[key]; ok {
 		return r
 	}
 	var r resolvedImage
-	rt, err := runtimes.Get(c.Runtime)
+	rt, err := runtimes.GetCommand(c.Runtime, c.RuntimeCommand)
 	if err == nil {
 		r.version, err = rt.Detect(ctx)
 	}
 	if err == nil && !c.IsNative() {
 		r.info, err = rt.Prepare(ctx, c.Image)
 		if err == nil {
-			r.choices = wrapperChoices(rt, runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI})
+			spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
+			if _, err = rt.Wrapper(spec); err == nil {
+				r.choices = wrapperChoices(rt, spec)
+			}
 		}
 	}
 	r.err = err

@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -64,6 +65,14 @@ func srunLine(c configs.Cell, p srunPlacement) ([]string, map[string]string) {
 		argv = append(argv, p.self, "slurm", "task", "--runtime", c.Runtime, "--image", p.image)
 		if c.Layout != "" {
 			argv = append(argv, "--layout", string(c.Layout))
+		}
+		if c.RuntimeCommand != "" {
+			argv = append(argv, "--runtime-command", c.RuntimeCommand)
+		}
+		if len(c.RuntimeFlags) > 0 {
+			// One word, as JSON: a flag may hold commas or spaces.
+			b, _ := json.Marshal(c.RuntimeFlags)
+			argv = append(argv, "--runtime-flags", string(b))
 		}
 		argv = append(argv, "--mpi", c.MPI, "--pmi", string(c.PMI), "--")
 	}

@@ -27,8 +27,12 @@ type TaskOptions struct {
 	Image  string
 	Layout runtimes.Layout
 	MPI    string
-	PMI    pmi.Flavour
-	Argv   []string
+	// Command and Flags are the config's runtime.command and
+	// runtime.flags (see runtimes.Spec).
+	Command string
+	Flags   []string
+	PMI     pmi.Flavour
+	Argv    []string
 	// Environ is the task's environment as srun gave it; nil takes os.Environ().
 	Environ        []string
 	Stdout, Stderr io.Writer
@@ -73,7 +77,7 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	if size == 0 {
 		size, _ = strconv.Atoi(get("SLURM_NTASKS"))
 	}
-	rt, err := runtimes.Get(opts.Runtime)
+	rt, err := runtimes.GetCommand(opts.Runtime, opts.Command)
 	if err != nil {
 		return 1, fmt.Errorf("slurm task: %w", err)
 	}
@@ -85,7 +89,8 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	// folder they do not remove: keep them in the run's working folder
 	// rather than in each node's /tmp.
 	os.Setenv("TMPDIR", wd)
-	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd}}
+	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd},
+		Command: opts.Command, Flags: opts.Flags}
 	w, err := rt.Wrapper(spec)
 	if err != nil {
 		return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +113,8 @@ watching, not the jobs: "hpcbench slurm collect" imports them later.`,
 			&cli.StringFlag{Name: "layout", Value: string(runtimes.PerRank), Usage: "per-rank or bind"},
 			&cli.StringFlag{Name: "mpi", Usage: "mpich or openmpi"},
 			&cli.StringFlag{Name: "pmi", Value: string(pmi.PMI1), Usage: "pmi1, pmi2 or pmix"},
+			&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's executable (the config's runtime.command)"},
+			&cli.StringFlag{Name: "runtime-flags", Usage: "the config's runtime.flags as a JSON list of strings"},
 		},
 		Action: runSlurmTask,
 	}
@@ -277,8 +280,15 @@ func runSlurmTask(c *cli.Context) error {
 	default:
 		return usageError("slurm task: --pmi %q: want pmi1, pmi2 or pmix", c.String("pmi"))
 	}
+	var flags []string
+	if s := c.String("runtime-flags"); s != "" {
+		if err := json.Unmarshal([]byte(s), &flags); err != nil {
+			return usageError("slurm task: --runtime-flags %q: want a JSON list of strings: %v", s, err)
+		}
+	}
 	code, err := slurm.RunTask(c.Context, slurm.TaskOptions{Runtime: c.String("runtime"), Image: c.String("image"), Layout: layout,
-		MPI: c.String("mpi"), PMI: flavour, Argv: argv, Stdout: c.App.Writer, Stderr: c.App.ErrWriter})
+		MPI: c.String("mpi"), PMI: flavour, Argv: argv, Command: c.String("runtime-command"), Flags: flags,
+		Stdout: c.App.Writer, Stderr: c.App.ErrWriter})
 	if err != nil {
 		return err
 	}
