@@ -42,6 +42,9 @@ type executor struct {
 	// images caches each runtime's detection and image preparation: once
 	// per study, not once per run.
 	images map[string]imageResult
+	// blas caches which BLAS each binary loads (per image): once per
+	// study, not once per run.
+	blas map[string]string
 }
 
 type imageResult struct {
@@ -97,7 +100,7 @@ func (ex *executor) runtimeFor(ctx context.Context, c configs.Cell) imageResult 
 
 // run executes one scheduled run and returns what to store. An error is
 // returned only when the study cannot go on (no working folder).
-func (ex *executor) run(ctx context.Context, p scheduled) (results.Run, error) {
+func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _ error) {
 	c := p.cell
 	ir := ex.runtimeFor(ctx, c)
 	run := results.Run{
@@ -110,7 +113,8 @@ func (ex *executor) run(ctx context.Context, p scheduled) (results.Run, error) {
 		Seed:       ex.seed,
 		Started:    time.Now(),
 	}
-	defer func() { run.Finished = time.Now() }()
+	// Set on the returned copy: every return hands run over by value.
+	defer func() { stored.Finished = time.Now() }()
 
 	work, err := os.MkdirTemp(ex.workRoot, "run-")
 	if err != nil {
@@ -127,6 +131,9 @@ func (ex *executor) run(ctx context.Context, p scheduled) (results.Run, error) {
 	env, err := ex.prepareRun(c, work)
 	run.Argv = argv
 	run.Env = results.FilterEnv(append(os.Environ(), env...))
+	if c.Kind == configs.KindHPL || c.Kind == configs.KindHPCC {
+		run.Env[EnvBLASLibrary] = ex.blasOf(ctx, c, &ir)
+	}
 	if err != nil {
 		run.Status, run.Reason = results.StatusFailed, err.Error()
 		return run, nil
@@ -202,6 +209,10 @@ func PrepareRun(c configs.Cell, work string, memoryBytes int64) ([]string, error
 	if c.Kind == configs.KindHPL || c.Kind == configs.KindHPCC {
 		// One BLAS thread per rank unless the config says otherwise:
 		// ranks x threads beyond the cores measures contention, not HPL.
+		if c.BLASThreads > 0 {
+			n := strconv.Itoa(c.BLASThreads)
+			env["OPENBLAS_NUM_THREADS"], env["OMP_NUM_THREADS"] = n, n
+		}
 		setDefault(env, "OPENBLAS_NUM_THREADS", "1")
 		setDefault(env, "OMP_NUM_THREADS", "1")
 		in := *c.HPL

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/urfave/cli/v2"
@@ -16,11 +17,34 @@ import (
 var _ = extendMatrix([]cli.Flag{
 	&cli.StringFlag{Name: "workdir", Usage: "make each run's working folder under `DIR` (must be visible at the same path in containers; default the system's temporary folder)"},
 	&cli.BoolFlag{Name: "keep-work", Usage: "keep the working folders of runs that failed, for inspection"},
+	&cli.IntFlag{Name: "blas-threads", Usage: "run HPL and HPCC ranks with `N` BLAS threads each (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS; overrides [study] blas_threads; default 1)"},
 }, runMatrix)
+
+// applyBLASThreads puts --blas-threads into the config and its cells, so
+// that the local executor and Slurm job scripts both use it.
+func applyBLASThreads(c *cli.Context, plan *matrixPlan) error {
+	if !c.IsSet("blas-threads") {
+		return nil
+	}
+	n := c.Int("blas-threads")
+	if n < 1 {
+		return usageError("matrix: --blas-threads %d: want 1 or more threads per rank", n)
+	}
+	plan.Config.Study.BLASThreads = n
+	for i := range plan.Cells {
+		if k := plan.Cells[i].Kind; k == configs.KindHPL || k == configs.KindHPCC {
+			plan.Cells[i].BLASThreads = n
+		}
+	}
+	return nil
+}
 
 // runMatrix runs the planned study: Ctrl-C stops it after killing the run
 // in flight; what finished is stored and --resume continues.
 func runMatrix(ctx context.Context, c *cli.Context, w io.Writer, opts matrixOptions, plan *matrixPlan) error {
+	if err := applyBLASThreads(c, plan); err != nil {
+		return err
+	}
 	switch c.String("executor") {
 	case "", "local":
 	case "slurm":
