@@ -333,3 +333,31 @@ func TestPeakMemoryFromCgroup(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceNoTempFoldersLeft: real jobs through Docker and Podman,
+// one that succeeds and one that aborts, leave no folder of theirs in
+// $TMPDIR.
+func TestConformanceNoTempFoldersLeft(t *testing.T) {
+	for _, name := range []string{"docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			w := wrapperFor(t, rt, "mpich", PerRank)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			for _, mode := range []string{"hello", "abort"} {
+				res := launchJob(t, w, pmi.PMI1, 2, []string{probe(t, "mpich"), mode}, 2*time.Minute)
+				if res.err != nil {
+					t.Fatalf("%s: %v", mode, res.err)
+				}
+				if res.rep.OK() != (mode == "hello") {
+					t.Fatalf("%s: ok=%v %s\n%s", mode, res.rep.OK(), res.rep.Reason, res.stderr)
+				}
+				requireNoLeftovers(t, rt, res.jobID)
+			}
+			left, _ := filepath.Glob(filepath.Join(tmp, "hpcbench-"+name+"-*"))
+			if len(left) != 0 {
+				t.Errorf("%d temporary folder(s) left after 2 jobs: %q", len(left), left)
+			}
+		})
+	}
+}
