@@ -181,7 +181,11 @@ build_apptainer() {
     cd "$src"
     # The build runs `go clean -cache`: keep that away from everyone else's cache.
     export GOCACHE=$work/gocache GOTOOLCHAIN=local
-    [ -f builddir/Makefile ] || ./mconfig -b builddir --prefix=/usr/local --without-network
+    # A builddir without a Makefile is what a failed mconfig leaves behind.
+    if [ ! -f builddir/Makefile ]; then
+      rm -rf builddir
+      ./mconfig -b builddir --prefix=/usr/local --without-network
+    fi
     make -C builddir -j2
     make -C builddir install
   ) >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log" >&2; die "Apptainer build failed; see $work/build.log"; }
