@@ -361,3 +361,34 @@ func TestConformanceNoTempFoldersLeft(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceRuntimeFlags: a config's runtime.flags reach the real
+// runtime. Docker, Podman and Apptainer get --env, which the ranks must
+// see; OCI bundles get --no-new-keyring, which crun and runc must accept.
+func TestConformanceRuntimeFlags(t *testing.T) {
+	for _, name := range []string{"docker", "podman", "apptainer", "oci"} {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			spec := specFor(t, rt, "mpich", PerRank)
+			spec.Binds = []string{filepath.Dir(probe(t, "mpich"))}
+			spec.Flags = []string{"--env", "HPCBENCH_FLAG_SEEN=yes"}
+			if name == "oci" {
+				spec.Flags = []string{"--no-new-keyring"}
+			}
+			w, err := rt.Wrapper(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			argv := []string{"/bin/sh", "-c", `echo "flag=$HPCBENCH_FLAG_SEEN"; exec "$0" hello`, probe(t, "mpich")}
+			res := launchJob(t, w, pmi.PMI1, 2, argv, 2*time.Minute)
+			checkHello(t, res, pmi.PMI1, 2)
+			requireNoLeftovers(t, rt, res.jobID)
+			if name != "oci" && strings.Count(res.stdout, "flag=yes") != 2 {
+				t.Errorf("the ranks did not see the --env of runtime.flags:\n%s", res.stdout)
+			}
+			if got := w.Choices()["runtime_flags"]; got != quoteArgs(spec.Flags) {
+				t.Errorf("choices runtime_flags = %q", got)
+			}
+		})
+	}
+}
