@@ -34,8 +34,8 @@ const maxNspaceLen = 255
 // before it returns; a callback that calls Close itself makes Close wait
 // for it a while (closeDrain) instead.
 type Events struct {
-	// Connected: rank finished its PMIx handshake with the server
-	// (PMIx_Init returned on the client side).
+	// Connected: rank finished its connection handshake with the server;
+	// its PMIx_Init is under way and returns once it has its job's data.
 	Connected func(rank int)
 	// Finalized: rank called PMIx_Finalize, or its connection closed
 	// without one (a crash); libpmix does not tell the two apart.
