@@ -222,6 +222,8 @@ func (v *validator) study() {
 	}
 	if s.BLASThreads < 0 {
 		v.add("study.blas_threads", ErrInvalid, "%d: cannot be negative (1 is one BLAS thread per rank)", s.BLASThreads)
+	} else if s.BLASThreads > 1 && s.Bind == "core" {
+		v.add("study.blas_threads", ErrInvalid, "%d with bind = \"core\": each rank is pinned to one core, so its BLAS threads would share it; use bind = \"none\"", s.BLASThreads)
 	}
 	if s.NPBDir == "" {
 		s.NPBDir = DefaultNPBDir

@@ -192,6 +192,8 @@ func TestBadValues(t *testing.T) {
 		{"duplicate ranks", rep(`ranks = [1, 2]`, `ranks = [2, 2]`), []wantErr{{5, "matrix.ranks", ErrInvalid}}},
 		{"no ranks", rep(`ranks = [1, 2]`, ``), []wantErr{{4, "matrix", ErrMissing}}},
 		{"bad bind", rep(`name = "t"`, "name = \"t\"\nbind = \"socket\""), []wantErr{{3, "study.bind", ErrInvalid}}},
+		{"negative blas_threads", rep(`name = "t"`, "name = \"t\"\nblas_threads = -1"), []wantErr{{3, "study.blas_threads", ErrInvalid}}},
+		{"blas_threads pinned to a core", rep(`name = "t"`, "name = \"t\"\nbind = \"core\"\nblas_threads = 2"), []wantErr{{4, "study.blas_threads", ErrInvalid}}},
 		{"bad duration", rep(`name = "t"`, "name = \"t\"\ntimeout = \"10 minutes\""), []wantErr{{3, "study.timeout", ErrInvalid}}},
 		{"negative duration", rep(`name = "t"`, "name = \"t\"\ntimeout = \"-1m\""), []wantErr{{3, "study.timeout", ErrInvalid}}},
 		{"wrong type", rep(`ranks = [1, 2]`, `ranks = "2"`), []wantErr{{5, "matrix.ranks", ErrInvalid}}},

@@ -30,6 +30,9 @@ func applyBLASThreads(c *cli.Context, plan *matrixPlan) error {
 	if n < 1 {
 		return usageError("matrix: --blas-threads %d: want 1 or more threads per rank", n)
 	}
+	if n > 1 && plan.Config.Study.Bind == "core" {
+		return usageError("matrix: --blas-threads %d with bind = \"core\" in %s: each rank is pinned to one core, so its BLAS threads would share it; set bind = \"none\"", n, plan.Config.File)
+	}
 	plan.Config.Study.BLASThreads = n
 	for i := range plan.Cells {
 		if k := plan.Cells[i].Kind; k == configs.KindHPL || k == configs.KindHPCC {
