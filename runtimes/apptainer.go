@@ -152,7 +152,41 @@ func (a *apptainer) execFlags() []string {
 	if isRoot() && !hasCapability(capSysResource) {
 		args = append(args, "--drop-caps", "CAP_SYS_RESOURCE")
 	}
+	if unsquash() {
+		args = append(args, "--unsquash")
+	}
+	if a.sharens() {
+		args = append(args, "--sharens")
+	}
 	return args
+}
+
+// sharens reports whether the ranks' containers must share one user
+// namespace: unprivileged, each "apptainer exec" makes its own, and ranks
+// in sibling user namespaces cannot open each other's shared memory (UCX:
+// "open(/proc/PID/fd/N) failed: Permission denied", then "Shared memory
+// error" in MPI_Init). Apptainer's --sharens (1.3 and later) puts every
+// container started by the same process (hpcbench) in one namespace, and
+// unpacks the image once. SingularityCE has no such flag.
+func (a *apptainer) sharens() bool {
+	return !isRoot() && filepath.Base(a.binary()) != "singularity"
+}
+
+// unsquash reports whether SIF images must be unpacked to a temporary
+// sandbox rather than mounted: an unprivileged Apptainer mounts a SIF with
+// squashfuse, which needs /dev/fuse ("fuse: failed to open /dev/fuse:
+// Permission denied" where only root may open it). Unpacking costs a few
+// seconds per container and the image's size in temporary space.
+func unsquash() bool {
+	if isRoot() {
+		return false
+	}
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		return true
+	}
+	f.Close()
+	return false
 }
 
 func bindFlag(binds []string, ro map[string]bool) []string {
@@ -223,6 +257,12 @@ func (w *apptainerWrapper) Choices() map[string]string {
 	}
 	if isRoot() && !hasCapability(capSysResource) {
 		c["drop_caps"] = "CAP_SYS_RESOURCE"
+	}
+	if w.a.sharens() {
+		c["userns"] = "one user namespace for all ranks (--sharens)"
+	}
+	if unsquash() {
+		c["image_mount"] = "unpacked to a temporary sandbox per container (--unsquash: /dev/fuse not usable by this user)"
 	}
 	return c
 }

@@ -127,6 +127,32 @@ var perRankIsolation = [][2]string{
 // (PMI and MPI's TCP over loopback) and shared memory size matter.
 var nodeIsolation = [][2]string{{"--network", "host"}, {"--ipc", "host"}}
 
+// hostShm binds the host's /dev/shm, where MPICH's and Open MPI's shared
+// memory segments live, in place of --ipc host.
+var hostShm = [2]string{"-v", "/dev/shm:/dev/shm"}
+
+// isolation adapts flags to this engine and user: rootless Podman with
+// --ipc host bind-mounts the host's /dev/mqueue and fails where none is
+// mounted ("statfs /dev/mqueue: no such file or directory"); there the
+// host's /dev/shm is bound instead, which is what MPI's shared memory
+// needs (System V IPC stays private).
+func (e *engine) isolation(flags [][2]string) [][2]string {
+	if e.name != "podman" || isRoot() {
+		return flags
+	}
+	if _, err := os.Stat("/dev/mqueue"); err == nil {
+		return flags
+	}
+	out := make([][2]string, 0, len(flags))
+	for _, f := range flags {
+		if f == [2]string{"--ipc", "host"} {
+			f = hostShm
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 func isolationChoices(c map[string]string, flags [][2]string) {
 	for _, f := range flags {
 		switch f[0] {
@@ -138,6 +164,10 @@ func isolationChoices(c map[string]string, flags [][2]string) {
 			c["pid"] = f[1]
 		case "--cap-add":
 			c["cap_add"] = f[1]
+		case "-v":
+			if f == hostShm {
+				c["ipc"] = "host /dev/shm (no /dev/mqueue for rootless --ipc host)"
+			}
 		}
 	}
 }
@@ -232,7 +262,7 @@ func (w *engineWrapper) Channel() pmi.Channel {
 
 func (w *engineWrapper) Choices() map[string]string {
 	c := baseChoices(w.e.name, w.spec, w.Channel())
-	isolationChoices(c, perRankIsolation)
+	isolationChoices(c, w.e.isolation(perRankIsolation))
 	c["env"] = "explicit (-e NAME)"
 	c["binds"] = "binary folder, working folder, PMIx tmpdir"
 	if w.spec.Layout == Bind {
@@ -299,7 +329,7 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	}
 	cidfile := filepath.Join(dir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
 	_ = os.Remove(cidfile)
-	args := w.e.runFlags(job, cmd.Rank, perRankIsolation)
+	args := w.e.runFlags(job, cmd.Rank, w.e.isolation(perRankIsolation))
 	args = append(args, "--cidfile", cidfile)
 	if cmd.CPU >= 0 {
 		// The rank runs under the engine's shim, not under the pinned
@@ -443,7 +473,7 @@ func (e *engine) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 		return err
 	}
 	e = e.withCommand(spec.Command)
-	args := e.runFlags(job, -1, nodeIsolation)
+	args := e.runFlags(job, -1, e.isolation(nodeIsolation))
 	args = append(args, mountArgs(p.binds, nil)...)
 	args = append(args, "-w", p.dir)
 	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
@@ -463,7 +493,11 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 	c["pmi_server"] = "hpcbench inside the container"
 	switch rt.Name() {
 	case "docker", "podman":
-		isolationChoices(c, nodeIsolation)
+		if e, ok := rt.(*engine); ok {
+			isolationChoices(c, e.isolation(nodeIsolation))
+		} else {
+			isolationChoices(c, nodeIsolation)
+		}
 	case "apptainer", "native":
 		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
 	case "oci":
