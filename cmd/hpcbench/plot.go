@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/results/report"
 	"github.com/urfave/cli/v2"
 )
@@ -34,12 +33,7 @@ func init() {
 }
 
 func writePlots(ctx context.Context, w io.Writer, db, study, format, dir string) error {
-	st, err := results.OpenExisting(db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	a, err := results.Load(ctx, st, study, results.AnalysisOptions{})
+	a, err := loadAnalysis(ctx, db, study)
 	if err != nil {
 		return err
 	}

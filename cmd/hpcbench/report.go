@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/hpcbench/hpcbench/buildinfo"
-	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/results/report"
 	"github.com/urfave/cli/v2"
 )
@@ -29,12 +28,7 @@ func init() {
 }
 
 func writeStudyReport(ctx context.Context, w io.Writer, db, study, out string) error {
-	st, err := results.OpenExisting(db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	a, err := results.Load(ctx, st, study, results.AnalysisOptions{})
+	a, err := loadAnalysis(ctx, db, study)
 	if err != nil {
 		return err
 	}

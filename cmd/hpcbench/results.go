@@ -141,16 +141,22 @@ func resultsList(ctx context.Context, w io.Writer, db string) error {
 }
 
 func resultsShow(ctx context.Context, w io.Writer, db, study string) error {
-	st, err := results.OpenExisting(db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	a, err := results.Load(ctx, st, study, results.AnalysisOptions{})
+	a, err := loadAnalysis(ctx, db, study)
 	if err != nil {
 		return err
 	}
 	return results.WriteSummary(w, a)
+}
+
+// loadAnalysis reads a study ("" for the most recent) from an existing
+// store and summarises it: what show, report and plot start from.
+func loadAnalysis(ctx context.Context, db, study string) (*results.Analysis, error) {
+	st, err := results.OpenExisting(db)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return results.Load(ctx, st, study, results.AnalysisOptions{})
 }
 
 type exportOptions struct {
