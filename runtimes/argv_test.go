@@ -123,6 +123,8 @@ func TestEngineArgv(t *testing.T) {
 				rank = 1
 			}
 			cmd := &pmi.RankCommand{Rank: rank, Argv: []string{prog, "S"}, Env: tc.env, Dir: work, ExtraFiles: tc.files, CPU: tc.cpu}
+			// Nothing runs, but the wrapper made the job's folder.
+			defer w.Cleanup(tc.job)
 			err = w.WrapRank(tc.job, cmd)
 			if tc.wantErr != nil {
 				if err == nil || (!errors.Is(err, tc.wantErr) && !strings.Contains(err.Error(), tc.wantErr.Error())) {

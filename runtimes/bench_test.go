@@ -17,10 +17,13 @@ import (
 
 // BenchmarkRuntimeTable compares the runtimes side by side: the cost of
 // starting one rank in a container (a trivial MPI program: init and
-// finalize) as a ratio to native, and the pingpong kernel's 8-byte latency
-// and 1 MiB bandwidth per runtime and layout. Cells are interleaved round
-// by round, so that the drift of a shared machine spreads over all of
-// them; medians are printed.
+// finalize), and the pingpong kernel's 8-byte latency and 1 MiB bandwidth
+// per runtime and layout, each also as a ratio to native measured in the
+// same run. Per-rank and bind layouts are compared with native ranks
+// started by hpcbench's launcher; per-node with native "hpcbench launch"
+// run as a process (the start then includes starting hpcbench). Cells are
+// interleaved round by round, so that the drift of a shared machine
+// spreads over all of them; medians are printed.
 //
 //	go test ./runtimes -run '^$' -bench RuntimeTable -benchtime 1x
 //
@@ -58,7 +61,7 @@ func BenchmarkRuntimeTable(b *testing.B) {
 		for _, mpi := range mpis {
 			layouts := []Layout{PerRank, Bind, PerNode}
 			if name == "native" {
-				layouts = []Layout{PerRank}
+				layouts = []Layout{PerRank, PerNode}
 			}
 			for _, layout := range layouts {
 				c := &cell{rt: rt, mpi: mpi, layout: layout, spec: specFor(b, rt, mpi, layout)}
@@ -80,6 +83,8 @@ func BenchmarkRuntimeTable(b *testing.B) {
 					b.Fatalf("%s %s start: %v %s\n%s", c.rt.Name(), c.layout, res.err, res.rep.Reason, res.stderr)
 				}
 				c.start = append(c.start, res.rep.Wall.Seconds())
+			} else {
+				c.start = append(c.start, nodeStart(b, c.rt, c.spec, c.mpi))
 			}
 			out := pingpong(b, c.rt, c.spec, c.w, c.mpi)
 			lat, _ := strconv.ParseFloat(epValue(out, "latency_8B_us"), 64)
@@ -94,22 +99,40 @@ func BenchmarkRuntimeTable(b *testing.B) {
 			c.bw = append(c.bw, bw)
 		}
 	}
-	nativeStart := map[string]float64{}
+	// The native baselines, per MPI: start per layout kind, pingpong
+	// from native ranks.
+	type baseline struct{ start, lat, bw float64 }
+	native := map[string]*baseline{}
 	for _, c := range cells {
-		if c.rt.Name() == "native" {
-			nativeStart[c.mpi] = median(c.start)
+		if c.rt.Name() != "native" {
+			continue
 		}
+		key := c.mpi + "/" + string(c.layout)
+		native[key] = &baseline{start: median(c.start), lat: median(c.lat), bw: median(c.bw)}
+	}
+	ratio := func(v, base float64) string {
+		if v == 0 || base == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", v/base)
 	}
 	var sb strings.Builder
 	tw := tabwriter.NewWriter(&sb, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "runtime\tlayout\tmpi\tstart 1 rank (s)\tx native\t8 B latency (us)\t1 MiB bandwidth (MB/s)\tPMI\t\n")
+	fmt.Fprintf(tw, "runtime\tlayout\tmpi\tstart 1 rank (s)\tx native\t8 B latency (us)\tx native\t1 MiB bandwidth (MB/s)\tx native\tsamples\tPMI\t\n")
 	for _, c := range cells {
-		start, ratio := "-", "-"
+		startBase, ppBase := native[c.mpi+"/"+string(PerRank)], native[c.mpi+"/"+string(PerRank)]
+		if c.layout == PerNode {
+			startBase = native[c.mpi+"/"+string(PerNode)]
+		}
+		if startBase == nil {
+			startBase = &baseline{}
+		}
+		if ppBase == nil {
+			ppBase = &baseline{}
+		}
+		start := "-"
 		if len(c.start) > 0 {
 			start = fmt.Sprintf("%.3f", median(c.start))
-			if n := nativeStart[c.mpi]; n > 0 {
-				ratio = fmt.Sprintf("%.2f", median(c.start)/n)
-			}
 		}
 		channel := "fd"
 		if c.w != nil {
@@ -118,7 +141,11 @@ func BenchmarkRuntimeTable(b *testing.B) {
 		if c.mpi == "openmpi" {
 			channel = "pmix"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f\t%s\t\n", c.rt.Name(), c.layout, c.mpi, start, ratio, median(c.lat), median(c.bw), channel)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.0f\t%s\t%d/%d\t%s\t\n", c.rt.Name(), c.layout, c.mpi,
+			start, ratio(median(c.start), startBase.start),
+			median(c.lat), ratio(median(c.lat), ppBase.lat),
+			median(c.bw), ratio(median(c.bw), ppBase.bw),
+			len(c.lat), rounds, channel)
 	}
 	tw.Flush()
 	b.Logf("medians of %d interleaved rounds:\n%s", rounds, sb.String())
@@ -156,6 +183,29 @@ func pingpong(b *testing.B, rt Runtime, spec Spec, w Wrapper, mpi string) string
 		b.Fatalf("%s per-node pingpong: %v\n%s", rt.Name(), err, out)
 	}
 	return string(out)
+}
+
+// nodeStart runs "hpcbench launch -n 1 -- probe true" in cell's per-node
+// container and returns the whole command's wall time in seconds.
+func nodeStart(b *testing.B, rt Runtime, spec Spec, mpi string) float64 {
+	b.Helper()
+	flavour := mpiFlavour[mpi]
+	dir := workDir(b)
+	job := pmi.Job{ID: newJobID(b), Ranks: 1, PMI: flavour}
+	cmd := &pmi.RankCommand{Argv: []string{hpcbenchBinary(b), "launch", "-n", "1", "--pmi", string(flavour), "-q",
+		"--report", filepath.Join(dir, "report.json"), "--", probe(b, mpi), "true"}, Env: os.Environ(), Dir: dir, CPU: -1}
+	if err := rt.WrapNode(spec, job, cmd); err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Cleanup(job)
+	c := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
+	c.Env, c.Dir = cmd.Env, cmd.Dir
+	start := time.Now()
+	out, err := c.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%s per-node start: %v\n%s", rt.Name(), err, out)
+	}
+	return time.Since(start).Seconds()
 }
 
 func median(v []float64) float64 {

@@ -500,6 +500,17 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 		}
 	case "apptainer", "native":
 		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
+		if a, ok := rt.(*apptainer); ok {
+			if isRoot() && !hasCapability(capSysResource) {
+				c["drop_caps"] = "CAP_SYS_RESOURCE"
+			}
+			if unsquash() {
+				c["image_mount"] = "unpacked to a temporary sandbox (--unsquash: /dev/fuse not usable by this user)"
+			}
+			if a.sharens() {
+				c["userns"] = "shared (--sharens)"
+			}
+		}
 	case "oci":
 		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
 	}
