@@ -1,10 +1,8 @@
 package pmi
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -35,15 +33,23 @@ type simpleServer struct {
 	ln        net.Listener // ChannelTCP only
 	childEnds []*os.File   // ChannelFD: the rank's end, until started
 
+	// processMapping and sizeText are the job attributes, made once.
+	processMapping string
+	sizeText       string
+
+	// kvsMu guards kvs; after a fence nearly every request is a get, and
+	// gets share the read lock.
+	kvsMu sync.RWMutex
+	kvs   map[string]string
+
 	mu          sync.Mutex
 	closed      bool
 	accepted    int
 	conns       map[*conn]struct{}
 	claimed     []bool
-	kvs         map[string]string
 	nodeAttrs   map[string]string
 	nodeWaiters map[string][]waiter
-	storeBytes  int
+	storeBytes  int // guarded by kvsMu
 	inFence     []bool
 	fenceQueue  []waiter
 	fences      int
@@ -60,11 +66,20 @@ type waiter struct {
 
 // conn is one client connection.
 type conn struct {
-	s    *simpleServer
-	nc   net.Conn
-	rd   *bufio.Reader
-	wmu  sync.Mutex
-	rank int // -1 until known (TCP: initack or fullinit)
+	s   *simpleServer
+	nc  net.Conn
+	rd  *msgReader
+	req request // the request being handled, parsed in place
+	// wmu guards out and the write deadline: replies come from the
+	// connection's own goroutine and from whoever completes a fence or
+	// puts a node attribute it waits for.
+	wmu sync.Mutex
+	out replyBuf
+	// deadlineRenew is when the write deadline must be pushed out again;
+	// it is set writeTimeout ahead and renewed after half of that, so
+	// every write may take between writeTimeout/2 and writeTimeout.
+	deadlineRenew time.Time
+	rank          int // -1 until known (TCP: initack or fullinit)
 	// boundRank is set when the channel itself says the rank (PMI_FD).
 	boundRank bool
 	version   int // 0 before init, 1 or 2 after
@@ -87,17 +102,19 @@ func newSimpleServer(cfg backendConfig) (*simpleServer, error) {
 		return nil, fmt.Errorf("PMI server: %d ranks, need at least 1", n)
 	}
 	s := &simpleServer{
-		cfg:         cfg,
-		size:        n,
-		kvsName:     cfg.KVS,
-		channel:     cfg.Job.Channel,
-		events:      cfg.Events,
-		conns:       map[*conn]struct{}{},
-		claimed:     make([]bool, n),
-		kvs:         map[string]string{},
-		nodeAttrs:   map[string]string{},
-		nodeWaiters: map[string][]waiter{},
-		inFence:     make([]bool, n),
+		cfg:            cfg,
+		size:           n,
+		kvsName:        cfg.KVS,
+		channel:        cfg.Job.Channel,
+		events:         cfg.Events,
+		conns:          map[*conn]struct{}{},
+		processMapping: fmt.Sprintf("(vector,(0,1,%d))", n),
+		sizeText:       strconv.Itoa(n),
+		claimed:        make([]bool, n),
+		kvs:            map[string]string{},
+		nodeAttrs:      map[string]string{},
+		nodeWaiters:    map[string][]waiter{},
+		inFence:        make([]bool, n),
 	}
 	if s.events == nil {
 		s.events = nopSink{}
@@ -231,7 +248,7 @@ func (s *simpleServer) acceptLoop() {
 }
 
 func (s *simpleServer) newConnLocked(nc net.Conn, rank int) *conn {
-	c := &conn{s: s, nc: nc, rd: bufio.NewReaderSize(nc, 1024), rank: rank, boundRank: rank >= 0}
+	c := &conn{s: s, nc: nc, rd: newMsgReader(nc, readBufStart), rank: rank, boundRank: rank >= 0}
 	s.conns[c] = struct{}{}
 	return c
 }
@@ -250,14 +267,22 @@ func (c *conn) serve() {
 		}
 	}()
 	for {
-		m, pmi2, err := c.readMessage()
+		msg, pmi2, err := c.rd.next()
+		if err == nil {
+			if pmi2 {
+				err = parseFrameInto(&c.req, msg)
+			} else {
+				err = parseLineInto(&c.req, msg)
+			}
+		}
 		if err != nil {
 			if errors.Is(err, ErrProtocol) {
 				c.fail(err)
+				c.rd.drain()
 			}
 			return
 		}
-		if err := c.handle(m, pmi2); err != nil {
+		if err := c.handle(&c.req, pmi2); err != nil {
 			c.fail(err)
 			return
 		}
@@ -275,86 +300,39 @@ func (c *conn) fail(err error) {
 	}
 }
 
-// readMessage reads one request, telling PMI-1 lines (which start with
-// "cmd=" or "mcmd=") from PMI-2 frames (which start with a length field).
-func (c *conn) readMessage() (*message, bool, error) {
-	first, err := c.rd.Peek(1)
-	if err != nil {
-		return nil, false, err
-	}
-	switch first[0] {
-	case 'c', 'm':
-		line, err := c.readLine()
-		if err != nil {
-			return nil, false, err
-		}
-		m, err := parseLine(line)
-		return m, false, err
-	case ' ', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		field := make([]byte, pmi2LengthField)
-		if _, err := io.ReadFull(c.rd, field); err != nil {
-			return nil, false, truncatedErr(err)
-		}
-		n, err := parseFrameLength(field)
-		if err != nil {
-			return nil, false, err
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(c.rd, body); err != nil {
-			return nil, false, truncatedErr(err)
-		}
-		m, err := parseFrame(body)
-		return m, true, err
-	default:
-		return nil, false, fmt.Errorf("%w: message starts with byte %#02x, neither a PMI-1 line nor a PMI-2 length field", ErrProtocol, first[0])
-	}
-}
-
-func truncatedErr(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: connection closed inside a PMI-2 message", ErrProtocol)
-	}
-	return err
-}
-
-func (c *conn) readLine() ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := c.rd.ReadSlice('\n')
-		if len(line)+len(chunk) > maxMessage {
-			return nil, fmt.Errorf("%w: PMI-1 line longer than %d bytes", ErrProtocol, maxMessage)
-		}
-		switch {
-		case err == nil:
-			if line == nil {
-				return chunk[:len(chunk)-1], nil
-			}
-			line = append(line, chunk...)
-			return line[:len(line)-1], nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			line = append(line, chunk...)
-		case errors.Is(err, io.EOF) && len(line)+len(chunk) > 0:
-			return nil, fmt.Errorf("%w: connection closed inside a PMI-1 line", ErrProtocol)
-		default:
-			return nil, err
-		}
-	}
-}
-
+// send answers with m: for the rare replies (errors); the frequent ones are
+// built in place with begin and finish.
 func (c *conn) send(m *message, pmi2 bool) {
-	var b []byte
-	if pmi2 {
-		b = formatFrame(m)
-	} else {
-		b = formatLine(m)
+	r := c.begin(m.cmd, pmi2)
+	for i, k := range m.keys {
+		r.add(k, m.vals[i])
 	}
-	c.sendRaw(b)
+	c.finish()
+}
+
+// begin starts a reply in the connection's reply buffer, holding the write
+// lock until finish sends it.
+func (c *conn) begin(cmd string, pmi2 bool) *replyBuf {
+	c.wmu.Lock()
+	return c.out.begin(cmd, pmi2)
+}
+
+func (c *conn) finish() {
+	c.writeLocked(c.out.end())
+	c.wmu.Unlock()
 }
 
 func (c *conn) sendRaw(b []byte) {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	c.writeLocked(b)
+	c.wmu.Unlock()
+}
+
+func (c *conn) writeLocked(b []byte) {
+	if now := time.Now(); now.After(c.deadlineRenew) {
+		c.nc.SetWriteDeadline(now.Add(writeTimeout))
+		c.deadlineRenew = now.Add(writeTimeout / 2)
+	}
 	if _, err := c.nc.Write(b); err != nil {
 		// The reader notices the closed connection and ends.
 		c.nc.Close()
@@ -399,256 +377,311 @@ func errReply(cmd, text string, pmi2 bool) *message {
 	return reply(cmd).add("rc", "-1").add("msg", text)
 }
 
-// handle answers one request. A returned error is fatal for the job; a
-// request that is merely wrong gets an error reply and the client decides.
-func (c *conn) handle(m *message, pmi2 bool) error {
-	if pmi2 {
-		return c.handlePMI2(m)
-	}
-	return c.handlePMI1(m)
+// sendErr answers a failed request: rc=-1 with errmsg (PMI-2) or msg.
+func (c *conn) sendErr(cmd, text string, pmi2 bool) {
+	c.send(errReply(cmd, text, pmi2), pmi2)
 }
 
-func (c *conn) handlePMI1(m *message) error {
+// handle answers one request. A returned error is fatal for the job; a
+// request that is merely wrong gets an error reply and the client decides.
+// q's bytes belong to the read buffer: what outlives the request is copied.
+func (c *conn) handle(q *request, pmi2 bool) error {
+	if pmi2 {
+		return c.handlePMI2(q)
+	}
+	return c.handlePMI1(q)
+}
+
+func (c *conn) handlePMI1(q *request) error {
 	s := c.s
-	switch m.cmd {
+	switch string(q.cmd) {
 	case "initack":
-		id, err := strconv.Atoi(valueOf(m, "pmiid"))
+		v, _ := q.value("pmiid")
+		id, err := strconv.Atoi(string(v))
 		if err != nil {
-			return fmt.Errorf("%w: initack with pmiid %q", ErrProtocol, valueOf(m, "pmiid"))
+			return fmt.Errorf("%w: initack with pmiid %q", ErrProtocol, v)
 		}
 		if err := c.claim(id); err != nil {
-			c.send(errReply("initack", "rank_refused", false), false)
+			c.sendErr("initack", "rank_refused", false)
 			return err
 		}
 		c.sendRaw(fmt.Appendf(nil, "cmd=initack\ncmd=set size=%d\ncmd=set rank=%d\ncmd=set debug=0\n", s.size, c.rank))
 		return nil
 	case "init":
 		if c.version != 0 {
-			c.send(errReply("response_to_init", "init_twice", false), false)
+			c.sendErr("response_to_init", "init_twice", false)
 			return nil
 		}
-		switch v := valueOf(m, "pmi_version"); v {
+		v, _ := q.value("pmi_version")
+		switch string(v) {
 		case "1":
 			if c.rank < 0 {
-				c.send(errReply("response_to_init", "rank_unknown_set_PMI_ID", false), false)
+				c.sendErr("response_to_init", "rank_unknown_set_PMI_ID", false)
 				return fmt.Errorf("%w: PMI-1 init on a connection that never named its rank (PMI_ID unset?)", ErrProtocol)
 			}
 			c.version = 1
-			c.send(reply("response_to_init").add("pmi_version", "1").add("pmi_subversion", "1").add("rc", "0"), false)
+			c.begin("response_to_init", false).add("pmi_version", "1").add("pmi_subversion", "1").add("rc", "0")
+			c.finish()
 			s.events.initialised(c.rank, string(PMI1))
 		case "2":
 			// The rest of the conversation is PMI-2 frames; the
 			// rank is known once fullinit names it.
 			c.version = 2
-			c.send(reply("response_to_init").add("pmi_version", "2").add("pmi_subversion", "0").add("rc", "0"), false)
+			c.begin("response_to_init", false).add("pmi_version", "2").add("pmi_subversion", "0").add("rc", "0")
+			c.finish()
 		default:
-			c.send(reply("response_to_init").add("pmi_version", "1").add("pmi_subversion", "1").add("rc", "-1"), false)
+			c.begin("response_to_init", false).add("pmi_version", "1").add("pmi_subversion", "1").add("rc", "-1")
+			c.finish()
 		}
 		return nil
 	}
 	if c.version != 1 {
-		c.send(errReply(m.cmd+"_result", "init_first", false), false)
+		c.sendErr(string(q.cmd)+"_result", "init_first", false)
 		return nil
 	}
 	if c.finalized {
-		c.send(errReply(m.cmd+"_result", "already_finalized", false), false)
+		c.sendErr(string(q.cmd)+"_result", "already_finalized", false)
 		return nil
 	}
-	switch m.cmd {
+	switch string(q.cmd) {
 	case "get_maxes":
-		c.send(reply("maxes").add("kvsname_max", strconv.Itoa(kvsNameMax)).
-			add("keylen_max", strconv.Itoa(keyLenMax)).add("vallen_max", strconv.Itoa(valLenMax)), false)
+		c.begin("maxes", false).addInt("kvsname_max", kvsNameMax).addInt("keylen_max", keyLenMax).addInt("vallen_max", valLenMax)
+		c.finish()
 	case "get_appnum":
-		c.send(reply("appnum").add("appnum", "0"), false)
+		c.begin("appnum", false).add("appnum", "0")
+		c.finish()
 	case "get_my_kvsname":
-		c.send(reply("my_kvsname").add("kvsname", s.kvsName), false)
+		c.begin("my_kvsname", false).add("kvsname", s.kvsName)
+		c.finish()
 	case "get_universe_size":
-		c.send(reply("universe_size").add("size", strconv.Itoa(s.size)), false)
+		c.begin("universe_size", false).add("size", s.sizeText)
+		c.finish()
 	case "put":
-		key, val := valueOf(m, "key"), valueOf(m, "value")
-		if msg := s.checkKVS(valueOf(m, "kvsname"), key); msg != "" {
-			c.send(errReply("put_result", msg, false), false)
+		key, _ := q.value("key")
+		val, _ := q.value("value")
+		if msg := s.checkKVS(q, key); msg != "" {
+			c.sendErr("put_result", msg, false)
 			return nil
 		}
 		if !s.put(key, val) {
-			c.send(errReply("put_result", "store_full", false), false)
+			c.sendErr("put_result", "store_full", false)
 			return fmt.Errorf("%s put more than %d bytes into the KVS", c.who(), maxStoreBytes)
 		}
-		c.send(reply("put_result").add("rc", "0").add("msg", "success"), false)
+		c.begin("put_result", false).add("rc", "0").add("msg", "success")
+		c.finish()
 	case "get":
-		key := valueOf(m, "key")
-		if msg := s.checkKVS(valueOf(m, "kvsname"), key); msg != "" {
-			c.send(errReply("get_result", msg, false), false)
+		key, _ := q.value("key")
+		if msg := s.checkKVS(q, key); msg != "" {
+			c.sendErr("get_result", msg, false)
 			return nil
 		}
 		if v, ok := s.get(key); ok {
-			c.send(reply("get_result").add("rc", "0").add("msg", "success").add("value", v), false)
+			c.begin("get_result", false).add("rc", "0").add("msg", "success").add("value", v)
+			c.finish()
 		} else {
-			c.send(errReply("get_result", "key_"+key+"_not_found", false), false)
+			c.sendErr("get_result", "key_"+string(key)+"_not_found", false)
 		}
 	case "barrier_in":
 		return s.enterFence(c, false)
 	case "finalize":
 		c.finalized = true
 		s.events.finalized(c.rank)
-		c.send(reply("finalize_ack"), false)
+		c.begin("finalize_ack", false)
+		c.finish()
 	case "abort":
-		code := 1
-		if v, ok := m.get("exitcode"); ok {
-			if n, err := strconv.Atoi(v); err == nil {
-				code = n
-			}
-		}
-		s.events.aborted(c.rank, code, valueOf(m, "msg"))
+		s.events.aborted(c.rank, exitCode(q), q.str("msg"))
 	default:
-		c.send(errReply(m.cmd+"_result", "unsupported_command", false), false)
+		c.sendErr(string(q.cmd)+"_result", "unsupported_command", false)
 	}
 	return nil
 }
 
-func (c *conn) handlePMI2(m *message) error {
+func (c *conn) handlePMI2(q *request) error {
 	s := c.s
-	resp := m.cmd + "-response"
+	cmd := pmi2Command(q.cmd)
+	resp := cmd + "-response"
 	if c.version != 2 {
-		c.send(errReply(resp, "send cmd=init pmi_version=2 first", true), true)
+		c.sendErr(resp, "send cmd=init pmi_version=2 first", true)
 		return nil
 	}
-	if m.cmd == "fullinit" {
+	if cmd == "fullinit" {
 		if c.fullInit {
-			c.send(errReply(resp, "fullinit sent twice", true), true)
+			c.sendErr(resp, "fullinit sent twice", true)
 			return nil
 		}
-		idText, ok := m.get("pmirank")
+		idText, ok := q.value("pmirank")
 		if !ok {
-			idText, ok = m.get("srcid")
+			idText, ok = q.value("srcid")
 		}
 		if !ok && c.rank < 0 {
-			c.send(errReply(resp, "fullinit names no rank (pmirank or srcid)", true), true)
+			c.sendErr(resp, "fullinit names no rank (pmirank or srcid)", true)
 			return fmt.Errorf("%w: PMI-2 fullinit without pmirank or srcid", ErrProtocol)
 		}
 		if ok {
-			id, err := strconv.Atoi(idText)
+			id, err := strconv.Atoi(string(idText))
 			if err != nil {
-				c.send(errReply(resp, "bad rank", true), true)
+				c.sendErr(resp, "bad rank", true)
 				return fmt.Errorf("%w: PMI-2 fullinit with rank %q", ErrProtocol, idText)
 			}
 			if err := c.claim(id); err != nil {
-				c.send(errReply(resp, "rank refused", true), true)
+				c.sendErr(resp, "rank refused", true)
 				return err
 			}
 		}
 		c.fullInit = true
-		c.send(reply(resp).add("rc", "0").add("pmi-version", "2").add("pmi-subversion", "0").
-			add("rank", strconv.Itoa(c.rank)).add("size", strconv.Itoa(s.size)).add("appnum", "0").
-			add("debugged", "FALSE").add("pmiverbose", "FALSE"), true)
+		c.begin(resp, true).add("rc", "0").add("pmi-version", "2").add("pmi-subversion", "0").
+			addInt("rank", c.rank).add("size", s.sizeText).add("appnum", "0").
+			add("debugged", "FALSE").add("pmiverbose", "FALSE")
+		c.finish()
 		s.events.initialised(c.rank, string(PMI2))
 		return nil
 	}
 	if !c.fullInit {
-		c.send(errReply(resp, "send fullinit first", true), true)
+		c.sendErr(resp, "send fullinit first", true)
 		return nil
 	}
 	if c.finalized {
-		c.send(errReply(resp, "already finalized", true), true)
+		c.sendErr(resp, "already finalized", true)
 		return nil
 	}
-	switch m.cmd {
+	switch cmd {
 	case "job-getid":
-		c.send(reply(resp).add("rc", "0").add("jobid", s.kvsName), true)
+		c.begin(resp, true).add("rc", "0").add("jobid", s.kvsName)
+		c.finish()
 	case "info-getjobattr":
-		if v, ok := s.jobAttr(valueOf(m, "key")); ok {
-			c.send(reply(resp).add("rc", "0").add("found", "TRUE").add("value", v), true)
+		key, _ := q.value("key")
+		if v, ok := s.jobAttr(key); ok {
+			c.begin(resp, true).add("rc", "0").add("found", "TRUE").add("value", v)
 		} else {
-			c.send(reply(resp).add("rc", "0").add("found", "FALSE"), true)
+			c.begin(resp, true).add("rc", "0").add("found", "FALSE")
 		}
+		c.finish()
 	case "info-putnodeattr":
-		key := valueOf(m, "key")
-		if key == "" {
-			c.send(errReply(resp, "no key", true), true)
+		key, _ := q.value("key")
+		if len(key) == 0 {
+			c.sendErr(resp, "no key", true)
 			return nil
 		}
-		waiters, ok := s.putNodeAttr(key, valueOf(m, "value"))
+		val := q.str("value")
+		waiters, ok := s.putNodeAttr(string(key), val)
 		if !ok {
-			c.send(errReply(resp, "store full", true), true)
+			c.sendErr(resp, "store full", true)
 			return fmt.Errorf("%s put more than %d bytes into the node attributes", c.who(), maxStoreBytes)
 		}
-		c.send(reply(resp).add("rc", "0"), true)
-		val := valueOf(m, "value")
+		c.begin(resp, true).add("rc", "0")
+		c.finish()
 		for _, w := range waiters {
-			w.c.send(reply("info-getnodeattr-response").add("rc", "0").add("found", "TRUE").add("value", val), w.pmi2)
+			w.c.begin("info-getnodeattr-response", w.pmi2).add("rc", "0").add("found", "TRUE").add("value", val)
+			w.c.finish()
 		}
 	case "info-getnodeattr":
-		key := valueOf(m, "key")
-		v, found := s.getNodeAttr(key, c, valueOf(m, "wait") == "TRUE")
+		key, _ := q.value("key")
+		wait := q.is("wait", "TRUE")
+		v, found := s.getNodeAttr(key, c, wait)
 		switch {
 		case found:
-			c.send(reply(resp).add("rc", "0").add("found", "TRUE").add("value", v), true)
-		case valueOf(m, "wait") == "TRUE":
+			c.begin(resp, true).add("rc", "0").add("found", "TRUE").add("value", v)
+			c.finish()
+		case wait:
 			// Held until some rank puts the key.
 		default:
-			c.send(reply(resp).add("rc", "0").add("found", "FALSE"), true)
+			c.begin(resp, true).add("rc", "0").add("found", "FALSE")
+			c.finish()
 		}
 	case "kvs-put":
-		key := valueOf(m, "key")
-		if key == "" {
-			c.send(errReply(resp, "no key", true), true)
+		key, _ := q.value("key")
+		if len(key) == 0 {
+			c.sendErr(resp, "no key", true)
 			return nil
 		}
-		if !s.put(key, valueOf(m, "value")) {
-			c.send(errReply(resp, "store full", true), true)
+		val, _ := q.value("value")
+		if !s.put(key, val) {
+			c.sendErr(resp, "store full", true)
 			return fmt.Errorf("%s put more than %d bytes into the KVS", c.who(), maxStoreBytes)
 		}
-		c.send(reply(resp).add("rc", "0"), true)
+		c.begin(resp, true).add("rc", "0")
+		c.finish()
 	case "kvs-get":
-		if j, ok := m.get("jobid"); ok && j != "" && j != s.kvsName {
-			c.send(errReply(resp, "unknown jobid "+j, true), true)
+		if j, ok := q.value("jobid"); ok && len(j) != 0 && string(j) != s.kvsName {
+			c.sendErr(resp, "unknown jobid "+string(j), true)
 			return nil
 		}
-		if v, ok := s.get(valueOf(m, "key")); ok {
-			c.send(reply(resp).add("rc", "0").add("found", "TRUE").add("value", v), true)
+		key, _ := q.value("key")
+		if v, ok := s.get(key); ok {
+			c.begin(resp, true).add("rc", "0").add("found", "TRUE").add("value", v)
 		} else {
-			c.send(reply(resp).add("rc", "0").add("found", "FALSE"), true)
+			c.begin(resp, true).add("rc", "0").add("found", "FALSE")
 		}
+		c.finish()
 	case "kvs-fence":
 		return s.enterFence(c, true)
 	case "finalize":
 		c.finalized = true
 		s.events.finalized(c.rank)
-		c.send(reply(resp).add("rc", "0"), true)
+		c.begin(resp, true).add("rc", "0")
+		c.finish()
 	case "abort":
-		code := 1
-		if v, ok := m.get("exitcode"); ok {
-			if n, err := strconv.Atoi(v); err == nil {
-				code = n
-			}
-		}
-		s.events.aborted(c.rank, code, valueOf(m, "msg"))
+		s.events.aborted(c.rank, exitCode(q), q.str("msg"))
 	default:
-		c.send(errReply(resp, "unsupported command "+m.cmd, true), true)
+		c.sendErr(resp, "unsupported command "+cmd, true)
 	}
 	return nil
 }
 
-func valueOf(m *message, key string) string {
-	v, _ := m.get(key)
-	return v
+// pmi2Command returns the PMI-2 command as a string without allocating for
+// the commands the server knows (the compiler turns the switch on a
+// converted byte slice into comparisons); another command is copied.
+func pmi2Command(cmd []byte) string {
+	switch string(cmd) {
+	case "fullinit":
+		return "fullinit"
+	case "job-getid":
+		return "job-getid"
+	case "info-getjobattr":
+		return "info-getjobattr"
+	case "info-putnodeattr":
+		return "info-putnodeattr"
+	case "info-getnodeattr":
+		return "info-getnodeattr"
+	case "kvs-put":
+		return "kvs-put"
+	case "kvs-get":
+		return "kvs-get"
+	case "kvs-fence":
+		return "kvs-fence"
+	case "finalize":
+		return "finalize"
+	case "abort":
+		return "abort"
+	}
+	return string(cmd)
+}
+
+func exitCode(q *request) int {
+	if v, ok := q.value("exitcode"); ok {
+		if n, err := strconv.Atoi(string(v)); err == nil {
+			return n
+		}
+	}
+	return 1
 }
 
 // checkKVS validates a PMI-1 kvsname and key, returning an error text.
-func (s *simpleServer) checkKVS(kvsName, key string) string {
+func (s *simpleServer) checkKVS(q *request, key []byte) string {
+	kvsName, _ := q.value("kvsname")
 	switch {
-	case kvsName != "" && kvsName != s.kvsName:
+	case len(kvsName) != 0 && string(kvsName) != s.kvsName:
 		return "unknown_kvsname"
-	case key == "":
+	case len(key) == 0:
 		return "no_key"
 	}
 	return ""
 }
 
-func (s *simpleServer) put(key, val string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, had := s.kvs[key]
+func (s *simpleServer) put(key, val []byte) bool {
+	s.kvsMu.Lock()
+	defer s.kvsMu.Unlock()
+	old, had := s.kvs[string(key)]
 	grow := len(key) + len(val)
 	if had {
 		grow = len(val) - len(old)
@@ -657,14 +690,17 @@ func (s *simpleServer) put(key, val string) bool {
 		return false
 	}
 	s.storeBytes += grow
-	s.kvs[key] = val
+	if had && old == string(val) {
+		return true
+	}
+	s.kvs[string(key)] = string(val)
 	return true
 }
 
-func (s *simpleServer) get(key string) (string, bool) {
-	s.mu.Lock()
-	v, ok := s.kvs[key]
-	s.mu.Unlock()
+func (s *simpleServer) get(key []byte) (string, bool) {
+	s.kvsMu.RLock()
+	v, ok := s.kvs[string(key)]
+	s.kvsMu.RUnlock()
 	if ok {
 		return v, true
 	}
@@ -673,17 +709,20 @@ func (s *simpleServer) get(key string) (string, bool) {
 }
 
 // jobAttr answers the job-level attributes: every rank is on this node.
-func (s *simpleServer) jobAttr(key string) (string, bool) {
-	switch key {
+func (s *simpleServer) jobAttr(key []byte) (string, bool) {
+	switch string(key) {
 	case "PMI_process_mapping":
-		return fmt.Sprintf("(vector,(0,1,%d))", s.size), true
+		return s.processMapping, true
 	case "universeSize":
-		return strconv.Itoa(s.size), true
+		return s.sizeText, true
 	}
 	return "", false
 }
 
 func (s *simpleServer) putNodeAttr(key, val string) ([]waiter, bool) {
+	// storeBytes is kvsMu's, the node attributes are mu's.
+	s.kvsMu.Lock()
+	defer s.kvsMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, had := s.nodeAttrs[key]
@@ -701,14 +740,15 @@ func (s *simpleServer) putNodeAttr(key, val string) ([]waiter, bool) {
 	return w, true
 }
 
-func (s *simpleServer) getNodeAttr(key string, c *conn, wait bool) (string, bool) {
+func (s *simpleServer) getNodeAttr(key []byte, c *conn, wait bool) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.nodeAttrs[key]; ok {
+	if v, ok := s.nodeAttrs[string(key)]; ok {
 		return v, true
 	}
 	if wait {
-		s.nodeWaiters[key] = append(s.nodeWaiters[key], waiter{c, true})
+		k := string(key)
+		s.nodeWaiters[k] = append(s.nodeWaiters[k], waiter{c, true})
 	}
 	return "", false
 }
