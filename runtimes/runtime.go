@@ -25,6 +25,19 @@
 // path. A rank that misses its PMI variables would run as a silent singleton,
 // so WrapRank refuses such a command (ErrMissingPMI) instead of starting it.
 //
+// A config's runtime.command and runtime.flags travel in Spec.Command and
+// Spec.Flags (GetCommand makes Detect, Prepare and Cleanup use the same
+// executable): the flags go to the runtime's run command as they are
+// (Docker/Podman: just before the image; Apptainer: after exec, before the
+// image; OCI: after "crun run"), are recorded in Choices, and are refused
+// with ErrFlags, never dropped, where they cannot apply (native, and
+// flags that would detach the rank from the launcher).
+//
+// As an ordinary user, rootless Podman binds the host's /dev/shm where
+// --ipc host cannot work (no /dev/mqueue), and unprivileged Apptainer runs
+// every rank in one user namespace (--sharens) and unpacks the SIF when
+// /dev/fuse is closed to the user (--unsquash).
+//
 // Optional capabilities are found by type assertion: PeakMemory (a rank's
 // peak memory from its container's cgroup) and LeftoverCleaner (removing
 // containers an earlier, killed hpcbench left behind).

@@ -165,17 +165,37 @@ var _ = extendLaunch([]cli.Flag{
 	&cli.StringFlag{Name: "image", Usage: "the image: a name from 'hpcbench image build', a SIF path, a local Docker/Podman image, a root filesystem folder"},
 	&cli.StringFlag{Name: "layout", Usage: "per-rank (default) or bind (the host's MPI bind-mounted)"},
 	&cli.StringFlag{Name: "mpi", Usage: "the program's MPI, mpich or openmpi, for --layout bind (default: from --pmi)"},
+	&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's `EXECUTABLE` (default: docker, podman, apptainer, crun or runc from PATH)"},
+	&cli.GenericFlag{Name: "runtime-flag", Value: &wordList{}, Usage: "one `WORD` for the runtime's run command, as it is (repeat for more; commas are kept)"},
 }, launchRuntimeWrapper)
+
+// wordList is a repeatable flag whose values are kept whole (a
+// StringSliceFlag would split them at commas).
+type wordList []string
+
+func (l *wordList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *wordList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, " ")
+}
 
 func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
 	name := c.String("runtime")
+	var flags []string
+	if l, ok := c.Generic("runtime-flag").(*wordList); ok && l != nil {
+		// The flag's value lives as long as the command's definition:
+		// take the words and empty it for the next run in this process.
+		flags, *l = *l, nil
+	}
 	if name == "" {
-		if c.String("image") != "" || c.String("layout") != "" {
-			return nil, usageError("launch: --image and --layout need --runtime")
+		if c.String("image") != "" || c.String("layout") != "" || c.String("runtime-command") != "" || len(flags) > 0 {
+			return nil, usageError("launch: --image, --layout, --runtime-command and --runtime-flag need --runtime")
 		}
 		return nil, nil
 	}
-	rt, err := runtimes.Get(name)
+	rt, err := runtimes.GetCommand(name, c.String("runtime-command"))
 	if err != nil {
 		return nil, usageError("launch: --runtime: %v", err)
 	}
@@ -203,7 +223,8 @@ func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
 			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: removed %d leftover container(s): %s\n", len(names), strings.Join(names, ", "))
 		}
 	}
-	w, err := rt.Wrapper(runtimes.Spec{Layout: layout, Image: info, MPI: c.String("mpi")})
+	w, err := rt.Wrapper(runtimes.Spec{Layout: layout, Image: info, MPI: c.String("mpi"),
+		Command: c.String("runtime-command"), Flags: flags})
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}

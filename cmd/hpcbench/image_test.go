@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,5 +62,26 @@ func TestImageBuildMakesSIF(t *testing.T) {
 	byPath, err := rt.Prepare(context.Background(), sif)
 	if err != nil || byPath.Digest != want || byPath.Meta["sif_id"] != info.Meta["sif_id"] {
 		t.Errorf("Prepare(%s) = %+v, %v", sif, byPath, err)
+	}
+}
+
+// TestLaunchRuntimeOptions: --runtime-command and --runtime-flag reach the
+// runtime, or are refused with the reason; never dropped.
+func TestLaunchRuntimeOptions(t *testing.T) {
+	_, err := runApp(t, "launch", "-n", "1", "--runtime", "native", "--runtime-flag", "--env=A=1,2", "--", "true")
+	if !errors.Is(err, runtimes.ErrFlags) || !strings.Contains(err.Error(), "--env=A=1,2") {
+		t.Errorf("native with a runtime flag: %v, want ErrFlags naming the whole flag", err)
+	}
+	// The configured executable is the one probed.
+	_, err = runApp(t, "launch", "-n", "1", "--runtime", "docker", "--runtime-command", "/nonexistent/docker", "--image", "x", "--", "true")
+	if !errors.Is(err, runtimes.ErrUnavailable) || !strings.Contains(err.Error(), "/nonexistent/docker") {
+		t.Errorf("docker with a missing --runtime-command: %v, want ErrUnavailable naming it", err)
+	}
+	if _, err := runApp(t, "launch", "-n", "1", "--runtime-flag", "-x", "--", "true"); err == nil || !strings.Contains(err.Error(), "need --runtime") {
+		t.Errorf("--runtime-flag without --runtime: %v", err)
+	}
+	// A flag given once is not carried into the next launch.
+	if _, err := runApp(t, "launch", "-n", "1", "--runtime", "native", "--", "true"); err != nil {
+		t.Errorf("a plain native launch after one with flags: %v", err)
 	}
 }
