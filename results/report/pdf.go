@@ -674,9 +674,14 @@ func plural(n int) string {
 	return "s"
 }
 
+// capitalise starts a sentence with a capital, spelling the OCI runtime
+// as its specification does ("OCI", not "Oci").
 func capitalise(s string) string {
 	if s == "" {
 		return s
+	}
+	if rest, ok := strings.CutPrefix(s, "oci"); ok && (rest == "" || rest[0] == ' ') {
+		return "OCI" + rest
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
