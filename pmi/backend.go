@@ -26,13 +26,6 @@ type backend interface {
 	close() error
 }
 
-// jobDescriber is an optional extra of a backend: it fills in the Job the
-// Wrappers see (PMIx sets PMIxTmpdir, which containers must mount). It is
-// called once, right after the backend was created.
-type jobDescriber interface {
-	describeJob(job *Job)
-}
-
 // rankSetup is what one rank needs from its backend.
 type rankSetup struct {
 	// Env holds NAME=value entries added to the rank's environment.

@@ -129,15 +129,3 @@ func (c *testClient) pmi1Init(rank int) error {
 	}
 	return nil
 }
-
-// field returns key's value in a PMI-2 body or PMI-1 line.
-func field(msg, key string) string {
-	for _, sep := range []string{";", " "} {
-		for _, kv := range strings.Split(msg, sep) {
-			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-				return v
-			}
-		}
-	}
-	return ""
-}

@@ -37,15 +37,6 @@ type message struct {
 	vals []string
 }
 
-func (m *message) get(key string) (string, bool) {
-	for i, k := range m.keys {
-		if k == key {
-			return m.vals[i], true
-		}
-	}
-	return "", false
-}
-
 func (m *message) add(key, val string) *message {
 	m.keys = append(m.keys, key)
 	m.vals = append(m.vals, val)
