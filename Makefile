@@ -3,7 +3,8 @@
 #   make setup    install and start what hpcbench needs (scripts/setup-debian.sh)
 #   make build    bin/hpcbench
 #   make kernels  the project's MPI kernels (npb/kernels)
-#   make test     setup, build, kernels, then every Go test against the real tools
+#   make lint     gofmt, go vet and staticcheck
+#   make test     setup, build, kernels, lint, then every Go test against the real tools
 #   make bench    build, kernels, then every Go benchmark once
 #   make images   the quick study's container images (one per MPI), built locally
 #   make demo     setup, build, kernels, images, then the quick study and its
@@ -18,7 +19,7 @@ LDFLAGS      := -X github.com/hpcbench/hpcbench/buildinfo.Version=$(VERSION)
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS   ?=
 
-.PHONY: all setup build kernels images test bench demo clean
+.PHONY: all setup build kernels images lint test bench demo clean
 
 all: build
 
@@ -36,8 +37,15 @@ kernels:
 		echo "kernels: npb/kernels/Makefile not found; skipping the kernel build"; \
 	fi
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
 # Tests that need Slurm start their own cluster with scripts/slurm-up.sh.
-test: setup build kernels
+test: setup build kernels lint
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 bench: build kernels
