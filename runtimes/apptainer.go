@@ -239,8 +239,7 @@ type apptainerWrapper struct {
 	a    *apptainer
 	spec Spec
 
-	mu       sync.Mutex
-	bindLibs []string
+	libs hostLibBinds
 }
 
 func (w *apptainerWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
@@ -275,21 +274,9 @@ func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro := p.binds, map[string]bool{}
-	if w.spec.Layout == Bind {
-		w.mu.Lock()
-		if w.bindLibs == nil {
-			w.bindLibs, err = hostMPIBinds(context.Background(), mpiOf(w.spec, job))
-		}
-		libs := w.bindLibs
-		w.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		for _, l := range libs {
-			ro[l] = true
-		}
-		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
+	binds, ro, err := w.libs.add(w.spec, job, p.binds)
+	if err != nil {
+		return err
 	}
 	args := append([]string{orDefault(w.spec.Command, w.a.binary())}, w.a.execFlags()...)
 	args = append(args, bindFlag(binds, ro)...)

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/hpcbench/hpcbench/pmi"
 )
 
 // MPI library locations of Debian's packages (x86_64).
@@ -171,4 +174,34 @@ func hostMPIBinds(ctx context.Context, mpi string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// hostLibBinds adds, for the bind layout, the host's MPI libraries to a
+// rank's bind mounts (read-only). The ldd walk runs once per wrapper, not
+// once per rank; a wrapper embeds one.
+type hostLibBinds struct {
+	mu   sync.Mutex
+	libs []string
+}
+
+// add returns binds, and the paths to mount read-only, for a rank of job
+// placed by spec.
+func (h *hostLibBinds) add(spec Spec, job pmi.Job, binds []string) ([]string, map[string]bool, error) {
+	ro := map[string]bool{}
+	if spec.Layout != Bind {
+		return binds, ro, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.libs == nil {
+		libs, err := hostMPIBinds(context.Background(), mpiOf(spec, job))
+		if err != nil {
+			return nil, nil, err
+		}
+		h.libs = libs
+	}
+	for _, l := range h.libs {
+		ro[l] = true
+	}
+	return normalizeBinds(append(append([]string(nil), binds...), h.libs...)), ro, nil
 }

@@ -227,9 +227,9 @@ type engineWrapper struct {
 	mu sync.Mutex
 	// jobDirs holds, per job, the temporary folder of its ranks' --cidfile
 	// (from which a rank's cgroup is found); Cleanup removes it.
-	jobDirs  map[string]string
-	bindLibs []string // the bind layout's host MPI paths, computed once
-	peaks    map[int]*peakWatch
+	jobDirs map[string]string
+	peaks   map[int]*peakWatch
+	libs    hostLibBinds
 }
 
 // jobDir returns job's folder for per-rank files, made on first use. Its
@@ -287,19 +287,6 @@ func (w *engineWrapper) Choices() map[string]string {
 	return c
 }
 
-func (w *engineWrapper) hostLibs(ctx context.Context, job pmi.Job) ([]string, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.bindLibs == nil {
-		libs, err := hostMPIBinds(ctx, mpiOf(w.spec, job))
-		if err != nil {
-			return nil, err
-		}
-		w.bindLibs = libs
-	}
-	return w.bindLibs, nil
-}
-
 func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if job.PMI != pmi.PMIx && job.Channel == pmi.ChannelFD && !w.e.passFD {
 		return fmt.Errorf("%s: rank %d: PMI_FD cannot cross into a %s container; use the tcp channel", w.e.name, cmd.Rank, w.e.name)
@@ -311,17 +298,9 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	ro := map[string]bool{}
-	binds := p.binds
-	if w.spec.Layout == Bind {
-		libs, err := w.hostLibs(context.Background(), job)
-		if err != nil {
-			return err
-		}
-		for _, l := range libs {
-			ro[l] = true
-		}
-		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
+	binds, ro, err := w.libs.add(w.spec, job, p.binds)
+	if err != nil {
+		return err
 	}
 	dir, err := w.jobDir(job.ID)
 	if err != nil {

@@ -226,8 +226,7 @@ type ociWrapper struct {
 	spec    Spec
 	bundles string
 
-	mu       sync.Mutex
-	bindLibs []string
+	libs hostLibBinds
 }
 
 func (w *ociWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
@@ -255,21 +254,9 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro := p.binds, map[string]bool{}
-	if w.spec.Layout == Bind {
-		w.mu.Lock()
-		if w.bindLibs == nil {
-			w.bindLibs, err = hostMPIBinds(context.Background(), mpiOf(w.spec, job))
-		}
-		libs := w.bindLibs
-		w.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		for _, l := range libs {
-			ro[l] = true
-		}
-		binds = normalizeBinds(append(append([]string(nil), binds...), libs...))
+	binds, ro, err := w.libs.add(w.spec, job, p.binds)
+	if err != nil {
+		return err
 	}
 	id := ContainerName(job.ID, cmd.Rank)
 	bundle := filepath.Join(w.bundles, id)
