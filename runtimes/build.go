@@ -54,7 +54,7 @@ type BuildOptions struct {
 
 // buildFormat changes when the way images are assembled changes, so that
 // the cache does not keep images built the old way.
-const buildFormat = 1
+const buildFormat = 2 // 2: minimal images carry UCX's transport modules
 
 // BuildImage builds (or reuses) the image opts describes and returns its
 // manifest. A rebuild is skipped when the inputs (the binaries' contents,
@@ -216,7 +216,7 @@ func inputsDigest(opts BuildOptions, bins []BinaryInput) string {
 // minimal image copies.
 func packageVersions() string {
 	out, _ := exec.Command("dpkg-query", "-W", "-f", "${Package}=${Version}\n",
-		"libmpich12", "libopenmpi3", "libpmix2", "busybox-static", "libc6").Output()
+		"libmpich12", "libopenmpi3", "libpmix2", "libucx0", "busybox-static", "libc6").Output()
 	return string(out)
 }
 

@@ -27,14 +27,21 @@ type mpiLayout struct {
 	dirs []string
 }
 
+// ucxModules is UCX's folder of transport modules, which libucs opens with
+// dlopen (so ldd never names them). Without it UCX loses its cross-memory
+// transport (cma) and moves large messages between ranks on one node over
+// TCP on loopback, where MPICH's MPI_Finalize can hang: one rank waits in
+// the UCX endpoint close for a peer that already sits in the PMI barrier.
+const ucxModules = multiarchLib + "/ucx"
+
 func mpiFiles(mpi string) (mpiLayout, error) {
 	switch mpi {
 	case "mpich":
-		return mpiLayout{libs: []string{multiarchLib + "/libmpich.so.12"}}, nil
+		return mpiLayout{libs: []string{multiarchLib + "/libmpich.so.12"}, dirs: []string{ucxModules}}, nil
 	case "openmpi":
 		return mpiLayout{
 			libs: []string{multiarchLib + "/libmpi.so.40"},
-			dirs: []string{multiarchLib + "/openmpi", multiarchLib + "/pmix2", "/usr/share/openmpi", "/etc/openmpi"},
+			dirs: []string{multiarchLib + "/openmpi", multiarchLib + "/pmix2", ucxModules, "/usr/share/openmpi", "/etc/openmpi"},
 		}, nil
 	}
 	return mpiLayout{}, fmt.Errorf("MPI %q: want mpich or openmpi", mpi)
@@ -160,7 +167,7 @@ func hostMPIBinds(ctx context.Context, mpi string) ([]string, error) {
 			continue
 		}
 		l = canonicalLibPath(l)
-		if strings.HasPrefix(l, multiarchLib+"/openmpi/") || strings.HasPrefix(l, multiarchLib+"/pmix2/") {
+		if insideAny(l, layout.dirs) {
 			continue // inside a bound folder
 		}
 		set[l] = true
@@ -174,6 +181,16 @@ func hostMPIBinds(ctx context.Context, mpi string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// insideAny says whether path p lies inside one of dirs.
+func insideAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // hostLibBinds adds, for the bind layout, the host's MPI libraries to a
