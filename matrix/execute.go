@@ -123,12 +123,12 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 	keep := false
 	defer func() {
 		if !keep || !ex.opts.KeepWork {
-			removeWork(work)
+			os.RemoveAll(work)
 		}
 	}()
 
 	argv := absoluteArgv(c.Argv)
-	env, err := ex.prepareRun(c, work)
+	env, err := PrepareRun(c, work, ex.host.MemoryBytes)
 	run.Argv = argv
 	run.Env = results.FilterEnv(append(os.Environ(), env...))
 	if c.Kind == configs.KindHPL || c.Kind == configs.KindHPCC {
@@ -189,12 +189,6 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 	ex.judge(&run, c, rep, err, work)
 	keep = run.Status != results.StatusOK
 	return run, nil
-}
-
-// prepareRun writes the run's input files into its working folder and
-// returns the environment added to every rank.
-func (ex *executor) prepareRun(c configs.Cell, work string) ([]string, error) {
-	return PrepareRun(c, work, ex.host.MemoryBytes)
 }
 
 // PrepareRun writes cell c's input files (HPL.dat, hpccinf.txt) into the

@@ -25,7 +25,6 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -184,7 +183,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			bar.clear()
 			fmt.Fprintf(opts.Log, "%s %s: %s\n", run.Status, p.cell.RunID(), run.Reason)
 		}
-		bar.step(run.Status)
+		bar.step()
 	}
 	bar.finish()
 	if ctx.Err() != nil {
@@ -290,10 +289,4 @@ func hostOf(inv *inventory.Inventory) results.Host {
 		}
 	}
 	return h
-}
-
-func removeWork(dir string) {
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
 }

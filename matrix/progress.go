@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hpcbench/hpcbench/results"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -37,7 +36,7 @@ func (p *progress) describe() string {
 	return fmt.Sprintf("runs (%d ok, %d not ok)", p.sum.OK, bad)
 }
 
-func (p *progress) step(results.Status) {
+func (p *progress) step() {
 	if p.bar == nil {
 		return
 	}
