@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 // minimal is a valid config the tests below change one thing in.
@@ -29,21 +28,11 @@ func TestShippedConfigsLoad(t *testing.T) {
 		t.Fatalf("shipped configs: %v %v", files, err)
 	}
 	for _, f := range files {
-		cfg, err := Load(f)
-		if err != nil {
+		if _, err := Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
-			continue
-		}
-		cells, skipped := Expand(cfg, nil)
-		if len(cells) == 0 {
-			t.Errorf("%s expands to no cells (skipped %d)", f, len(skipped))
-		}
-		for _, s := range skipped {
-			if s.Reason == "" || s.Err == nil {
-				t.Errorf("%s: skipped cell %s without a reason", f, s.Cell.Key())
-			}
 		}
 	}
+	// That each one expands to cells is matrix's TestShippedConfigsExpand.
 	cfg, err := Quick()
 	if err != nil {
 		t.Fatalf("built-in quick config: %v", err)
@@ -242,32 +231,5 @@ func TestErrorMessageNamesKeyAndLine(t *testing.T) {
 	want := `m.toml:3: study.repetitons: unknown key "repetitons" (did you mean "repetitions"?)`
 	if err == nil || err.Error() != want {
 		t.Errorf("message = %q, want %q", err, want)
-	}
-}
-
-func TestOverrides(t *testing.T) {
-	cfg, err := Parse("o.toml", []byte(minimal+`timeout = "90s"
-repetitions = 2
-warmup = 0
-ranks = [4]
-mpi = ["mpich"]
-pmi = ["pmi1"]
-env = { A = "bench" }
-
-[[runtime]]
-name = "native"
-env = { A = "runtime", B = "x" }
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cells, skipped := Expand(cfg, nil)
-	if len(skipped) != 0 || len(cells) != 2 {
-		t.Fatalf("cells %d skipped %v", len(cells), skipped)
-	}
-	c := cells[0]
-	if c.Ranks != 4 || c.MPI != "mpich" || c.PMI != "pmi1" || c.Timeout != 90*time.Second || c.Warmup ||
-		c.Env["A"] != "runtime" || c.Env["B"] != "x" {
-		t.Errorf("cell = %+v", c)
 	}
 }

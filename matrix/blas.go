@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/npb"
 	"github.com/hpcbench/hpcbench/runtimes"
 )
@@ -20,7 +19,7 @@ const EnvBLASLibrary = "HPCBENCH_BLAS_LIBRARY"
 // blasOf says which BLAS cell c's binary loads where it runs: on the host
 // for native cells, in the image's root filesystem for images hpcbench
 // built. It is worked out once per binary and image in a study.
-func (ex *executor) blasOf(ctx context.Context, c configs.Cell, ir *imageResult) string {
+func (ex *executor) blasOf(ctx context.Context, c Cell, ir *imageResult) string {
 	key := c.Binary + "\x00" + c.Runtime + "\x00" + c.Image
 	if s, ok := ex.blas[key]; ok {
 		return s
@@ -33,7 +32,7 @@ func (ex *executor) blasOf(ctx context.Context, c configs.Cell, ir *imageResult)
 	return s
 }
 
-func describeBLAS(ctx context.Context, c configs.Cell, ir *imageResult) string {
+func describeBLAS(ctx context.Context, c Cell, ir *imageResult) string {
 	bin := c.Binary
 	if filepath.Base(bin) != bin && !filepath.IsAbs(bin) {
 		if abs, err := filepath.Abs(bin); err == nil {

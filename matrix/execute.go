@@ -81,7 +81,7 @@ func (ex *executor) close() {
 }
 
 // runtimeFor detects the cell's runtime and prepares its image, once.
-func (ex *executor) runtimeFor(ctx context.Context, c configs.Cell) imageResult {
+func (ex *executor) runtimeFor(ctx context.Context, c Cell) imageResult {
 	key := c.Runtime + "\x00" + c.RuntimeCommand + "\x00" + c.Image
 	if ir, ok := ex.images[key]; ok {
 		return ir
@@ -195,7 +195,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 // folder work, the ranks' working folder, and returns the environment
 // hpcbench adds to every rank ("K=V", sorted). memoryBytes sizes an HPL
 // problem given as a fraction of memory.
-func PrepareRun(c configs.Cell, work string, memoryBytes int64) ([]string, error) {
+func PrepareRun(c Cell, work string, memoryBytes int64) ([]string, error) {
 	env := map[string]string{}
 	for k, v := range c.Env {
 		env[k] = v
@@ -241,7 +241,7 @@ func PrepareRun(c configs.Cell, work string, memoryBytes int64) ([]string, error
 
 // judge sets the run's status, reason and metrics from how the launch
 // ended and what the benchmark printed.
-func (ex *executor) judge(run *results.Run, c configs.Cell, rep *pmi.Report, launchErr error, work string) {
+func (ex *executor) judge(run *results.Run, c Cell, rep *pmi.Report, launchErr error, work string) {
 	switch {
 	case launchErr != nil:
 		run.Status, run.Reason = results.StatusFailed, launchErr.Error()
@@ -267,7 +267,7 @@ func (ex *executor) judge(run *results.Run, c configs.Cell, rep *pmi.Report, lau
 // succeeded, from what the benchmark printed (run.Output, and hpccoutf.txt
 // in work for HPCC). Every launcher shares it, so a run means the same
 // whoever started its ranks.
-func judgeOutput(run *results.Run, c configs.Cell, wall time.Duration, work string) {
+func judgeOutput(run *results.Run, c Cell, wall time.Duration, work string) {
 	if c.Kind == configs.KindCommand {
 		run.Status = results.StatusOK
 		run.Metric = results.Metric{Name: "wall_s", Value: wall.Seconds(), Unit: "s"}
@@ -319,7 +319,7 @@ func judgeOutput(run *results.Run, c configs.Cell, wall time.Duration, work stri
 // launchNode runs the per-node layout: one container holding every rank,
 // with "hpcbench launch" inside it serving PMI and writing its report to
 // the shared working folder.
-func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec runtimes.Spec, c configs.Cell, argv, env []string, work string, out *limitedBuffer) (*pmi.Report, map[string]string, error) {
+func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec runtimes.Spec, c Cell, argv, env []string, work string, out *limitedBuffer) (*pmi.Report, map[string]string, error) {
 	reportPath := filepath.Join(work, "launch-report.json")
 	inner := []string{ex.self, "launch", "-n", strconv.Itoa(c.Ranks), "--pmi", string(c.PMI), "--bind", orDefault(c.Bind, "none"),
 		"--report", reportPath, "--quiet"}
@@ -378,7 +378,7 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 
 // storeCell maps a config cell onto the store's record, with the versions
 // and image digest that describe it.
-func storeCell(c configs.Cell, inv *inventory.Inventory, ir *imageResult) results.Cell {
+func storeCell(c Cell, inv *inventory.Inventory, ir *imageResult) results.Cell {
 	sc := results.Cell{
 		Key:            c.Key(),
 		Benchmark:      c.Benchmark,

@@ -22,7 +22,7 @@ type Launcher interface {
 	// Launch runs argv (the benchmark and its arguments) as cell c's ranks,
 	// with env ("K=V") added, in the folder work, writing the ranks' output
 	// to out. An error means the launch could not start at all.
-	Launch(ctx context.Context, c configs.Cell, argv, env []string, work string, out io.Writer) (Outcome, error)
+	Launch(ctx context.Context, c Cell, argv, env []string, work string, out io.Writer) (Outcome, error)
 }
 
 // Outcome is how a launch by another process manager ended.
@@ -45,7 +45,7 @@ type Outcome struct {
 // launch by another process manager ended and what the benchmark printed
 // (run.Output; for HPCC also hpccoutf.txt in work). It is the same judging
 // hpcbench's own launches get after their PMI checks.
-func JudgeOutcome(run *results.Run, c configs.Cell, o Outcome, work string) {
+func JudgeOutcome(run *results.Run, c Cell, o Outcome, work string) {
 	run.Wall = o.Wall
 	switch {
 	case o.TimedOut:
@@ -66,17 +66,17 @@ func JudgeOutcome(run *results.Run, c configs.Cell, o Outcome, work string) {
 // StoreCell maps a config cell onto the store's record, with the MPI
 // version inv knows; the caller fills in the runtime version and image
 // digest it resolved.
-func StoreCell(c configs.Cell, inv *inventory.Inventory) results.Cell {
+func StoreCell(c Cell, inv *inventory.Inventory) results.Cell {
 	return storeCell(c, inv, nil)
 }
 
 // Schedule puts cells in the order the study runs them (warm-ups first,
 // then the measured runs, each group shuffled with the study's seed unless
 // [study] order is "sequential") and returns the seed used.
-func Schedule(cfg *configs.Config, cells []configs.Cell) ([]configs.Cell, int64) {
+func Schedule(cfg *configs.Config, cells []Cell) ([]Cell, int64) {
 	seed := studySeed(cfg)
-	plan := schedule(append([]configs.Cell(nil), cells...), seed, cfg.Study.Order)
-	out := make([]configs.Cell, len(plan))
+	plan := schedule(append([]Cell(nil), cells...), seed, cfg.Study.Order)
+	out := make([]Cell, len(plan))
 	for i, p := range plan {
 		out[i] = p.cell
 	}
@@ -84,7 +84,7 @@ func Schedule(cfg *configs.Config, cells []configs.Cell) ([]configs.Cell, int64)
 }
 
 // launchExternal runs one cell through opts.Launcher and judges it.
-func (ex *executor) launchExternal(ctx context.Context, run *results.Run, c configs.Cell, argv, env []string, work string, out *limitedBuffer) {
+func (ex *executor) launchExternal(ctx context.Context, run *results.Run, c Cell, argv, env []string, work string, out *limitedBuffer) {
 	o, err := ex.opts.Launcher.Launch(ctx, c, argv, env, work, out)
 	run.Output = out.Bytes()
 	if len(o.Argv) > 0 {

@@ -285,11 +285,11 @@ func TestJudgeHPLOutput(t *testing.T) {
 		}
 		return b
 	}
-	hpl := configs.Cell{Benchmark: "hpl", Name: "hpl", Kind: configs.KindHPL}
-	hpcc := configs.Cell{Benchmark: "hpcc", Name: "hpcc", Kind: configs.KindHPCC}
+	hpl := Cell{Benchmark: "hpl", Name: "hpl", Kind: configs.KindHPL}
+	hpcc := Cell{Benchmark: "hpcc", Name: "hpcc", Kind: configs.KindHPCC}
 	for _, tc := range []struct {
 		name   string
-		cell   configs.Cell
+		cell   Cell
 		ranks  int
 		file   string
 		status results.Status
@@ -338,19 +338,19 @@ func TestPrepareRunHPL(t *testing.T) {
 	in := &npb.HPLInput{N: 1000, NB: 100, P: 1, Q: 2}
 	for _, tc := range []struct {
 		name        string
-		cell        configs.Cell
+		cell        Cell
 		file        string
 		want, unset []string
 	}{
-		{"hpl default", configs.Cell{Kind: configs.KindHPL, MPI: "mpich", Ranks: 2, HPL: in}, "HPL.dat",
+		{"hpl default", Cell{Kind: configs.KindHPL, MPI: "mpich", Ranks: 2, HPL: in}, "HPL.dat",
 			[]string{"OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1"}, []string{"OMPI_MCA_mpi_yield_when_idle"}},
-		{"hpcc env", configs.Cell{Kind: configs.KindHPCC, MPI: "openmpi", Ranks: 2, HPL: in, Env: map[string]string{"OPENBLAS_NUM_THREADS": "3"}}, "hpccinf.txt",
+		{"hpcc env", Cell{Kind: configs.KindHPCC, MPI: "openmpi", Ranks: 2, HPL: in, Env: map[string]string{"OPENBLAS_NUM_THREADS": "3"}}, "hpccinf.txt",
 			[]string{"OPENBLAS_NUM_THREADS=3", "OMP_NUM_THREADS=1"}, []string{"OMPI_MCA_mpi_yield_when_idle"}},
-		{"hpcc blas_threads over env", configs.Cell{Kind: configs.KindHPCC, MPI: "openmpi", Ranks: 2, HPL: in, BLASThreads: 2, Env: map[string]string{"OPENBLAS_NUM_THREADS": "3"}}, "hpccinf.txt",
+		{"hpcc blas_threads over env", Cell{Kind: configs.KindHPCC, MPI: "openmpi", Ranks: 2, HPL: in, BLASThreads: 2, Env: map[string]string{"OPENBLAS_NUM_THREADS": "3"}}, "hpccinf.txt",
 			[]string{"OPENBLAS_NUM_THREADS=2", "OMP_NUM_THREADS=2"}, nil},
-		{"oversubscribed openmpi", configs.Cell{Kind: configs.KindHPCC, MPI: "openmpi", Ranks: 2, HPL: in, Oversubscribed: true}, "hpccinf.txt",
+		{"oversubscribed openmpi", Cell{Kind: configs.KindHPCC, MPI: "openmpi", Ranks: 2, HPL: in, Oversubscribed: true}, "hpccinf.txt",
 			[]string{"OMPI_MCA_mpi_yield_when_idle=1"}, nil},
-		{"oversubscribed mpich", configs.Cell{Kind: configs.KindHPL, MPI: "mpich", Ranks: 2, HPL: in, Oversubscribed: true}, "HPL.dat",
+		{"oversubscribed mpich", Cell{Kind: configs.KindHPL, MPI: "mpich", Ranks: 2, HPL: in, Oversubscribed: true}, "HPL.dat",
 			nil, []string{"OMPI_MCA_mpi_yield_when_idle"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -380,7 +380,7 @@ func TestPrepareRunHPL(t *testing.T) {
 			}
 		})
 	}
-	bad := configs.Cell{Kind: configs.KindHPL, MPI: "mpich", Ranks: 2, HPL: &npb.HPLInput{N: 1000, NB: 100, P: 2, Q: 2}}
+	bad := Cell{Kind: configs.KindHPL, MPI: "mpich", Ranks: 2, HPL: &npb.HPLInput{N: 1000, NB: 100, P: 2, Q: 2}}
 	if _, err := PrepareRun(bad, t.TempDir(), 0); err == nil || !strings.Contains(err.Error(), "needs 4 ranks, not 2") {
 		t.Errorf("a 2 x 2 grid on 2 ranks gave %v", err)
 	}

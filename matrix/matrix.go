@@ -3,7 +3,7 @@
 // cell, launches each run with a per-run time limit, parses what the
 // benchmark printed and stores one row per run with its provenance.
 //
-//	configs.Expand ──> cells, skipped ──> schedule (warm-ups first, then the
+//	Expand ──> cells, skipped ──> schedule (warm-ups first, then the
 //	measured runs, each group shuffled with the study's seed)
 //	    │
 //	    └─ for each run not yet in the store (--resume):
@@ -44,7 +44,7 @@ type Options struct {
 	// (or, with Resume, picks the newest study of that config).
 	Study  string
 	Resume bool
-	Filter configs.Filter
+	Filter Filter
 	// Inventory is what this node has; nil detects it.
 	Inventory *inventory.Inventory
 	// Progress receives the progress bar; nil shows none.
@@ -99,7 +99,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if inv == nil {
 		inv = inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
 	}
-	cells, skipped := configs.Expand(cfg, inv)
+	cells, skipped := Expand(cfg, inv)
 	if opts.Filter != nil {
 		cells, skipped = opts.Filter.Apply(cells, skipped)
 	}
@@ -235,15 +235,15 @@ func studySeed(cfg *configs.Config) int64 {
 }
 
 type scheduled struct {
-	cell  configs.Cell
+	cell  Cell
 	order int
 }
 
 // schedule orders the runs: every warm-up first, then every measured run;
 // within each group a random permutation drawn from seed (or the config's
 // order for order = "sequential").
-func schedule(cells []configs.Cell, seed int64, order string) []scheduled {
-	var warm, measured []configs.Cell
+func schedule(cells []Cell, seed int64, order string) []scheduled {
+	var warm, measured []Cell
 	for _, c := range cells {
 		if c.Warmup {
 			warm = append(warm, c)

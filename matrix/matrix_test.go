@@ -11,21 +11,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/results"
 )
 
 func TestScheduleIsSeededAndWarmupsComeFirst(t *testing.T) {
-	var cells []configs.Cell
+	var cells []Cell
 	for _, b := range []string{"ep", "is", "cg"} {
-		cells = append(cells, configs.Cell{Benchmark: b, Repetition: 1, Warmup: true})
+		cells = append(cells, Cell{Benchmark: b, Repetition: 1, Warmup: true})
 		for rep := 1; rep <= 4; rep++ {
-			cells = append(cells, configs.Cell{Benchmark: b, Repetition: rep})
+			cells = append(cells, Cell{Benchmark: b, Repetition: rep})
 		}
 	}
-	a := schedule(append([]configs.Cell(nil), cells...), 42, "random")
-	b := schedule(append([]configs.Cell(nil), cells...), 42, "random")
-	c := schedule(append([]configs.Cell(nil), cells...), 43, "random")
+	a := schedule(append([]Cell(nil), cells...), 42, "random")
+	b := schedule(append([]Cell(nil), cells...), 42, "random")
+	c := schedule(append([]Cell(nil), cells...), 43, "random")
 	if fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Error("the same seed gave two orders")
 	}
@@ -40,7 +39,7 @@ func TestScheduleIsSeededAndWarmupsComeFirst(t *testing.T) {
 			t.Errorf("position %d: warmup=%v; warm-ups must come first", i, s.cell.Warmup)
 		}
 	}
-	seq := schedule(append([]configs.Cell(nil), cells...), 42, "sequential")
+	seq := schedule(append([]Cell(nil), cells...), 42, "sequential")
 	if seq[3].cell.Benchmark != "ep" || seq[3].cell.Repetition != 1 || seq[3].cell.Warmup {
 		t.Errorf("sequential order changed the config's order: %+v", seq[3].cell)
 	}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -15,7 +15,7 @@ import (
 // spaces.
 func TestSrunLinePassesRuntimeOptions(t *testing.T) {
 	flags := []string{"--env", "A=1,2", "--security-opt", "label=disable x"}
-	c := configs.Cell{Runtime: "podman", RuntimeCommand: "/opt/podman/bin/podman", RuntimeFlags: flags,
+	c := matrix.Cell{Runtime: "podman", RuntimeCommand: "/opt/podman/bin/podman", RuntimeFlags: flags,
 		Layout: "per-rank", MPI: "mpich", PMI: pmi.PMI1, Ranks: 2, Argv: []string{"/npb/ep", "S"}}
 	argv, _ := srunLine(c, srunPlacement{self: "/bin/hpcbench", image: "img"})
 	value := func(flag string) string {

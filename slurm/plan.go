@@ -47,7 +47,7 @@ type GenOptions struct {
 	// Inventory is the submitting host's; nil detects it. Cells this host
 	// lacks the runtime, MPI or binary of are skipped, as in a local study.
 	Inventory *inventory.Inventory
-	Filter    configs.Filter
+	Filter    matrix.Filter
 	// Dir receives the scripts; it must be visible at the same path on the
 	// compute nodes (a shared file system).
 	Dir string
@@ -76,7 +76,7 @@ type Plan struct {
 	Jobs  []*Job
 	// Skipped are the cells that will not run, with reasons: the config's
 	// own (Expand) and those Slurm cannot run (per-node layout).
-	Skipped []configs.Skipped
+	Skipped []matrix.Skipped
 	// Host is the submitting host, recorded on runs that left no result.
 	Host results.Host
 }
@@ -118,7 +118,7 @@ type Run struct {
 	ID    string       `json:"id"`
 	RunID string       `json:"run_id"`
 	Order int          `json:"order"`
-	Cell  configs.Cell `json:"cell"`
+	Cell  matrix.Cell `json:"cell"`
 	// Stored is the cell as the store records it (versions, image digest
 	// as resolved on the submitting host).
 	Stored results.Cell `json:"stored_cell"`
@@ -200,11 +200,11 @@ func Generate(ctx context.Context, opts GenOptions) (*Plan, error) {
 	if inv == nil {
 		inv = inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
 	}
-	cells, skipped := configs.Expand(cfg, inv)
+	cells, skipped := matrix.Expand(cfg, inv)
 	if opts.Filter != nil {
 		cells, skipped = opts.Filter.Apply(cells, skipped)
 	}
-	var runnable []configs.Cell
+	var runnable []matrix.Cell
 	perNode := map[string]bool{}
 	for _, c := range cells {
 		if c.Layout == configs.LayoutPerNode {
@@ -212,7 +212,7 @@ func Generate(ctx context.Context, opts GenOptions) (*Plan, error) {
 				perNode[c.Key()] = true
 				s := c
 				s.Repetition, s.Warmup = 0, false
-				skipped = append(skipped, configs.Skipped{Cell: s, Reason: ErrPerNode.Error(), Err: ErrPerNode})
+				skipped = append(skipped, matrix.Skipped{Cell: s, Reason: ErrPerNode.Error(), Err: ErrPerNode})
 			}
 			continue
 		}
@@ -261,7 +261,7 @@ func Generate(ctx context.Context, opts GenOptions) (*Plan, error) {
 				perNode["img:"+c.Key()] = true
 				s := c
 				s.Repetition, s.Warmup = 0, false
-				plan.Skipped = append(plan.Skipped, configs.Skipped{Cell: s, Reason: ir.err.Error(), Err: ir.err})
+				plan.Skipped = append(plan.Skipped, matrix.Skipped{Cell: s, Reason: ir.err.Error(), Err: ir.err})
 			}
 			continue
 		}
@@ -367,7 +367,7 @@ type resolvedImage struct {
 
 func newImageResolver() *imageResolver { return &imageResolver{seen: map[string]resolvedImage{}} }
 
-func (ir *imageResolver) resolve(ctx context.Context, c configs.Cell) resolvedImage {
+func (ir *imageResolver) resolve(ctx context.Context, c matrix.Cell) resolvedImage {
 	key := c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI + "\x00" + c.RuntimeCommand + "\x00" + strings.Join(c.RuntimeFlags, "\x00")
 	if r, ok := ir.seen[key]; ok {
 		return r

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/matrix"
 )
 
 // srunPlacement is what a run's srun line needs besides the cell.
@@ -23,7 +24,7 @@ type srunPlacement struct {
 
 // srunLine is the whole srun command line of a run, and the choices it
 // stands for.
-func srunLine(c configs.Cell, p srunPlacement) ([]string, map[string]string) {
+func srunLine(c matrix.Cell, p srunPlacement) ([]string, map[string]string) {
 	plugin := MPIPlugin(c.PMI)
 	argv := []string{"srun", "--mpi=" + plugin}
 	if p.nodes > 0 {

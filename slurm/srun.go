@@ -42,7 +42,7 @@ func InAllocation() bool { return os.Getenv("SLURM_JOB_ID") != "" }
 func (s *Srun) Name() string { return "srun" }
 
 // Launch runs the cell's ranks with srun and waits for them.
-func (s *Srun) Launch(ctx context.Context, c configs.Cell, argv, env []string, work string, out io.Writer) (matrix.Outcome, error) {
+func (s *Srun) Launch(ctx context.Context, c matrix.Cell, argv, env []string, work string, out io.Writer) (matrix.Outcome, error) {
 	if !InAllocation() {
 		return matrix.Outcome{}, ErrNoAllocation
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/buildinfo"
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/schollz/progressbar/v3"
 )
@@ -156,7 +157,7 @@ func createStudy(ctx context.Context, st *results.Store, cfg *configs.Config, pl
 	return nil
 }
 
-func storedSkip(c configs.Cell) results.Cell {
+func storedSkip(c matrix.Cell) results.Cell {
 	return results.Cell{Key: c.Key(), Benchmark: c.Benchmark, Kind: string(c.Kind), Class: c.Class, MPI: c.MPI, PMI: string(c.PMI),
 		Runtime: c.RuntimeLabel, Image: c.Image, Layout: string(c.Layout), Ranks: c.Ranks, Bind: c.Bind, Oversubscribed: c.Oversubscribed}
 }

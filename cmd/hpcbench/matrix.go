@@ -8,6 +8,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/urfave/cli/v2"
 )
 
@@ -26,9 +27,9 @@ type matrixOptions struct {
 type matrixPlan struct {
 	Config    *configs.Config
 	Inventory *inventory.Inventory
-	Cells     []configs.Cell // after --filter
-	Skipped   []configs.Skipped
-	Filter    configs.Filter
+	Cells     []matrix.Cell // after --filter
+	Skipped   []matrix.Skipped
+	Filter    matrix.Filter
 }
 
 // matrixExtraFlags and matrixRunner let the file that runs studies add its
@@ -92,7 +93,7 @@ func runMatrixCommand(c *cli.Context) error {
 		return err
 	}
 	if opts.DryRun {
-		return configs.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, configs.PlanOptions{Quiet: opts.Quiet})
+		return matrix.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, matrix.PlanOptions{Quiet: opts.Quiet})
 	}
 	return matrixRunner(c.Context, c, c.App.Writer, opts, plan)
 }
@@ -100,7 +101,7 @@ func runMatrixCommand(c *cli.Context) error {
 // planMatrix loads the config, takes the node's inventory and expands the
 // matrix. Errors in the config or the filter are usage errors (exit 2).
 func planMatrix(ctx context.Context, opts matrixOptions) (*matrixPlan, error) {
-	filter, err := configs.ParseFilter(opts.Filters...)
+	filter, err := matrix.ParseFilter(opts.Filters...)
 	if err != nil {
 		return nil, usageError("matrix: --filter: %v", err)
 	}
@@ -121,7 +122,7 @@ func planMatrix(ctx context.Context, opts matrixOptions) (*matrixPlan, error) {
 		cfg.Study.Name = opts.Study
 	}
 	inv := inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
-	cells, skipped := configs.Expand(cfg, inv)
+	cells, skipped := matrix.Expand(cfg, inv)
 	cells, skipped = filter.Apply(cells, skipped)
 	if len(cells) == 0 && len(skipped) == 0 && len(filter) > 0 {
 		return nil, usageError("matrix: --filter %s matches no cell", fmt.Sprint(filter))

@@ -131,11 +131,11 @@ system). Settings come from the config's [slurm] section or the flags.`,
 }
 
 // loadSlurmConfig loads CONFIG as "hpcbench matrix" does.
-func loadSlurmConfig(c *cli.Context, verb string) (*configs.Config, configs.Filter, error) {
+func loadSlurmConfig(c *cli.Context, verb string) (*configs.Config, matrix.Filter, error) {
 	if c.NArg() != 1 {
 		return nil, nil, usageError("slurm %s: one CONFIG expected (got %d arguments)", verb, c.NArg())
 	}
-	filter, err := configs.ParseFilter(c.StringSlice("filter")...)
+	filter, err := matrix.ParseFilter(c.StringSlice("filter")...)
 	if err != nil {
 		return nil, nil, usageError("slurm %s: --filter: %v", verb, err)
 	}
@@ -146,7 +146,7 @@ func loadSlurmConfig(c *cli.Context, verb string) (*configs.Config, configs.Filt
 	return cfg, filter, nil
 }
 
-func genOptions(c *cli.Context, cfg *configs.Config, filter configs.Filter) (slurm.GenOptions, error) {
+func genOptions(c *cli.Context, cfg *configs.Config, filter matrix.Filter) (slurm.GenOptions, error) {
 	g := slurm.Group(c.String("group"))
 	if g != slurm.GroupRanks && g != slurm.GroupBenchmark {
 		return slurm.GenOptions{}, usageError("slurm: --group %q: want ranks or benchmark", g)
@@ -178,7 +178,7 @@ func runSlurmGen(c *cli.Context) error {
 	return nil
 }
 
-func writeSlurmSkips(w io.Writer, skipped []configs.Skipped) {
+func writeSlurmSkips(w io.Writer, skipped []matrix.Skipped) {
 	for _, s := range skipped {
 		fmt.Fprintf(w, "skipped %s: %s\n", s.Cell.Key(), s.Reason)
 	}

@@ -1,4 +1,4 @@
-package configs
+package matrix
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hpcbench/hpcbench/configs"
 )
 
 // PlanOptions tune WritePlan.
@@ -18,7 +20,7 @@ type PlanOptions struct {
 // WritePlan writes what a study would run: one line per run (benchmark,
 // class, MPI, PMI, runtime, layout, ranks, repetition), then each skipped
 // cell with its reason, then counts. It is "hpcbench matrix --dry-run".
-func WritePlan(w io.Writer, cfg *Config, cells []Cell, skipped []Skipped, opts PlanOptions) error {
+func WritePlan(w io.Writer, cfg *configs.Config, cells []Cell, skipped []Skipped, opts PlanOptions) error {
 	if !opts.Quiet {
 		fmt.Fprintf(w, "study %q from %s (seed %d, order %s)\n\n", cfg.Study.Name, cfg.File, cfg.Study.Seed, cfg.Study.Order)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -95,8 +97,8 @@ func dash(s string) string {
 	return s
 }
 
-func layoutName(l Layout) string {
-	if l == LayoutNone {
+func layoutName(l configs.Layout) string {
+	if l == configs.LayoutNone {
 		return "-"
 	}
 	return string(l)

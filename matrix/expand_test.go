@@ -1,4 +1,4 @@
-package configs
+package matrix
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/pmi"
 )
@@ -44,9 +45,9 @@ func exe(t *testing.T, path string) string {
 	return path
 }
 
-func parse(t *testing.T, text string) *Config {
+func parse(t *testing.T, text string) *configs.Config {
 	t.Helper()
-	cfg, err := Parse("x.toml", []byte(text))
+	cfg, err := configs.Parse("x.toml", []byte(text))
 	if err != nil {
 		t.Fatalf("config does not load: %v\n%s", err, text)
 	}
@@ -198,7 +199,7 @@ layouts = ["per-rank", "bind"]
 	}
 	var docker Cell
 	for _, c := range cells {
-		if c.Runtime == "docker" && c.MPI == "openmpi" && c.Layout == LayoutBind && c.Name == "cg" && c.Class == "W" && c.Ranks == 2 {
+		if c.Runtime == "docker" && c.MPI == "openmpi" && c.Layout == configs.LayoutBind && c.Name == "cg" && c.Class == "W" && c.Ranks == 2 {
 			docker = c
 			break
 		}
@@ -208,7 +209,7 @@ layouts = ["per-rank", "bind"]
 		t.Errorf("key = %q, want %q", docker.Key(), want)
 	}
 	if docker.Image != "hpcbench-openmpi" || docker.Binary != "npb/kernels/build/openmpi/cg" ||
-		strings.Join(docker.Argv, " ") != "npb/kernels/build/openmpi/cg W" || docker.Timeout != DefaultTimeout {
+		strings.Join(docker.Argv, " ") != "npb/kernels/build/openmpi/cg W" || docker.Timeout != configs.DefaultTimeout {
 		t.Errorf("resolved cell = %+v", docker)
 	}
 }
@@ -257,7 +258,7 @@ image = "i"
 	if all != len(cells) || allSkipped != len(skipped) {
 		t.Errorf("an empty filter dropped cells")
 	}
-	perCell := DefaultRepetitions + DefaultWarmup
+	perCell := configs.DefaultRepetitions + configs.DefaultWarmup
 	tests := []struct {
 		spec  []string
 		cells int
@@ -290,7 +291,7 @@ image = "i"
 // TestQuickOnThisNode expands the built-in quick study against this
 // node's real inventory.
 func TestQuickOnThisNode(t *testing.T) {
-	cfg, err := Quick()
+	cfg, err := configs.Quick()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,4 +329,69 @@ func TestQuickOnThisNode(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs, %d skipped: %v", len(cells), len(skipped), reasons)
+}
+
+// minimalConfig is a valid config TestOverrides changes one thing in.
+const minimalConfig = `[study]
+name = "t"
+
+[matrix]
+ranks = [1, 2]
+
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+`
+
+// TestShippedConfigsExpand expands every config shipped in configs/:
+// each yields cells, and every skipped cell says why.
+func TestShippedConfigsExpand(t *testing.T) {
+	files, err := filepath.Glob("../configs/*.toml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("shipped configs: %v %v", files, err)
+	}
+	for _, f := range files {
+		cfg, err := configs.Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		cells, skipped := Expand(cfg, nil)
+		if len(cells) == 0 {
+			t.Errorf("%s expands to no cells (skipped %d)", f, len(skipped))
+		}
+		for _, s := range skipped {
+			if s.Reason == "" || s.Err == nil {
+				t.Errorf("%s: skipped cell %s without a reason", f, s.Cell.Key())
+			}
+		}
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	cfg, err := configs.Parse("o.toml", []byte(minimalConfig+`timeout = "90s"
+repetitions = 2
+warmup = 0
+ranks = [4]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+env = { A = "bench" }
+
+[[runtime]]
+name = "native"
+env = { A = "runtime", B = "x" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, skipped := Expand(cfg, nil)
+	if len(skipped) != 0 || len(cells) != 2 {
+		t.Fatalf("cells %d skipped %v", len(cells), skipped)
+	}
+	c := cells[0]
+	if c.Ranks != 4 || c.MPI != "mpich" || c.PMI != "pmi1" || c.Timeout != 90*time.Second || c.Warmup ||
+		c.Env["A"] != "runtime" || c.Env["B"] != "x" {
+		t.Errorf("cell = %+v", c)
+	}
 }

@@ -1,4 +1,4 @@
-package configs
+package matrix
 
 import (
 	"errors"
@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/npb"
 	"github.com/hpcbench/hpcbench/pmi"
@@ -23,9 +25,9 @@ type Cell struct {
 	Benchmark string `json:"benchmark"`
 	// Name is what runs: the NPB benchmark ("ep"), "hpl", "hpcc", or the
 	// command's name. Parsers choose on Kind and Name.
-	Name  string `json:"name"`
-	Kind  Kind   `json:"kind"`
-	Class string `json:"class,omitempty"` // NPB class; "" otherwise
+	Name  string       `json:"name"`
+	Kind  configs.Kind `json:"kind"`
+	Class string       `json:"class,omitempty"` // NPB class; "" otherwise
 	// MPI is "mpich", "openmpi", or "none" for a command that speaks PMI
 	// without an MPI library.
 	MPI string      `json:"mpi"`
@@ -36,11 +38,11 @@ type Cell struct {
 	RuntimeLabel string `json:"runtime_label"`
 	// RuntimeCommand is the runtime's executable when the config names
 	// one ("" means the adapter's default).
-	RuntimeCommand string   `json:"runtime_command,omitempty"`
-	RuntimeFlags   []string `json:"runtime_flags,omitempty"`
-	Image          string   `json:"image,omitempty"`
-	Layout         Layout   `json:"layout,omitempty"` // "" for native
-	Ranks          int      `json:"ranks"`
+	RuntimeCommand string         `json:"runtime_command,omitempty"`
+	RuntimeFlags   []string       `json:"runtime_flags,omitempty"`
+	Image          string         `json:"image,omitempty"`
+	Layout         configs.Layout `json:"layout,omitempty"` // "" for native
+	Ranks          int            `json:"ranks"`
 	// Repetition counts from 1 among the warm-up runs (Warmup true) and
 	// again from 1 among the measured runs.
 	Repetition int  `json:"repetition"`
@@ -77,7 +79,7 @@ func (c Cell) Key() string {
 		"class=" + c.Class,
 		"runtime=" + c.RuntimeLabel,
 	}
-	if c.Layout != LayoutNone {
+	if c.Layout != configs.LayoutNone {
 		parts = append(parts, "layout="+string(c.Layout))
 	}
 	parts = append(parts, "mpi="+c.MPI, "pmi="+string(c.PMI), "ranks="+strconv.Itoa(c.Ranks))
@@ -121,11 +123,11 @@ var (
 )
 
 // layoutsOf says which layouts each runtime supports.
-func layoutsOf(runtime string) []Layout {
+func layoutsOf(runtime string) []configs.Layout {
 	if runtime == "native" {
-		return []Layout{LayoutNone}
+		return []configs.Layout{configs.LayoutNone}
 	}
-	return Layouts
+	return configs.Layouts
 }
 
 // Expand crosses every benchmark with its classes, runtimes, layouts, MPI
@@ -147,7 +149,7 @@ func layoutsOf(runtime string) []Layout {
 //
 // Cells come in config order: benchmark, class, runtime, layout, MPI,
 // PMI, ranks, then repetition; shuffling is the scheduler's business.
-func Expand(cfg *Config, inv *inventory.Inventory) (cells []Cell, skipped []Skipped) {
+func Expand(cfg *configs.Config, inv *inventory.Inventory) (cells []Cell, skipped []Skipped) {
 	s := cfg.Study
 	for _, b := range cfg.Benchmarks {
 		classes := b.Classes
@@ -172,7 +174,7 @@ func Expand(cfg *Config, inv *inventory.Inventory) (cells []Cell, skipped []Skip
 		}
 		for _, class := range classes {
 			for _, rt := range cfg.Runtimes {
-				if len(b.Runtimes) > 0 && !contains(b.Runtimes, rt.Label) {
+				if len(b.Runtimes) > 0 && !slices.Contains(b.Runtimes, rt.Label) {
 					continue
 				}
 				for _, layout := range rt.Layouts {
@@ -196,7 +198,7 @@ func Expand(cfg *Config, inv *inventory.Inventory) (cells []Cell, skipped []Skip
 								for _, a := range b.Args {
 									c.Argv = append(c.Argv, fill(a))
 								}
-								if b.Kind == KindHPL || b.Kind == KindHPCC {
+								if b.Kind == configs.KindHPL || b.Kind == configs.KindHPCC {
 									c.HPL, c.HPLMemFraction = hplProblem(b, n, inv)
 									c.BLASThreads = s.BLASThreads
 								}
@@ -244,7 +246,7 @@ func mergeEnv(envs ...map[string]string) map[string]string {
 	return out
 }
 
-func hplProblem(b Benchmark, ranks int, inv *inventory.Inventory) (*npb.HPLInput, float64) {
+func hplProblem(b configs.Benchmark, ranks int, inv *inventory.Inventory) (*npb.HPLInput, float64) {
 	in := &npb.HPLInput{N: b.N, NB: b.NB, P: b.P, Q: b.Q}
 	if in.P == 0 {
 		in.P, in.Q = npb.Grid(ranks)
@@ -260,16 +262,16 @@ func hplProblem(b Benchmark, ranks int, inv *inventory.Inventory) (*npb.HPLInput
 
 // check returns why cell c cannot run, or nil. The order puts what no node
 // could run before what this node lacks.
-func check(cfg *Config, b Benchmark, c *Cell, inv *inventory.Inventory) error {
-	if !contains(layoutsOf(c.Runtime), c.Layout) {
+func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inventory) error {
+	if !slices.Contains(layoutsOf(c.Runtime), c.Layout) {
 		if c.Runtime == "native" {
 			return fmt.Errorf("%w: native runs no container, so layout %s does not apply", ErrSkipLayout, c.Layout)
 		}
 		return fmt.Errorf("%w: %s does not support layout %s", ErrSkipLayout, c.Runtime, c.Layout)
 	}
-	if c.MPI != MPINone {
+	if c.MPI != configs.MPINone {
 		flavours, detected := inv.PMIOf(c.MPI)
-		if !contains(flavours, c.PMI) {
+		if !slices.Contains(flavours, c.PMI) {
 			how := "as detected on this node"
 			if m := inv.FindMPI(c.MPI); detected && m != nil && m.PMIEvidence != "" {
 				how = m.PMIEvidence
@@ -280,11 +282,11 @@ func check(cfg *Config, b Benchmark, c *Cell, inv *inventory.Inventory) error {
 		}
 	}
 	switch b.Kind {
-	case KindNPB:
+	case configs.KindNPB:
 		if err := npb.CheckRanks(c.Name, c.Ranks); err != nil {
 			return fmt.Errorf("%w: %v", ErrSkipRanks, err)
 		}
-	case KindHPL, KindHPCC:
+	case configs.KindHPL, configs.KindHPCC:
 		if c.HPL.P*c.HPL.Q != c.Ranks {
 			return fmt.Errorf("%w: HPL grid p x q = %d x %d needs %d ranks, not %d", ErrSkipRanks, c.HPL.P, c.HPL.Q, c.HPL.P*c.HPL.Q, c.Ranks)
 		}
@@ -301,7 +303,7 @@ func check(cfg *Config, b Benchmark, c *Cell, inv *inventory.Inventory) error {
 	if _, _, err := inv.RuntimeStatus(c.Runtime); err != nil {
 		return fmt.Errorf("%w: %v", ErrSkipRuntime, err)
 	}
-	if c.MPI != MPINone {
+	if c.MPI != configs.MPINone {
 		if m := inv.FindMPI(c.MPI); m == nil || !m.Found {
 			hint := ""
 			if m != nil && m.Hint != "" {
@@ -342,7 +344,7 @@ func binaryExists(bin string) error {
 	st, err := os.Stat(bin)
 	if err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
 		hint := "check binary and npb_dir, or set check_binary = false if it exists only in the image"
-		if strings.Contains(filepath.ToSlash(bin), DefaultNPBDir+"/") {
+		if strings.Contains(filepath.ToSlash(bin), configs.DefaultNPBDir+"/") {
 			hint = "run make setup (or make -C npb/kernels) to build the project's kernels"
 		}
 		return fmt.Errorf("%s is not an executable file (%s)", bin, hint)

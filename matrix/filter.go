@@ -1,10 +1,13 @@
-package configs
+package matrix
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/hpcbench/hpcbench/configs"
 )
 
 // FilterKeys are the keys a Filter may test.
@@ -31,7 +34,7 @@ func ParseFilter(specs ...string) (Filter, error) {
 			if !ok || val == "" {
 				return nil, fmt.Errorf("filter %q: want key=value (keys: %s)", part, strings.Join(FilterKeys, ", "))
 			}
-			if !contains(FilterKeys, k) {
+			if !slices.Contains(FilterKeys, k) {
 				return nil, fmt.Errorf("filter %q: unknown key %q (keys: %s)", part, k, strings.Join(FilterKeys, ", "))
 			}
 			if k == "ranks" {
@@ -62,7 +65,7 @@ func (f Filter) Match(c Cell) bool {
 			have = []string{c.RuntimeLabel, c.Runtime}
 		case "layout":
 			have = []string{string(c.Layout)}
-			if c.Layout == LayoutNone {
+			if c.Layout == configs.LayoutNone {
 				have = []string{"native", "none", ""}
 			}
 		case "ranks":
