@@ -220,15 +220,27 @@ func (v *validator) study() {
 	default:
 		v.add("study.bind", ErrInvalid, "%q: want \"none\" or \"core\"", s.Bind)
 	}
-	if s.BLASThreads < 0 {
-		v.add("study.blas_threads", ErrInvalid, "%d: cannot be negative (1 is one BLAS thread per rank)", s.BLASThreads)
-	} else if s.BLASThreads > 1 && s.Bind == "core" {
-		v.add("study.blas_threads", ErrInvalid, "%d with bind = \"core\": each rank is pinned to one core, so its BLAS threads would share it; use bind = \"none\"", s.BLASThreads)
+	if err := CheckBLASThreads(s.BLASThreads, s.Bind); err != nil {
+		v.add("study.blas_threads", ErrInvalid, "%v", err)
 	}
 	if s.NPBDir == "" {
 		s.NPBDir = DefaultNPBDir
 	}
 	v.env("study.env", s.Env)
+}
+
+// CheckBLASThreads is the one rule for BLAS threads per rank, whether
+// they come from [study] blas_threads or from "hpcbench matrix
+// --blas-threads": never negative, and no more than one on ranks pinned
+// to a core (bind = "core"), where the threads would share that core.
+func CheckBLASThreads(n int, bind string) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("%d: cannot be negative (1 is one BLAS thread per rank)", n)
+	case n > 1 && bind == "core":
+		return fmt.Errorf("%d with bind = \"core\": each rank is pinned to one core, so its BLAS threads would share it; use bind = \"none\"", n)
+	}
+	return nil
 }
 
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

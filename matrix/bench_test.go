@@ -66,7 +66,11 @@ name = "native"
 	var inMatrix, alone []float64
 	for blk := 0; blk < blocks; blk++ {
 		t0 := time.Now()
-		sum, err := Run(ctx, Options{Config: cfg, Store: st, Study: fmt.Sprintf("overhead-%d", blk), Inventory: inv, WorkRoot: tmp})
+		plan, err := NewPlan(ctx, cfg, Overrides{Study: fmt.Sprintf("overhead-%d", blk), Inventory: inv})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum, err := (&Local{WorkRoot: tmp}).Run(ctx, plan, st)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,7 +19,7 @@ const EnvBLASLibrary = "HPCBENCH_BLAS_LIBRARY"
 // blasOf says which BLAS cell c's binary loads where it runs: on the host
 // for native cells, in the image's root filesystem for images hpcbench
 // built. It is worked out once per binary and image in a study.
-func (ex *executor) blasOf(ctx context.Context, c Cell, ir *imageResult) string {
+func (ex *executor) blasOf(ctx context.Context, c Cell, ir *Resolved) string {
 	key := c.Binary + "\x00" + c.Runtime + "\x00" + c.Image
 	if s, ok := ex.blas[key]; ok {
 		return s
@@ -32,7 +32,7 @@ func (ex *executor) blasOf(ctx context.Context, c Cell, ir *imageResult) string 
 	return s
 }
 
-func describeBLAS(ctx context.Context, c Cell, ir *imageResult) string {
+func describeBLAS(ctx context.Context, c Cell, ir *Resolved) string {
 	bin := c.Binary
 	if filepath.Base(bin) != bin && !filepath.IsAbs(bin) {
 		if abs, err := filepath.Abs(bin); err == nil {
@@ -41,7 +41,7 @@ func describeBLAS(ctx context.Context, c Cell, ir *imageResult) string {
 	}
 	root := ""
 	if !c.IsNative() {
-		if ir == nil || ir.err != nil {
+		if ir == nil || ir.Err != nil {
 			return "unknown: the image was not prepared"
 		}
 		m, err := runtimes.OpenStore("").Lookup(c.Image)

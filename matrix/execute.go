@@ -31,7 +31,7 @@ const outputLimit = 16 << 20
 const nodeGrace = 30 * time.Second
 
 type executor struct {
-	opts  Options
+	local *Local
 	inv   *inventory.Inventory
 	host  results.Host
 	study string
@@ -39,23 +39,16 @@ type executor struct {
 
 	self     string
 	workRoot string
-	// images caches each runtime's detection and image preparation: once
-	// per study, not once per run.
-	images map[string]imageResult
+	// runtimes is the plan's: each runtime detected and each image
+	// prepared once per study, not once per run.
+	runtimes *Resolver
 	// blas caches which BLAS each binary loads (per image): once per
 	// study, not once per run.
 	blas map[string]string
 }
 
-type imageResult struct {
-	rt      runtimes.Runtime
-	version string
-	info    runtimes.ImageInfo
-	err     error
-}
-
 func (ex *executor) init() error {
-	ex.self = ex.opts.Self
+	ex.self = ex.local.Self
 	if ex.self == "" {
 		self, err := os.Executable()
 		if err != nil {
@@ -63,11 +56,11 @@ func (ex *executor) init() error {
 		}
 		ex.self = self
 	}
-	ex.workRoot = ex.opts.WorkRoot
+	ex.workRoot = ex.local.WorkRoot
 	if ex.workRoot == "" {
 		ex.workRoot = os.TempDir()
 	}
-	dir, err := os.MkdirTemp(ex.workRoot, "hpcbench-"+safeName(ex.study)+"-")
+	dir, err := os.MkdirTemp(ex.workRoot, "hpcbench-"+SafeName(ex.study)+"-")
 	if err != nil {
 		return fmt.Errorf("matrix: working folder: %w", err)
 	}
@@ -80,29 +73,11 @@ func (ex *executor) close() {
 	os.Remove(ex.workRoot)
 }
 
-// runtimeFor detects the cell's runtime and prepares its image, once.
-func (ex *executor) runtimeFor(ctx context.Context, c Cell) imageResult {
-	key := c.Runtime + "\x00" + c.RuntimeCommand + "\x00" + c.Image
-	if ir, ok := ex.images[key]; ok {
-		return ir
-	}
-	var ir imageResult
-	ir.rt, ir.err = runtimes.GetCommand(c.Runtime, c.RuntimeCommand)
-	if ir.err == nil {
-		ir.version, ir.err = ir.rt.Detect(ctx)
-	}
-	if ir.err == nil && !c.IsNative() {
-		ir.info, ir.err = ir.rt.Prepare(ctx, c.Image)
-	}
-	ex.images[key] = ir
-	return ir
-}
-
 // run executes one scheduled run and returns what to store. An error is
 // returned only when the study cannot go on (no working folder).
 func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _ error) {
 	c := p.cell
-	ir := ex.runtimeFor(ctx, c)
+	ir := ex.runtimes.Cell(ctx, c)
 	run := results.Run{
 		Study:      ex.study,
 		Host:       ex.host,
@@ -122,7 +97,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 	}
 	keep := false
 	defer func() {
-		if !keep || !ex.opts.KeepWork {
+		if !keep || !ex.local.KeepWork {
 			os.RemoveAll(work)
 		}
 	}()
@@ -138,30 +113,30 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 		run.Status, run.Reason = results.StatusFailed, err.Error()
 		return run, nil
 	}
-	if ir.err != nil {
-		run.Status, run.Reason = results.StatusFailed, ir.err.Error()
+	if ir.Err != nil {
+		run.Status, run.Reason = results.StatusFailed, ir.Err.Error()
 		return run, nil
 	}
 
 	out := &limitedBuffer{limit: outputLimit}
-	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.info, MPI: c.MPI, Binds: []string{work},
+	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.Image, MPI: c.MPI, Binds: []string{work},
 		Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
 	var rep *pmi.Report
 	var choices map[string]string
 	switch {
-	case ex.opts.Launcher != nil && c.Layout != configs.LayoutPerNode:
+	case ex.local.Launcher != nil && c.Layout != configs.LayoutPerNode:
 		ex.launchExternal(ctx, &run, c, argv, env, work, out)
 		keep = run.Status != results.StatusOK
 		return run, nil
 	case c.Layout == configs.LayoutPerNode:
-		rep, choices, err = ex.launchNode(ctx, ir.rt, spec, c, argv, env, work, out)
+		rep, choices, err = ex.launchNode(ctx, ir.Runtime, spec, c, argv, env, work, out)
 	default:
 		lo := pmi.Options{
 			Ranks: c.Ranks, PMI: c.PMI, Timeout: c.Timeout, Bind: c.Bind,
 			Argv: argv, Env: env, Dir: work, Stdout: out, Stderr: out,
 		}
 		if !c.IsNative() {
-			w, werr := ir.rt.Wrapper(spec)
+			w, werr := ir.Runtime.Wrapper(spec)
 			if werr != nil {
 				run.Status, run.Reason = results.StatusFailed, werr.Error()
 				return run, nil
@@ -378,7 +353,7 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 
 // storeCell maps a config cell onto the store's record, with the versions
 // and image digest that describe it.
-func storeCell(c Cell, inv *inventory.Inventory, ir *imageResult) results.Cell {
+func storeCell(c Cell, inv *inventory.Inventory, ir *Resolved) results.Cell {
 	sc := results.Cell{
 		Key:            c.Key(),
 		Benchmark:      c.Benchmark,
@@ -399,12 +374,12 @@ func storeCell(c Cell, inv *inventory.Inventory, ir *imageResult) results.Cell {
 	if m := inv.FindMPI(c.MPI); m != nil {
 		sc.MPIVersion = m.Version
 	}
-	if ir != nil && ir.err == nil {
-		sc.RuntimeVersion = ir.version
-		if ir.info.Ref != "" {
-			sc.Image = ir.info.Ref
+	if ir != nil && ir.Err == nil {
+		sc.RuntimeVersion = ir.Version
+		if ir.Image.Ref != "" {
+			sc.Image = ir.Image.Ref
 		}
-		sc.ImageDigest = ir.info.Digest
+		sc.ImageDigest = ir.Image.Digest
 	}
 	return sc
 }
@@ -470,13 +445,4 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-func safeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
-			return r
-		}
-		return '_'
-	}, s)
 }

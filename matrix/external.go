@@ -85,7 +85,7 @@ func Schedule(cfg *configs.Config, cells []Cell) ([]Cell, int64) {
 
 // launchExternal runs one cell through opts.Launcher and judges it.
 func (ex *executor) launchExternal(ctx context.Context, run *results.Run, c Cell, argv, env []string, work string, out *limitedBuffer) {
-	o, err := ex.opts.Launcher.Launch(ctx, c, argv, env, work, out)
+	o, err := ex.local.Launcher.Launch(ctx, c, argv, env, work, out)
 	run.Output = out.Bytes()
 	if len(o.Argv) > 0 {
 		run.Argv = o.Argv
@@ -94,7 +94,7 @@ func (ex *executor) launchExternal(ctx context.Context, run *results.Run, c Cell
 	for k, v := range o.Choices {
 		run.Choices[k] = v
 	}
-	run.Choices["launcher"] = ex.opts.Launcher.Name()
+	run.Choices["launcher"] = ex.local.Launcher.Name()
 	if err != nil {
 		run.Status, run.Reason = results.StatusFailed, err.Error()
 		return

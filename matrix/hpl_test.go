@@ -58,7 +58,11 @@ func runStudy(t *testing.T, text string, inv *inventory.Inventory) (*Summary, []
 	}
 	t.Cleanup(func() { st.Close() })
 	var log strings.Builder
-	sum, err := Run(context.Background(), Options{Config: cfg, Store: st, Inventory: inv, Log: &log, WorkRoot: tmp, KeepWork: true})
+	plan, err := NewPlan(context.Background(), cfg, Overrides{Inventory: inv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := (&Local{Log: &log, WorkRoot: tmp, KeepWork: true}).Run(context.Background(), plan, st)
 	if log.Len() > 0 {
 		t.Logf("matrix log:\n%s", log.String())
 	}

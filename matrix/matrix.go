@@ -25,9 +25,7 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/hpcbench/hpcbench/buildinfo"
 	"github.com/hpcbench/hpcbench/configs"
@@ -36,17 +34,13 @@ import (
 	"github.com/hpcbench/hpcbench/runtimes"
 )
 
-// Options describe one matrix run.
-type Options struct {
-	Config *configs.Config
-	Store  *results.Store
-	// Study names the study; empty derives "<config study name>-<date>"
-	// (or, with Resume, picks the newest study of that config).
-	Study  string
+// Local runs a plan's cells on this node, one run at a time, in the
+// order Schedule gives, and stores each run as it ends.
+type Local struct {
+	// Resume skips the runs the store already holds for this study and
+	// host; without Plan.StudyGiven it continues the newest study of the
+	// config.
 	Resume bool
-	Filter Filter
-	// Inventory is what this node has; nil detects it.
-	Inventory *inventory.Inventory
 	// Progress receives the progress bar; nil shows none.
 	Progress io.Writer
 	// Log receives a line per failed or invalid run and the final summary;
@@ -86,31 +80,34 @@ func (s *Summary) String() string {
 		s.Study, s.Ran, s.OK, s.Invalid, s.Failed, s.Timeout, s.Resumed, s.Skipped)
 }
 
+// StudyName is the name the runs were stored under.
+func (s *Summary) StudyName() string { return s.Study }
+
 // ErrInterrupted is returned when the context was cancelled mid-study.
 var ErrInterrupted = errors.New("interrupted")
 
-// Run runs the study the options describe.
-func Run(ctx context.Context, opts Options) (*Summary, error) {
-	cfg := opts.Config
-	if cfg == nil || opts.Store == nil {
-		return nil, fmt.Errorf("matrix: a config and a store are required")
+// Execute is Run as a matrix.Executor.
+func (l *Local) Execute(ctx context.Context, plan *Plan, store *results.Store) (StudyResult, error) {
+	sum, err := l.Run(ctx, plan, store)
+	if sum == nil {
+		return nil, err
 	}
-	inv := opts.Inventory
-	if inv == nil {
-		inv = inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
-	}
-	cells, skipped := Expand(cfg, inv)
-	if opts.Filter != nil {
-		cells, skipped = opts.Filter.Apply(cells, skipped)
-	}
+	return sum, err
+}
 
-	study, err := chooseStudy(ctx, opts)
+// Run runs the plan's cells into store and says what it did.
+func (l *Local) Run(ctx context.Context, plan *Plan, store *results.Store) (*Summary, error) {
+	if plan == nil || store == nil {
+		return nil, fmt.Errorf("matrix: a plan and a store are required")
+	}
+	cfg, inv, cells, skipped := plan.Config, plan.Inventory, plan.Cells, plan.Skipped
+	study, err := chooseStudy(ctx, plan, l.Resume, store)
 	if err != nil {
 		return nil, err
 	}
-	seed := studySeed(cfg)
+	seed := plan.Seed
 	sum := &Summary{Study: study, Seed: seed, Planned: len(cells), Skipped: len(skipped)}
-	if err := opts.Store.CreateStudy(ctx, results.Study{
+	if err := store.CreateStudy(ctx, results.Study{
 		Name:    study,
 		Seed:    seed,
 		Config:  string(cfg.Source),
@@ -120,18 +117,18 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	host := hostOf(inv)
 	for _, s := range skipped {
-		if err := opts.Store.AddSkip(ctx, results.Skip{Study: study, Host: host.Hostname, Cell: storeCell(s.Cell, inv, nil), Reason: s.Reason}); err != nil {
+		if err := store.AddSkip(ctx, results.Skip{Study: study, Host: host.Hostname, Cell: storeCell(s.Cell, inv, nil), Reason: s.Reason}); err != nil {
 			return nil, err
 		}
 	}
-	done, err := opts.Store.Done(ctx, study, host.Hostname)
+	done, err := store.Done(ctx, study, host.Hostname)
 	if err != nil {
 		return nil, err
 	}
 
-	plan := schedule(cells, seed, cfg.Study.Order)
+	runs := schedule(cells, seed, cfg.Study.Order)
 	var todo []scheduled
-	for _, p := range plan {
+	for _, p := range runs {
 		if done[results.DoneKey{CellKey: p.cell.Key(), Repetition: p.cell.Repetition, Warmup: p.cell.Warmup}] {
 			sum.Resumed++
 			continue
@@ -142,16 +139,16 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if hasContainers(todo) {
 		// Containers of an earlier hpcbench killed with SIGKILL would hold
 		// cores and names; remove them before measuring anything.
-		if removed, err := runtimes.CleanupLeftovers(ctx); err == nil && len(removed) > 0 && opts.Log != nil {
-			fmt.Fprintf(opts.Log, "removed %d containers left by a killed hpcbench\n", len(removed))
+		if removed, err := runtimes.CleanupLeftovers(ctx); err == nil && len(removed) > 0 && l.Log != nil {
+			fmt.Fprintf(l.Log, "removed %d containers left by a killed hpcbench\n", len(removed))
 		}
 	}
-	ex := &executor{opts: opts, inv: inv, host: host, study: study, seed: seed, images: map[string]imageResult{}}
+	ex := &executor{local: l, inv: inv, host: host, study: study, seed: seed, runtimes: plan.Runtimes}
 	if err := ex.init(); err != nil {
 		return nil, err
 	}
 	defer ex.close()
-	bar := newProgress(opts.Progress, len(todo), sum)
+	bar := newProgress(l.Progress, len(todo), sum)
 	for _, p := range todo {
 		if ctx.Err() != nil {
 			break
@@ -165,7 +162,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		if _, err := opts.Store.AddRun(ctx, run); err != nil {
+		if _, err := store.AddRun(ctx, run); err != nil {
 			return sum, err
 		}
 		sum.Ran++
@@ -179,9 +176,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		case results.StatusTimeout:
 			sum.Timeout++
 		}
-		if run.Status != results.StatusOK && opts.Log != nil {
+		if run.Status != results.StatusOK && l.Log != nil {
 			bar.clear()
-			fmt.Fprintf(opts.Log, "%s %s: %s\n", run.Status, p.cell.RunID(), run.Reason)
+			fmt.Fprintf(l.Log, "%s %s: %s\n", run.Status, p.cell.RunID(), run.Reason)
 		}
 		bar.step()
 	}
@@ -193,34 +190,29 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
-// chooseStudy names the study. Resuming without a name picks the newest
-// study made from a config of the same study name.
-func chooseStudy(ctx context.Context, opts Options) (string, error) {
-	if opts.Study != "" {
-		return opts.Study, nil
+// chooseStudy names the study: the plan's, or when resuming a study the
+// plan was not given a name for, the newest study of the config (named
+// StudyBase, or StudyBase and a date).
+func chooseStudy(ctx context.Context, plan *Plan, resume bool, store *results.Store) (string, error) {
+	if plan.StudyGiven || !resume {
+		return plan.Study, nil
 	}
-	base := opts.Config.Study.Name
-	if base == "" {
-		base = strings.TrimSuffix(filepath.Base(opts.Config.File), filepath.Ext(opts.Config.File))
+	base := StudyBase(plan.Config)
+	infos, err := store.Studies(ctx)
+	if err != nil {
+		return "", err
 	}
-	if opts.Resume {
-		infos, err := opts.Store.Studies(ctx)
-		if err != nil {
-			return "", err
+	var newest *results.StudyInfo
+	for i := range infos {
+		s := &infos[i]
+		if (s.Name == base || strings.HasPrefix(s.Name, base+"-")) && (newest == nil || s.Created.After(newest.Created)) {
+			newest = s
 		}
-		var newest *results.StudyInfo
-		for i := range infos {
-			s := &infos[i]
-			if (s.Name == base || strings.HasPrefix(s.Name, base+"-")) && (newest == nil || s.Created.After(newest.Created)) {
-				newest = s
-			}
-		}
-		if newest == nil {
-			return "", fmt.Errorf("--resume: no study named %s or %s-* in %s; start one without --resume", base, base, opts.Store.Path())
-		}
-		return newest.Name, nil
 	}
-	return base + "-" + time.Now().Format("20060102-150405"), nil
+	if newest == nil {
+		return "", fmt.Errorf("--resume: no study named %s or %s-* in %s; start one without --resume", base, base, store.Path())
+	}
+	return newest.Name, nil
 }
 
 // studySeed is the config's seed, or one derived from the study's name so

@@ -11,11 +11,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hpcbench/hpcbench/buildinfo"
 	"github.com/hpcbench/hpcbench/configs"
-	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
@@ -41,19 +41,11 @@ const (
 	GroupBenchmark Group = "benchmark"
 )
 
-// GenOptions describe the batch scripts to write.
+// GenOptions describe the batch scripts to write for a matrix.Plan.
 type GenOptions struct {
-	Config *configs.Config
-	// Inventory is the submitting host's; nil detects it. Cells this host
-	// lacks the runtime, MPI or binary of are skipped, as in a local study.
-	Inventory *inventory.Inventory
-	Filter    matrix.Filter
 	// Dir receives the scripts; it must be visible at the same path on the
 	// compute nodes (a shared file system).
 	Dir string
-	// Study names the study the runs are stored under; empty derives
-	// "<[study] name>-<date>".
-	Study string
 	// Self is the hpcbench executable the jobs run (slurm task, slurm
 	// record); empty uses this one. It must exist on the compute nodes.
 	Self string
@@ -115,9 +107,9 @@ func (j *Job) ExitStatusFile() string { return filepath.Join(j.Dir, "exit-status
 // Run is one repetition of one cell inside a job.
 type Run struct {
 	// ID numbers the run within its job ("007"); files are named by it.
-	ID    string       `json:"id"`
-	RunID string       `json:"run_id"`
-	Order int          `json:"order"`
+	ID    string      `json:"id"`
+	RunID string      `json:"run_id"`
+	Order int         `json:"order"`
 	Cell  matrix.Cell `json:"cell"`
 	// Stored is the cell as the store records it (versions, image digest
 	// as resolved on the submitting host).
@@ -146,13 +138,17 @@ func MPIPlugin(f pmi.Flavour) string {
 // ErrPerNode is the reason per-node cells are skipped under Slurm.
 var ErrPerNode = errors.New("the per-node layout is not run under Slurm: its container holds hpcbench as the node's process manager, so ranks on different nodes would not share Slurm's PMI job; measure per-rank or bind")
 
-// Generate writes one batch script per group of runs, with the manifests
-// and working folders the jobs use, and returns the plan.
-func Generate(ctx context.Context, opts GenOptions) (*Plan, error) {
-	cfg := opts.Config
-	if cfg == nil {
-		return nil, fmt.Errorf("slurm: no config")
+// Generate writes one batch script per group of the study's runs, with the
+// manifests and working folders the jobs use, and returns what it wrote.
+// The study's cells are as matrix.NewPlan expanded them on this host (the
+// submitting one: cells it lacks the runtime, MPI or binary of are
+// skipped, as in a local study); its runtimes and images are resolved
+// here, through study.Runtimes.
+func Generate(ctx context.Context, study *matrix.Plan, opts GenOptions) (*Plan, error) {
+	if study == nil || study.Config == nil {
+		return nil, fmt.Errorf("slurm: no study")
 	}
+	cfg, inv := study.Config, study.Inventory
 	if opts.Dir == "" {
 		return nil, fmt.Errorf("slurm: no output folder (-o DIR)")
 	}
@@ -196,17 +192,10 @@ func Generate(ctx context.Context, opts GenOptions) (*Plan, error) {
 		return nil, fmt.Errorf("slurm: group %q: want ranks or benchmark", group)
 	}
 
-	inv := opts.Inventory
-	if inv == nil {
-		inv = inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
-	}
-	cells, skipped := matrix.Expand(cfg, inv)
-	if opts.Filter != nil {
-		cells, skipped = opts.Filter.Apply(cells, skipped)
-	}
+	skipped := append([]matrix.Skipped(nil), study.Skipped...)
 	var runnable []matrix.Cell
 	perNode := map[string]bool{}
-	for _, c := range cells {
+	for _, c := range study.Cells {
 		if c.Layout == configs.LayoutPerNode {
 			if !perNode[c.Key()] {
 				perNode[c.Key()] = true
@@ -219,15 +208,7 @@ func Generate(ctx context.Context, opts GenOptions) (*Plan, error) {
 		runnable = append(runnable, c)
 	}
 	ordered, seed := matrix.Schedule(cfg, runnable)
-	study := opts.Study
-	if study == "" {
-		study = cfg.Study.Name
-		if study == "" {
-			study = strings.TrimSuffix(filepath.Base(cfg.File), filepath.Ext(cfg.File))
-		}
-		study += "-" + time.Now().Format("20060102-150405")
-	}
-	plan := &Plan{Dir: dir, Study: study, Seed: seed, Skipped: skipped, Host: results.ThisHost()}
+	plan := &Plan{Dir: dir, Study: study.Study, Seed: seed, Skipped: skipped, Host: results.ThisHost()}
 	if len(ordered) == 0 {
 		return plan, fmt.Errorf("slurm: %w: every cell of %s was skipped or filtered out (see hpcbench matrix --dry-run)", ErrNoRuns, cfg.File)
 	}
@@ -235,17 +216,17 @@ func Generate(ctx context.Context, opts GenOptions) (*Plan, error) {
 		return nil, fmt.Errorf("slurm: output folder: %w", err)
 	}
 
-	images := newImageResolver()
+	images := newCellImages(study.Runtimes)
 	jobs := map[string]*Job{}
 	var names []string
 	for order, c := range ordered {
 		name := fmt.Sprintf("ranks-%d", c.Ranks)
 		if group == GroupBenchmark {
-			name = safeName(c.Benchmark)
+			name = matrix.SafeName(c.Benchmark)
 		}
 		j := jobs[name]
 		if j == nil {
-			j = &Job{Name: name, Study: study, Seed: seed, Config: cfg.File, Version: buildinfo.String(),
+			j = &Job{Name: name, Study: study.Study, Seed: seed, Config: cfg.File, Version: buildinfo.String(),
 				Script: filepath.Join(dir, name+".sbatch"), Manifest: filepath.Join(dir, name+".runs.json"),
 				Dir: filepath.Join(dir, name)}
 			jobs[name] = j
@@ -352,10 +333,14 @@ func minutes(d time.Duration) int {
 	return int((d + time.Minute - 1) / time.Minute)
 }
 
-// imageResolver detects each runtime and resolves each image once, on the
-// submitting host.
-type imageResolver struct {
-	seen map[string]resolvedImage
+// cellImages resolves container cells for srun lines: the runtime and
+// image through a matrix.Resolver (the plan's, shared with every other
+// user of it), then the choices the tasks' wrapper will make, which also
+// proves the wrapper can be built for the cell's layout, MPI and flags.
+type cellImages struct {
+	runtimes *matrix.Resolver
+	mu       sync.Mutex
+	seen     map[string]resolvedImage
 }
 
 type resolvedImage struct {
@@ -365,29 +350,30 @@ type resolvedImage struct {
 	err     error
 }
 
-func newImageResolver() *imageResolver { return &imageResolver{seen: map[string]resolvedImage{}} }
+// newCellImages resolves through r; nil makes a Resolver of its own.
+func newCellImages(r *matrix.Resolver) *cellImages {
+	if r == nil {
+		r = matrix.NewResolver()
+	}
+	return &cellImages{runtimes: r, seen: map[string]resolvedImage{}}
+}
 
-func (ir *imageResolver) resolve(ctx context.Context, c matrix.Cell) resolvedImage {
+func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
 	key := c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI + "\x00" + c.RuntimeCommand + "\x00" + strings.Join(c.RuntimeFlags, "\x00")
-	if r, ok := ir.seen[key]; ok {
+	if r, ok := ci.seen[key]; ok {
 		return r
 	}
-	var r resolvedImage
-	rt, err := runtimes.GetCommand(c.Runtime, c.RuntimeCommand)
-	if err == nil {
-		r.version, err = rt.Detect(ctx)
-	}
-	if err == nil && !c.IsNative() {
-		r.info, err = rt.Prepare(ctx, c.Image)
-		if err == nil {
-			spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
-			if _, err = rt.Wrapper(spec); err == nil {
-				r.choices = wrapperChoices(rt, spec)
-			}
+	res := ci.runtimes.Cell(ctx, c)
+	r := resolvedImage{version: res.Version, info: res.Image, err: res.Err}
+	if r.err == nil && !c.IsNative() {
+		spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
+		if _, r.err = res.Runtime.Wrapper(spec); r.err == nil {
+			r.choices = wrapperChoices(res.Runtime, spec)
 		}
 	}
-	r.err = err
-	ir.seen[key] = r
+	ci.seen[key] = r
 	return r
 }
 
@@ -434,13 +420,4 @@ func LoadJob(path string) (*Job, error) {
 		return nil, fmt.Errorf("%s: not a job manifest written by hpcbench slurm gen: %w", path, err)
 	}
 	return &j, nil
-}
-
-func safeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
-			return r
-		}
-		return '_'
-	}, s)
 }

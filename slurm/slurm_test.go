@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/runtimes"
 )
@@ -136,6 +137,17 @@ func loadConfig(t *testing.T, text string) *configs.Config {
 	return cfg
 }
 
+// studyPlan is the study of cfg named name, as "hpcbench slurm gen
+// --study NAME" plans it on this host.
+func studyPlan(t *testing.T, cfg *configs.Config, name string) *matrix.Plan {
+	t.Helper()
+	plan, err := matrix.NewPlan(context.Background(), cfg, matrix.Overrides{Study: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
 // TestGenGolden pins one generated script: [slurm] settings, modules,
 // prologue, one srun line per run with --mpi=pmi2 for MPICH and
 // --mpi=pmix for Open MPI. Regenerate with go test ./slurm -run Golden -update.
@@ -176,7 +188,7 @@ prologue = "ulimit -s unlimited"
 sbatch_flags = ["--exclusive"]
 `)
 	dir := t.TempDir()
-	plan, err := Generate(context.Background(), GenOptions{Config: cfg, Dir: dir, Study: "golden-study", Self: "/opt/hpcbench/bin/hpcbench"})
+	plan, err := Generate(context.Background(), studyPlan(t, cfg, "golden-study"), GenOptions{Dir: dir, Self: "/opt/hpcbench/bin/hpcbench"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +260,7 @@ echo "prologue with a # hash" && true
 """
 `)
 	dir := t.TempDir()
-	plan, err := Generate(context.Background(), GenOptions{Config: cfg, Dir: dir, Study: "syntax", Self: "/opt/hp cbench/hpcbench", Group: GroupBenchmark})
+	plan, err := Generate(context.Background(), studyPlan(t, cfg, "syntax"), GenOptions{Dir: dir, Self: "/opt/hp cbench/hpcbench", Group: GroupBenchmark})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +362,7 @@ nodes = 1
 	dir := filepath.Join(t.TempDir(), "jobs")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	sum, err := Submit(ctx, SubmitOptions{Gen: GenOptions{Config: cfg, Dir: dir, Study: "under-slurm", Self: self, Group: GroupBenchmark},
+	sum, err := Submit(ctx, studyPlan(t, cfg, "under-slurm"), SubmitOptions{Gen: GenOptions{Dir: dir, Self: self, Group: GroupBenchmark},
 		Store: st, Poll: time.Second, Log: &log})
 	t.Logf("submit log:\n%s", log.String())
 	if err != nil {
@@ -439,7 +451,7 @@ name = "native"
 	done := make(chan outcome, 1)
 	var log bytes.Buffer
 	go func() {
-		sum, err := Submit(ctx, SubmitOptions{Gen: GenOptions{Config: cfg, Dir: dir, Study: "cancelled", Self: self}, Store: st, Poll: time.Second, Log: &log})
+		sum, err := Submit(ctx, studyPlan(t, cfg, "cancelled"), SubmitOptions{Gen: GenOptions{Dir: dir, Self: self}, Store: st, Poll: time.Second, Log: &log})
 		done <- outcome{sum, err}
 	}()
 	// Wait until the job runs its first srun step, then cancel it.

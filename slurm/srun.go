@@ -30,9 +30,12 @@ type Srun struct {
 	Self string
 	// CPUBind is srun's --cpu-bind; empty binds only for [study] bind = "core".
 	CPUBind string
+	// Runtimes resolves the cells' runtimes and images (the study plan's,
+	// matrix.Plan.Runtimes); nil makes one of its own.
+	Runtimes *matrix.Resolver
 
-	mu     sync.Mutex
-	images *imageResolver
+	once   sync.Once
+	images *cellImages
 }
 
 // InAllocation reports whether hpcbench runs inside a Slurm allocation.
@@ -56,12 +59,8 @@ func (s *Srun) Launch(ctx context.Context, c matrix.Cell, argv, env []string, wo
 			return matrix.Outcome{}, err
 		}
 	}
-	s.mu.Lock()
-	if s.images == nil {
-		s.images = newImageResolver()
-	}
+	s.once.Do(func() { s.images = newCellImages(s.Runtimes) })
 	ir := s.images.resolve(ctx, c)
-	s.mu.Unlock()
 	if ir.err != nil {
 		return matrix.Outcome{}, ir.err
 	}

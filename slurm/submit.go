@@ -59,12 +59,44 @@ func (s *Summary) String() string {
 // "hpcbench slurm collect" imports them later.
 var ErrInterrupted = errors.New("interrupted")
 
-// Submit generates the scripts, submits each with "sbatch --parsable",
-// watches the jobs until each has ended (its exit-status file appeared, or
-// it left squeue), and imports every job's results as it ends.
-func Submit(ctx context.Context, opts SubmitOptions) (*Summary, error) {
+// StudyName is the name the runs were stored under.
+func (s *Summary) StudyName() string { return s.Study }
+
+// Executor runs a matrix.Plan through Slurm: Submit as a matrix.Executor.
+// Its Store is the one Execute is given.
+type Executor struct{ SubmitOptions }
+
+// Execute submits the study's jobs, watches them and imports their
+// results into store.
+func (e *Executor) Execute(ctx context.Context, study *matrix.Plan, store *results.Store) (matrix.StudyResult, error) {
+	opts := e.SubmitOptions
+	opts.Store = store
+	sum, err := Submit(ctx, study, opts)
+	if sum == nil {
+		return nil, err
+	}
+	return sum, err
+}
+
+// DefaultDir is where the scripts of a study go when no folder is given:
+// hpcbench-slurm/STUDY, relative to the folder hpcbench runs in.
+func DefaultDir(study string) string {
+	return filepath.Join("hpcbench-slurm", study)
+}
+
+// Submit generates the study's scripts (in opts.Gen.Dir, else
+// DefaultDir), submits each with "sbatch --parsable", watches the jobs
+// until each has ended (its exit-status file appeared, or it left squeue),
+// and imports every job's results as it ends.
+func Submit(ctx context.Context, study *matrix.Plan, opts SubmitOptions) (*Summary, error) {
 	if opts.Store == nil {
 		return nil, fmt.Errorf("slurm: no store")
+	}
+	if study == nil {
+		return nil, fmt.Errorf("slurm: no study")
+	}
+	if opts.Gen.Dir == "" {
+		opts.Gen.Dir = DefaultDir(study.Study)
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = 5 * time.Second
@@ -74,12 +106,12 @@ func Submit(ctx context.Context, opts SubmitOptions) (*Summary, error) {
 		log = io.Discard
 	}
 	opts.Gen.Log = log
-	plan, err := Generate(ctx, opts.Gen)
+	plan, err := Generate(ctx, study, opts.Gen)
 	if err != nil {
 		return nil, err
 	}
 	sum := &Summary{Study: plan.Study, Dir: plan.Dir, Jobs: map[string]string{}, Skipped: len(plan.Skipped)}
-	if err := createStudy(ctx, opts.Store, opts.Gen.Config, plan); err != nil {
+	if err := createStudy(ctx, opts.Store, study.Config, plan); err != nil {
 		return sum, err
 	}
 	watched := make([]*watchedJob, 0, len(plan.Jobs))

@@ -2,41 +2,24 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/urfave/cli/v2"
 )
 
-// doctorExtraFlags and doctorHooks let other files add to "hpcbench
-// doctor" (e.g. --clean for leftover containers) without touching this
-// one, through extendDoctor from a package-level variable initialiser:
-//
-//	var _ = extendDoctor([]cli.Flag{...}, func(c *cli.Context) (bool, error) {...})
-//
-// Each hook runs before the inventory; one that returns done = true ends
-// the verb there.
-var (
-	doctorExtraFlags []cli.Flag
-	doctorHooks      []func(c *cli.Context) (done bool, err error)
-)
-
-func extendDoctor(flags []cli.Flag, hook func(c *cli.Context) (done bool, err error)) bool {
-	doctorExtraFlags = append(doctorExtraFlags, flags...)
-	if hook != nil {
-		doctorHooks = append(doctorHooks, hook)
-	}
-	return true
-}
-
-func init() {
+// doctorCommand is "hpcbench doctor".
+func doctorCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: "json", Usage: "print the inventory as JSON"},
 		&cli.StringSliceFlag{Name: "npb-dir", Usage: "also look for NPB binaries in `DIR` and its subfolders (repeatable); " + configs.DefaultNPBDir + " is searched when present"},
 		&cli.DurationFlag{Name: "timeout", Value: inventory.DefaultTimeout, Usage: "time limit of each probe"},
+		&cli.BoolFlag{Name: "clean", Usage: "remove containers left behind by an hpcbench that was killed (labelled hpcbench.job; a live run's containers are kept), then exit"},
 	}
-	register(&cli.Command{
+	return &cli.Command{
 		Name:      "doctor",
 		Usage:     "show what this node has: MPI libraries and the PMI each speaks, runtimes, Slurm, benchmarks",
 		UsageText: "hpcbench doctor [--json] [--npb-dir DIR]... [--timeout DUR]",
@@ -49,19 +32,17 @@ runc, Slurm (and whether a controller answers), and the NPB, HPL and HPCC
 binaries. What is missing is listed with a hint on how to get it; nothing
 missing is an error. The matrix uses the same inventory to skip cells this
 node cannot run.`,
-		Flags:  append(flags, doctorExtraFlags...),
+		Flags:  flags,
 		Action: runDoctor,
-	})
+	}
 }
 
 func runDoctor(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError("doctor: takes no arguments (got %q)", c.Args().First())
 	}
-	for _, hook := range doctorHooks {
-		if done, err := hook(c); done || err != nil {
-			return err
-		}
+	if c.Bool("clean") {
+		return cleanLeftovers(c)
 	}
 	if c.Duration("timeout") <= 0 {
 		return usageError("doctor: --timeout %s: must be positive", c.Duration("timeout"))
@@ -77,4 +58,17 @@ func runDoctor(c *cli.Context) error {
 		return enc.Encode(inv)
 	}
 	return inventory.WriteReport(c.App.Writer, inv)
+}
+
+// cleanLeftovers is "doctor --clean": it removes the containers a killed
+// hpcbench left behind.
+func cleanLeftovers(c *cli.Context) error {
+	removed, err := runtimes.CleanupLeftovers(c.Context)
+	for _, name := range removed {
+		fmt.Fprintf(c.App.Writer, "removed %s\n", name)
+	}
+	if err == nil {
+		fmt.Fprintf(c.App.Writer, "%d leftover containers removed\n", len(removed))
+	}
+	return err
 }

@@ -1,19 +1,18 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/urfave/cli/v2"
 )
 
-func init() {
-	register(&cli.Command{
+// imageCommand is "hpcbench image".
+func imageCommand() *cli.Command {
+	return &cli.Command{
 		Name:  "image",
 		Usage: "build container images for the benchmarks without a registry, and list them",
 		Subcommands: []*cli.Command{
@@ -57,7 +56,7 @@ are unchanged is skipped; --force rebuilds.`,
 				Action: runImageList,
 			},
 		},
-	})
+	}
 }
 
 func runImageBuild(c *cli.Context) error {
@@ -155,81 +154,4 @@ func runImageList(c *cli.Context) error {
 			strings.Join(rts, ","), m.Created.Local().Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
-}
-
-// hpcbench launch --runtime/--image/--layout: the ranks run in a container
-// runtime (per-rank or bind; per-node goes through the matrix executor,
-// which runs "hpcbench launch" itself inside the container).
-var _ = extendLaunch([]cli.Flag{
-	&cli.StringFlag{Name: "runtime", Usage: "run each rank in native, docker, podman, apptainer (singularity) or oci"},
-	&cli.StringFlag{Name: "image", Usage: "the image: a name from 'hpcbench image build', a SIF path, a local Docker/Podman image, a root filesystem folder"},
-	&cli.StringFlag{Name: "layout", Usage: "per-rank (default) or bind (the host's MPI bind-mounted)"},
-	&cli.StringFlag{Name: "mpi", Usage: "the program's MPI, mpich or openmpi, for --layout bind (default: from --pmi)"},
-	&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's `EXECUTABLE` (default: docker, podman, apptainer, crun or runc from PATH)"},
-	&cli.GenericFlag{Name: "runtime-flag", Value: &wordList{}, Usage: "one `WORD` for the runtime's run command, as it is (repeat for more; commas are kept)"},
-}, launchRuntimeWrapper)
-
-// wordList is a repeatable flag whose values are kept whole (a
-// StringSliceFlag would split them at commas).
-type wordList []string
-
-func (l *wordList) Set(v string) error { *l = append(*l, v); return nil }
-func (l *wordList) String() string {
-	if l == nil {
-		return ""
-	}
-	return strings.Join(*l, " ")
-}
-
-func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
-	name := c.String("runtime")
-	var flags []string
-	if l, ok := c.Generic("runtime-flag").(*wordList); ok && l != nil {
-		// The flag's value lives as long as the command's definition:
-		// take the words and empty it for the next run in this process.
-		flags, *l = *l, nil
-	}
-	if name == "" {
-		if c.String("image") != "" || c.String("layout") != "" || c.String("runtime-command") != "" || len(flags) > 0 {
-			return nil, usageError("launch: --image, --layout, --runtime-command and --runtime-flag need --runtime")
-		}
-		return nil, nil
-	}
-	rt, err := runtimes.GetCommand(name, c.String("runtime-command"))
-	if err != nil {
-		return nil, usageError("launch: --runtime: %v", err)
-	}
-	layout, err := runtimes.ParseLayout(c.String("layout"))
-	if err != nil {
-		return nil, usageError("launch: --layout: %v", err)
-	}
-	if layout == runtimes.PerNode {
-		return nil, usageError("launch: --layout per-node runs hpcbench inside the container; use it through 'hpcbench matrix'")
-	}
-	ctx := c.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if _, err := rt.Detect(ctx); err != nil {
-		return nil, fmt.Errorf("launch: %w", err)
-	}
-	info, err := rt.Prepare(ctx, c.String("image"))
-	if err != nil {
-		return nil, fmt.Errorf("launch: %w", err)
-	}
-	// Containers a killed hpcbench left behind go first.
-	if lc, ok := rt.(runtimes.LeftoverCleaner); ok {
-		if names, err := lc.CleanupLeftovers(ctx); err == nil && len(names) > 0 {
-			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: removed %d leftover container(s): %s\n", len(names), strings.Join(names, ", "))
-		}
-	}
-	w, err := rt.Wrapper(runtimes.Spec{Layout: layout, Image: info, MPI: c.String("mpi"),
-		Command: c.String("runtime-command"), Flags: flags})
-	if err != nil {
-		return nil, fmt.Errorf("launch: %w", err)
-	}
-	if !c.Bool("quiet") {
-		fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: %s, image %s (%s)\n", runtimes.Describe(w.Choices()), info.Ref, info.Digest)
-	}
-	return w, nil
 }

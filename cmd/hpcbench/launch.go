@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,34 +11,14 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/urfave/cli/v2"
 )
 
-// launchExtraFlags and launchWrapper let other files give "hpcbench
-// launch" a container runtime (--runtime, --image, --layout) without
-// touching this one. Set them from a package-level variable initialiser,
-// which Go runs before any init function, through extendLaunch:
-//
-//	var _ = extendLaunch([]cli.Flag{...}, func(c *cli.Context) (pmi.Wrapper, error) {...})
-var (
-	launchExtraFlags []cli.Flag
-	// launchWrapper builds the Wrapper for the ranks from the flags; nil,
-	// or a nil Wrapper, runs them natively.
-	launchWrapper func(c *cli.Context) (pmi.Wrapper, error)
-)
-
-// extendLaunch adds flags to "hpcbench launch" and sets the function that
-// turns them into a Wrapper. It returns true so it can initialise a var.
-func extendLaunch(flags []cli.Flag, wrapper func(c *cli.Context) (pmi.Wrapper, error)) bool {
-	launchExtraFlags = append(launchExtraFlags, flags...)
-	if wrapper != nil {
-		launchWrapper = wrapper
-	}
-	return true
-}
-
-func init() {
+// launchCommand is "hpcbench launch".
+func launchCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "n", Aliases: []string{"ranks"}, Usage: "number of ranks", Required: true},
 		&cli.StringFlag{Name: "pmi", Value: string(pmi.PMI1), Usage: "PMI flavour served to the ranks: pmi1, pmi2 or pmix"},
@@ -47,8 +28,17 @@ func init() {
 		&cli.BoolFlag{Name: "tag-output", Usage: "prefix every output line with [rank]"},
 		&cli.StringFlag{Name: "report", Usage: "write the launch report as JSON to `FILE`"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary line on stderr"},
+		// The ranks run in a container runtime (per-rank or bind; per-node
+		// goes through the matrix executor, which runs "hpcbench launch"
+		// itself inside the container).
+		&cli.StringFlag{Name: "runtime", Usage: "run each rank in native, docker, podman, apptainer (singularity) or oci"},
+		&cli.StringFlag{Name: "image", Usage: "the image: a name from 'hpcbench image build', a SIF path, a local Docker/Podman image, a root filesystem folder"},
+		&cli.StringFlag{Name: "layout", Usage: "per-rank (default) or bind (the host's MPI bind-mounted)"},
+		&cli.StringFlag{Name: "mpi", Usage: "the program's MPI, mpich or openmpi, for --layout bind (default: from --pmi)"},
+		&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's `EXECUTABLE` (default: docker, podman, apptainer, crun or runc from PATH)"},
+		&cli.GenericFlag{Name: "runtime-flag", Value: &wordList{}, Usage: "one `WORD` for the runtime's run command, as it is (repeat for more; commas are kept)"},
 	}
-	register(&cli.Command{
+	return &cli.Command{
 		Name:      "launch",
 		Usage:     "run an MPI program on this node with hpcbench as its process manager",
 		UsageText: "hpcbench launch -n N [--pmi pmi1|pmi2|pmix] [--channel fd|tcp] [--timeout DUR] [--bind none|core] [--tag-output] [--report FILE] -- PROG ARGS...",
@@ -61,9 +51,9 @@ Debian's MPICH speaks PMI-1 only; a rank speaking another PMI version than
 --pmi asked for fails the launch. On an abort, a rank's death, the timeout or
 Ctrl-C every rank's process group is killed. The exit status is the failing
 rank's exit status, or 1 with the reason.`,
-		Flags:  append(flags, launchExtraFlags...),
+		Flags:  flags,
 		Action: runLaunch,
-	})
+	}
 }
 
 func runLaunch(c *cli.Context) error {
@@ -108,13 +98,11 @@ func runLaunch(c *cli.Context) error {
 		Stdout:    c.App.Writer,
 		Stderr:    c.App.ErrWriter,
 	}
-	if launchWrapper != nil {
-		w, err := launchWrapper(c)
-		if err != nil {
-			return err
-		}
-		opts.Wrapper = w
+	w, err := launchRuntimeWrapper(c)
+	if err != nil {
+		return err
 	}
+	opts.Wrapper = w
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -149,6 +137,68 @@ func runLaunch(c *cli.Context) error {
 		return &exitError{code: code, err: fmt.Errorf("launch failed: %s", rep.Reason)}
 	}
 	return nil
+}
+
+// wordList is a repeatable flag whose values are kept whole (a
+// StringSliceFlag would split them at commas). Each app builds its verbs
+// afresh, so one launch's words never reach the next.
+type wordList []string
+
+func (l *wordList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *wordList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, " ")
+}
+
+// launchRuntimeWrapper builds the Wrapper --runtime, --image and --layout
+// ask for; nil (no --runtime) runs the ranks natively.
+func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
+	name := c.String("runtime")
+	var flags []string
+	if l, ok := c.Generic("runtime-flag").(*wordList); ok && l != nil {
+		flags = *l
+	}
+	if name == "" {
+		if c.String("image") != "" || c.String("layout") != "" || c.String("runtime-command") != "" || len(flags) > 0 {
+			return nil, usageError("launch: --image, --layout, --runtime-command and --runtime-flag need --runtime")
+		}
+		return nil, nil
+	}
+	layout, err := runtimes.ParseLayout(c.String("layout"))
+	if err != nil {
+		return nil, usageError("launch: --layout: %v", err)
+	}
+	if layout == runtimes.PerNode {
+		return nil, usageError("launch: --layout per-node runs hpcbench inside the container; use it through 'hpcbench matrix'")
+	}
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res := matrix.NewResolver().Image(ctx, name, c.String("runtime-command"), c.String("image"))
+	if res.Runtime == nil {
+		return nil, usageError("launch: --runtime: %v", res.Err)
+	}
+	if res.Err != nil {
+		return nil, fmt.Errorf("launch: %w", res.Err)
+	}
+	// Containers a killed hpcbench left behind go first.
+	if lc, ok := res.Runtime.(runtimes.LeftoverCleaner); ok {
+		if names, err := lc.CleanupLeftovers(ctx); err == nil && len(names) > 0 {
+			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: removed %d leftover container(s): %s\n", len(names), strings.Join(names, ", "))
+		}
+	}
+	w, err := res.Runtime.Wrapper(runtimes.Spec{Layout: layout, Image: res.Image, MPI: c.String("mpi"),
+		Command: c.String("runtime-command"), Flags: flags})
+	if err != nil {
+		return nil, fmt.Errorf("launch: %w", err)
+	}
+	if !c.Bool("quiet") {
+		fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: %s, image %s (%s)\n", runtimes.Describe(w.Choices()), res.Image.Ref, res.Image.Digest)
+	}
+	return w, nil
 }
 
 func writeReport(path string, rep *pmi.Report) error {

@@ -3,23 +3,36 @@
 // PMI-2 or PMIx, stores every result with its provenance and reports the
 // overhead against native runs.
 //
-// This package is the CLI only: each verb is a cli.Command in its own file
-// that registers itself with register() and calls into a package.
+// This package is the CLI only: each verb is a cli.Command built by a
+// function in its own file (matrix.go has matrixCommand, with every flag
+// of "hpcbench matrix"); the verb parses its flags into the options of a
+// package and calls it.
 package main
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/urfave/cli/v2"
 )
 
-// commands holds every verb; each verb's file adds itself in init().
-var commands []*cli.Command
-
-func register(c *cli.Command) { commands = append(commands, c) }
+// verbs builds every verb afresh, sorted by name, so that no flag value
+// of one app reaches another (tests run several apps in one process).
+func verbs() []*cli.Command {
+	return []*cli.Command{
+		doctorCommand(),
+		imageCommand(),
+		launchCommand(),
+		matrixCommand(),
+		parseCommand(),
+		plotCommand(),
+		reportCommand(),
+		resultsCommand(),
+		slurmCommand(),
+		versionCommand(),
+	}
+}
 
 // exitError carries an exit status through urfave/cli to main.
 type exitError struct {
@@ -37,7 +50,6 @@ func usageError(format string, a ...any) error {
 }
 
 func newApp() *cli.App {
-	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
 	return &cli.App{
 		Name:  "hpcbench",
 		Usage: "what do containers cost MPI benchmarks? (NPB and HPL, native vs Docker, Podman, Apptainer, under PMI-1, PMI-2 and PMIx)",
@@ -55,7 +67,7 @@ Typical session:
 
 Flags may be given before or after the arguments.`,
 		Version:         versionString(),
-		Commands:        commands,
+		Commands:        verbs(),
 		HideHelpCommand: true,
 		Writer:          os.Stdout,
 		ErrWriter:       os.Stderr,

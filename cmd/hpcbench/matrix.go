@@ -1,64 +1,23 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
-	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/slurm"
 	"github.com/urfave/cli/v2"
 )
 
-// matrixOptions is what "hpcbench matrix" was asked to do.
-type matrixOptions struct {
-	ConfigPath string // "" for the built-in quick study
-	DB         string
-	Study      string // overrides [study] name when set
-	Resume     bool
-	DryRun     bool
-	Filters    []string
-	Quiet      bool
-}
-
-// matrixPlan is a loaded, validated and expanded study.
-type matrixPlan struct {
-	Config    *configs.Config
-	Inventory *inventory.Inventory
-	Cells     []matrix.Cell // after --filter
-	Skipped   []matrix.Skipped
-	Filter    matrix.Filter
-}
-
-// matrixExtraFlags and matrixRunner let the file that runs studies add its
-// flags and the run itself without touching this one:
-//
-//	var _ = extendMatrix([]cli.Flag{...}, func(ctx context.Context, c *cli.Context, w io.Writer, opts matrixOptions, plan *matrixPlan) error {...})
-var (
-	matrixExtraFlags []cli.Flag
-	matrixRunner     func(ctx context.Context, c *cli.Context, w io.Writer, opts matrixOptions, plan *matrixPlan) error
-)
-
-func extendMatrix(flags []cli.Flag, runner func(ctx context.Context, c *cli.Context, w io.Writer, opts matrixOptions, plan *matrixPlan) error) bool {
-	matrixExtraFlags = append(matrixExtraFlags, flags...)
-	if runner != nil {
-		matrixRunner = runner
-	}
-	return true
-}
-
-func init() {
-	flags := []cli.Flag{
-		&cli.StringFlag{Name: "db", Value: "hpcbench.db", Usage: "SQLite `FILE` the results go to"},
-		&cli.StringFlag{Name: "study", Usage: "store the runs under `NAME` instead of the config's [study] name"},
-		&cli.BoolFlag{Name: "resume", Usage: "skip the runs the store already holds for this study and host"},
-		&cli.BoolFlag{Name: "dry-run", Usage: "print the cells and the skipped ones with reasons; run nothing"},
-		&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only cells matching `KEY=VALUE[,KEY=VALUE...]` (keys: benchmark, class, mpi, pmi, runtime, layout, ranks; repeatable; one key given twice matches either value)"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the counts"},
-	}
-	register(&cli.Command{
+// matrixCommand is "hpcbench matrix".
+func matrixCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "matrix",
 		Usage:     "run a study: every cell of a config's matrix, repeated, results to the store",
 		UsageText: "hpcbench matrix [--dry-run] [--filter KEY=VALUE,...] [--db FILE] [--study NAME] [--resume] [--quiet] [CONFIG]",
@@ -70,62 +29,152 @@ node cannot run (an MPI with a PMI flavour it does not speak, a rank count
 the benchmark cannot use, a runtime or MPI not installed, more ranks than
 cores) are skipped with the reason, never silently. See configs/README.md
 for the keys.`,
-		Flags:  append(flags, matrixExtraFlags...),
-		Action: runMatrixCommand,
-	})
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "db", Value: "hpcbench.db", Usage: "SQLite `FILE` the results go to"},
+			&cli.StringFlag{Name: "study", Usage: "store the runs under `NAME` instead of the config's [study] name"},
+			&cli.BoolFlag{Name: "resume", Usage: "skip the runs the store already holds for this study and host"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the cells and the skipped ones with reasons; run nothing"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only cells matching `KEY=VALUE[,KEY=VALUE...]` (keys: benchmark, class, mpi, pmi, runtime, layout, ranks; repeatable; one key given twice matches either value)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the counts"},
+			&cli.StringFlag{Name: "executor", Value: "local", Usage: "local (this node, hpcbench's own launcher) or slurm (batch jobs, as 'hpcbench slurm submit')"},
+			&cli.StringFlag{Name: "launcher", Value: "hpcbench", Usage: "local executor: hpcbench (its own process manager), srun (inside a Slurm allocation), or auto (srun when SLURM_JOB_ID is set)"},
+			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, Usage: "executor slurm: how often to look at the jobs"},
+			&cli.StringFlag{Name: "slurm-dir", Usage: "executor slurm: folder for the batch scripts and the jobs' results, on a file system the nodes share (default hpcbench-slurm/STUDY)"},
+			&cli.StringFlag{Name: "workdir", Usage: "make each run's working folder under `DIR` (must be visible at the same path in containers; default the system's temporary folder)"},
+			&cli.BoolFlag{Name: "keep-work", Usage: "keep the working folders of runs that failed, for inspection"},
+			&cli.IntFlag{Name: "blas-threads", Usage: "run HPL and HPCC ranks with `N` BLAS threads each (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS; overrides [study] blas_threads; default 1)"},
+		},
+		Action: runMatrix,
+	}
 }
 
-func runMatrixCommand(c *cli.Context) error {
+// runMatrix plans the study (config, overrides, cells), then prints the
+// plan (--dry-run) or hands it to the executor --executor names. Ctrl-C
+// stops a local study after killing the run in flight; what finished is
+// stored and --resume continues.
+func runMatrix(c *cli.Context) error {
 	if c.NArg() > 1 {
 		return usageError("matrix: one CONFIG at most (got %d arguments)", c.NArg())
 	}
-	opts := matrixOptions{
-		ConfigPath: c.Args().First(),
-		DB:         c.String("db"),
-		Study:      c.String("study"),
-		Resume:     c.Bool("resume"),
-		DryRun:     c.Bool("dry-run"),
-		Filters:    c.StringSlice("filter"),
-		Quiet:      c.Bool("quiet"),
+	filter, err := matrix.ParseFilter(c.StringSlice("filter")...)
+	if err != nil {
+		return usageError("matrix: --filter: %v", err)
 	}
-	plan, err := planMatrix(c.Context, opts)
+	o := matrix.Overrides{Study: c.String("study"), Filter: filter}
+	if c.IsSet("blas-threads") {
+		// 0 would mean "keep the config's"; given on the command line it
+		// is a mistake.
+		if o.BLASThreads = c.Int("blas-threads"); o.BLASThreads < 1 {
+			return usageError("matrix: --blas-threads %d: want 1 or more threads per rank", o.BLASThreads)
+		}
+	}
+	cfg, err := loadStudyConfig("matrix", c.Args().First())
 	if err != nil {
 		return err
 	}
-	if opts.DryRun {
-		return matrix.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, matrix.PlanOptions{Quiet: opts.Quiet})
+	plan, err := newStudyPlan(c, "matrix", cfg, o)
+	if err != nil {
+		return err
 	}
-	return matrixRunner(c.Context, c, c.App.Writer, opts, plan)
+	if c.Bool("dry-run") {
+		return matrix.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, matrix.PlanOptions{Quiet: c.Bool("quiet")})
+	}
+	ex, err := matrixExecutor(c)
+	if err != nil {
+		return err
+	}
+	return executeStudy(c, ex, plan, c.String("db"))
 }
 
-// planMatrix loads the config, takes the node's inventory and expands the
-// matrix. Errors in the config or the filter are usage errors (exit 2).
-func planMatrix(ctx context.Context, opts matrixOptions) (*matrixPlan, error) {
-	filter, err := matrix.ParseFilter(opts.Filters...)
-	if err != nil {
-		return nil, usageError("matrix: --filter: %v", err)
+// matrixExecutor is the executor --executor names, set up from the flags.
+func matrixExecutor(c *cli.Context) (matrix.Executor, error) {
+	switch c.String("executor") {
+	case "", "local":
+		launcher, err := matrixLauncher(c)
+		if err != nil {
+			return nil, err
+		}
+		local := &matrix.Local{Resume: c.Bool("resume"), Log: c.App.ErrWriter,
+			WorkRoot: c.String("workdir"), KeepWork: c.Bool("keep-work"), Launcher: launcher}
+		if !c.Bool("quiet") {
+			local.Progress = c.App.ErrWriter
+		}
+		return local, nil
+	case "slurm":
+		if c.Bool("resume") {
+			return nil, usageError("matrix --executor slurm: --resume is not supported; import what jobs left with hpcbench slurm collect")
+		}
+		return slurmExecutor(c, slurm.GenOptions{Dir: c.String("slurm-dir")}, c.Duration("poll"), c.Bool("quiet")), nil
 	}
+	return nil, usageError("matrix: --executor %q: %v", c.String("executor"), errExecutor)
+}
+
+// errExecutor names the executors.
+var errExecutor = errors.New("want local or slurm")
+
+// matrixLauncher is the launcher --launcher asks for; nil is hpcbench's own.
+func matrixLauncher(c *cli.Context) (matrix.Launcher, error) {
+	switch c.String("launcher") {
+	case "", "hpcbench":
+		return nil, nil
+	case "srun":
+		if !slurm.InAllocation() {
+			return nil, usageError("matrix --launcher srun: %v", slurm.ErrNoAllocation)
+		}
+		return &slurm.Srun{}, nil
+	case "auto":
+		if slurm.InAllocation() {
+			return &slurm.Srun{}, nil
+		}
+		return nil, nil
+	}
+	return nil, usageError("matrix: --launcher %q: want hpcbench, srun or auto", c.String("launcher"))
+}
+
+// loadStudyConfig loads the config at path ("" for the built-in quick
+// study); every problem in it is a usage error (exit 2).
+func loadStudyConfig(verb, path string) (*configs.Config, error) {
 	var cfg *configs.Config
-	if opts.ConfigPath == "" {
+	var err error
+	if path == "" {
 		cfg, err = configs.Quick()
 	} else {
-		cfg, err = configs.Load(opts.ConfigPath)
+		cfg, err = configs.Load(path)
 	}
 	if err != nil {
 		var cerrs configs.Errors
 		if errors.As(err, &cerrs) {
-			return nil, usageError("matrix: the config is not valid (nothing was run):\n%v", err)
+			return nil, usageError("%s: the config is not valid (nothing was run):\n%v", verb, err)
 		}
-		return nil, usageError("matrix: %v", err)
+		return nil, usageError("%s: %v", verb, err)
 	}
-	if opts.Study != "" {
-		cfg.Study.Name = opts.Study
+	return cfg, nil
+}
+
+// newStudyPlan plans the study for verb; an override the config refuses
+// and a filter that matches nothing are usage errors.
+func newStudyPlan(c *cli.Context, verb string, cfg *configs.Config, o matrix.Overrides) (*matrix.Plan, error) {
+	plan, err := matrix.NewPlan(c.Context, cfg, o)
+	if errors.Is(err, matrix.ErrOverride) || errors.Is(err, matrix.ErrNoCell) {
+		return nil, usageError("%s: %w", verb, err)
 	}
-	inv := inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
-	cells, skipped := matrix.Expand(cfg, inv)
-	cells, skipped = filter.Apply(cells, skipped)
-	if len(cells) == 0 && len(skipped) == 0 && len(filter) > 0 {
-		return nil, usageError("matrix: --filter %s matches no cell", fmt.Sprint(filter))
+	return plan, err
+}
+
+// executeStudy runs plan with ex into the store db: Ctrl-C or SIGTERM
+// stops it (a local study after killing the run in flight, a Slurm one
+// by leaving its jobs to "hpcbench slurm collect").
+func executeStudy(c *cli.Context, ex matrix.Executor, plan *matrix.Plan, db string) error {
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := results.Open(db)
+	if err != nil {
+		return err
 	}
-	return &matrixPlan{Config: cfg, Inventory: inv, Cells: cells, Skipped: skipped, Filter: filter}, nil
+	defer st.Close()
+	sum, err := ex.Execute(ctx, plan, st)
+	if sum != nil && sum.StudyName() != "" {
+		fmt.Fprintf(c.App.Writer, "%s\nresults in %s; see: hpcbench results show --db %s --study %s\n", sum, db, db, sum.StudyName())
+	}
+	return err
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func init() {
-	register(&cli.Command{
+// parseCommand is "hpcbench parse".
+func parseCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "parse",
 		Usage:     "parse NPB, HPL or HPCC output files into JSON results, one per line",
 		UsageText: "hpcbench parse [--ranks N] FILE...",
@@ -34,7 +35,7 @@ is 1. "-" reads standard input.`,
 			}
 			return runParse(c.App.Writer, c.App.ErrWriter, opts)
 		},
-	})
+	}
 }
 
 type parseOptions struct {

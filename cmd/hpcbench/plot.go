@@ -9,8 +9,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func init() {
-	register(&cli.Command{
+// plotCommand is "hpcbench plot".
+func plotCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "plot",
 		Usage:     "write a study's figures (relative performance, scaling, wire-up, overhead, distributions)",
 		UsageText: "hpcbench plot [--db FILE] [--study NAME] [--format png|svg|pdf] [-o DIR]",
@@ -29,7 +30,7 @@ func init() {
 			}
 			return writePlots(c.Context, c.App.Writer, c.String("db"), c.String("study"), c.String("format"), c.String("o"))
 		},
-	})
+	}
 }
 
 func writePlots(ctx context.Context, w io.Writer, db, study, format, dir string) error {

@@ -10,8 +10,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func init() {
-	register(&cli.Command{
+// reportCommand is "hpcbench report".
+func reportCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "report",
 		Usage:     "write a study's PDF report: findings, tables, figures, failures and provenance",
 		UsageText: "hpcbench report [--db FILE] [--study NAME] [-o report.pdf]",
@@ -24,7 +25,7 @@ func init() {
 			}
 			return writeStudyReport(c.Context, c.App.Writer, c.String("db"), c.String("study"), c.String("o"))
 		},
-	})
+	}
 }
 
 func writeStudyReport(ctx context.Context, w io.Writer, db, study, out string) error {

@@ -24,7 +24,8 @@ func studyFlag() cli.Flag {
 	return &cli.StringFlag{Name: "study", Usage: "study `NAME` (default: the most recent one)"}
 }
 
-func init() {
+// resultsCommand is "hpcbench results".
+func resultsCommand() *cli.Command {
 	cmd := &cli.Command{
 		Name:      "results",
 		Usage:     "list, show, export and import stored results",
@@ -120,7 +121,7 @@ repetition of its cell. The study (default "import") is created if needed.`,
 	for _, sub := range cmd.Subcommands {
 		sub.HideHelpCommand = true
 	}
-	register(cmd)
+	return cmd
 }
 
 func resultsList(ctx context.Context, w io.Writer, db string) error {

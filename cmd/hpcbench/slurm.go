@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
@@ -21,15 +15,6 @@ import (
 	"github.com/hpcbench/hpcbench/slurm"
 	"github.com/urfave/cli/v2"
 )
-
-// "hpcbench matrix" gets --executor slurm (submit through Slurm) and
-// --launcher srun (inside an allocation, srun starts the ranks).
-var _ = extendMatrix([]cli.Flag{
-	&cli.StringFlag{Name: "executor", Value: "local", Usage: "local (this node, hpcbench's own launcher) or slurm (batch jobs, as 'hpcbench slurm submit')"},
-	&cli.StringFlag{Name: "launcher", Value: "hpcbench", Usage: "local executor: hpcbench (its own process manager), srun (inside a Slurm allocation), or auto (srun when SLURM_JOB_ID is set)"},
-	&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, Usage: "executor slurm: how often to look at the jobs"},
-	&cli.StringFlag{Name: "slurm-dir", Usage: "executor slurm: folder for the batch scripts and the jobs' results, on a file system the nodes share (default hpcbench-slurm/STUDY)"},
-}, nil)
 
 // slurmGenFlags are the flags gen and submit share.
 func slurmGenFlags() []cli.Flag {
@@ -45,7 +30,8 @@ func slurmGenFlags() []cli.Flag {
 	}
 }
 
-func init() {
+// slurmCommand is "hpcbench slurm".
+func slurmCommand() *cli.Command {
 	gen := &cli.Command{
 		Name:      "gen",
 		Usage:     "write one batch script per group of cells",
@@ -118,7 +104,7 @@ watching, not the jobs: "hpcbench slurm collect" imports them later.`,
 		},
 		Action: runSlurmTask,
 	}
-	register(&cli.Command{
+	return &cli.Command{
 		Name:      "slurm",
 		Usage:     "run a study across nodes through Slurm: batch scripts, submission, import",
 		UsageText: "hpcbench slurm gen|submit|collect|record|task [flags] ARGS",
@@ -127,54 +113,56 @@ PMI-1, --mpi=pmix for Open MPI); each job writes its runs as JSON files and
 the submitting host imports them (SQLite never lives on the shared file
 system). Settings come from the config's [slurm] section or the flags.`,
 		Subcommands: []*cli.Command{gen, submit, collect, record, task},
-	})
+	}
 }
 
-// loadSlurmConfig loads CONFIG as "hpcbench matrix" does.
-func loadSlurmConfig(c *cli.Context, verb string) (*configs.Config, matrix.Filter, error) {
+// planSlurmStudy loads CONFIG and plans its study as "hpcbench matrix"
+// does, with --study and --filter.
+func planSlurmStudy(c *cli.Context, verb string) (*matrix.Plan, error) {
 	if c.NArg() != 1 {
-		return nil, nil, usageError("slurm %s: one CONFIG expected (got %d arguments)", verb, c.NArg())
+		return nil, usageError("slurm %s: one CONFIG expected (got %d arguments)", verb, c.NArg())
 	}
 	filter, err := matrix.ParseFilter(c.StringSlice("filter")...)
 	if err != nil {
-		return nil, nil, usageError("slurm %s: --filter: %v", verb, err)
+		return nil, usageError("slurm %s: --filter: %v", verb, err)
 	}
 	cfg, err := configs.Load(c.Args().First())
 	if err != nil {
-		return nil, nil, usageError("slurm %s: %v", verb, err)
+		return nil, usageError("slurm %s: %v", verb, err)
 	}
-	return cfg, filter, nil
+	return newStudyPlan(c, "slurm "+verb, cfg, matrix.Overrides{Study: c.String("study"), Filter: filter})
 }
 
-func genOptions(c *cli.Context, cfg *configs.Config, filter matrix.Filter) (slurm.GenOptions, error) {
+// genOptions are the batch settings the gen and submit flags give.
+func genOptions(c *cli.Context) (slurm.GenOptions, error) {
 	g := slurm.Group(c.String("group"))
 	if g != slurm.GroupRanks && g != slurm.GroupBenchmark {
 		return slurm.GenOptions{}, usageError("slurm: --group %q: want ranks or benchmark", g)
 	}
 	return slurm.GenOptions{
-		Config: cfg, Filter: filter, Dir: c.String("o"), Study: c.String("study"), Self: c.String("hpcbench"),
+		Dir: c.String("o"), Self: c.String("hpcbench"),
 		Partition: c.String("partition"), Account: c.String("account"), Time: c.String("time"), Nodes: c.Int("nodes"),
 		Group: g,
 	}, nil
 }
 
 func runSlurmGen(c *cli.Context) error {
-	cfg, filter, err := loadSlurmConfig(c, "gen")
+	plan, err := planSlurmStudy(c, "gen")
 	if err != nil {
 		return err
 	}
-	opts, err := genOptions(c, cfg, filter)
+	opts, err := genOptions(c)
 	if err != nil {
 		return err
 	}
 	opts.Log = c.App.Writer
-	plan, err := slurm.Generate(c.Context, opts)
+	batch, err := slurm.Generate(c.Context, plan, opts)
 	if err != nil {
 		return err
 	}
-	writeSlurmSkips(c.App.ErrWriter, plan.Skipped)
+	writeSlurmSkips(c.App.ErrWriter, batch.Skipped)
 	fmt.Fprintf(c.App.Writer, "%d jobs, %d runs for study %s; submit each with sbatch, then: hpcbench slurm collect %s\n",
-		len(plan.Jobs), plan.Runs(), plan.Study, plan.Dir)
+		len(batch.Jobs), batch.Runs(), batch.Study, batch.Dir)
 	return nil
 }
 
@@ -185,42 +173,25 @@ func writeSlurmSkips(w io.Writer, skipped []matrix.Skipped) {
 }
 
 func runSlurmSubmit(c *cli.Context) error {
-	cfg, filter, err := loadSlurmConfig(c, "submit")
+	plan, err := planSlurmStudy(c, "submit")
 	if err != nil {
 		return err
 	}
-	opts, err := genOptions(c, cfg, filter)
+	opts, err := genOptions(c)
 	if err != nil {
 		return err
 	}
-	return submitStudy(c, opts, c.String("db"), c.Duration("poll"), c.Bool("quiet"))
+	return executeStudy(c, slurmExecutor(c, opts, c.Duration("poll"), c.Bool("quiet")), plan, c.String("db"))
 }
 
-// submitStudy runs a study through Slurm for "slurm submit" and "matrix
+// slurmExecutor runs a study through Slurm for "slurm submit" and "matrix
 // --executor slurm".
-func submitStudy(c *cli.Context, opts slurm.GenOptions, db string, poll time.Duration, quiet bool) error {
-	if opts.Study == "" {
-		opts.Study = opts.Config.Study.Name + "-" + time.Now().Format("20060102-150405")
-	}
-	if opts.Dir == "" {
-		opts.Dir = filepath.Join("hpcbench-slurm", opts.Study)
-	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	st, err := results.Open(db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	so := slurm.SubmitOptions{Gen: opts, Store: st, Poll: poll, Log: c.App.ErrWriter}
+func slurmExecutor(c *cli.Context, gen slurm.GenOptions, poll time.Duration, quiet bool) *slurm.Executor {
+	ex := &slurm.Executor{SubmitOptions: slurm.SubmitOptions{Gen: gen, Poll: poll, Log: c.App.ErrWriter}}
 	if !quiet {
-		so.Progress = c.App.ErrWriter
+		ex.Progress = c.App.ErrWriter
 	}
-	sum, err := slurm.Submit(ctx, so)
-	if sum != nil && sum.Study != "" {
-		fmt.Fprintf(c.App.Writer, "%s\nresults in %s; see: hpcbench results show --db %s --study %s\n", sum, db, db, sum.Study)
-	}
-	return err
+	return ex
 }
 
 func runSlurmCollect(c *cli.Context) error {
@@ -297,34 +268,3 @@ func runSlurmTask(c *cli.Context) error {
 	}
 	return nil
 }
-
-// matrixOnSlurm is "hpcbench matrix --executor slurm".
-func matrixOnSlurm(ctx context.Context, c *cli.Context, opts matrixOptions, plan *matrixPlan) error {
-	if opts.Resume {
-		return usageError("matrix --executor slurm: --resume is not supported; import what jobs left with hpcbench slurm collect")
-	}
-	g := slurm.GenOptions{Config: plan.Config, Inventory: plan.Inventory, Filter: plan.Filter, Study: opts.Study, Dir: c.String("slurm-dir")}
-	return submitStudy(c, g, opts.DB, c.Duration("poll"), opts.Quiet)
-}
-
-// matrixLauncher is the launcher --launcher asks for; nil is hpcbench's own.
-func matrixLauncher(c *cli.Context) (matrix.Launcher, error) {
-	switch c.String("launcher") {
-	case "", "hpcbench":
-		return nil, nil
-	case "srun":
-		if !slurm.InAllocation() {
-			return nil, usageError("matrix --launcher srun: %v", slurm.ErrNoAllocation)
-		}
-		return &slurm.Srun{}, nil
-	case "auto":
-		if slurm.InAllocation() {
-			return &slurm.Srun{}, nil
-		}
-		return nil, nil
-	}
-	return nil, usageError("matrix: --launcher %q: want hpcbench, srun or auto", c.String("launcher"))
-}
-
-// errExecutor names the executors.
-var errExecutor = errors.New("want local or slurm")

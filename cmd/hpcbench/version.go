@@ -12,8 +12,9 @@ func versionString() string {
 	return fmt.Sprintf("%s (%s, %s/%s)", buildinfo.String(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-func init() {
-	register(&cli.Command{
+// versionCommand is "hpcbench version".
+func versionCommand() *cli.Command {
+	return &cli.Command{
 		Name:      "version",
 		Usage:     "print hpcbench's version",
 		UsageText: "hpcbench version",
@@ -21,5 +22,5 @@ func init() {
 			fmt.Fprintf(c.App.Writer, "hpcbench %s\n", versionString())
 			return nil
 		},
-	})
+	}
 }
