@@ -282,3 +282,6 @@ func hostOf(inv *inventory.Inventory) results.Host {
 	}
 	return h
 }
+
+// Local is an Executor.
+var _ Executor = (*Local)(nil)

@@ -559,3 +559,6 @@ func (b *bar) finish() {
 		b.b.Finish()
 	}
 }
+
+// Executor is a matrix.Executor.
+var _ matrix.Executor = (*Executor)(nil)
