@@ -70,7 +70,7 @@ name = "native"
 		if err != nil {
 			b.Fatal(err)
 		}
-		sum, err := (&Local{WorkRoot: tmp}).Run(ctx, plan, st)
+		sum, err := (&Local{WorkRoot: tmp}).RunStudy(ctx, plan, st)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -62,7 +62,7 @@ func runStudy(t *testing.T, text string, inv *inventory.Inventory) (*Summary, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := (&Local{Log: &log, WorkRoot: tmp, KeepWork: true}).Run(context.Background(), plan, st)
+	sum, err := (&Local{Log: &log, WorkRoot: tmp, KeepWork: true}).RunStudy(context.Background(), plan, st)
 	if log.Len() > 0 {
 		t.Logf("matrix log:\n%s", log.String())
 	}

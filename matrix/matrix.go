@@ -1,18 +1,27 @@
-// Package matrix runs a study: it expands a config into cells, puts the
-// runs in a seeded random order so that machine drift spreads over every
-// cell, launches each run with a per-run time limit, parses what the
-// benchmark printed and stores one row per run with its provenance.
+// Package matrix turns a loaded config into a study and runs it: NewPlan
+// makes the one Plan every executor runs, Local runs it on this node (the
+// Slurm executor is package slurm's), and Schedule puts the runs in a
+// seeded random order so that machine drift spreads over every cell.
 //
-//	Expand ──> cells, skipped ──> schedule (warm-ups first, then the
-//	measured runs, each group shuffled with the study's seed)
+//	configs.Load ──> Config
 //	    │
-//	    └─ for each run not yet in the store (--resume):
-//	         launchRun: pmi.Launch natively or with a runtime's per-rank
-//	                    wrapper, or one per-node container running
-//	                    "hpcbench launch --report FILE"
-//	         judge:     npb.ParseOutput -> status, reason, metric
-//	         store:     results.AddRun, one transaction per run
+//	NewPlan(ctx, cfg, Overrides{Study, BLASThreads, Filter}):
+//	    inventory.Detect once ──> Expand ──> cells, skipped (with reasons)
+//	    ──> Filter; Plan.Runtimes resolves each runtime and image once,
+//	    for whichever executor asks
+//	    │
+//	Executor.Run(ctx, plan, store)
+//	    ├─ Local: Schedule (warm-ups first, then the measured runs, each
+//	    │         group shuffled with the study's seed); for each run not
+//	    │         yet in the store (--resume):
+//	    │           launchRun: pmi.Launch natively or with a runtime's
+//	    │                      per-rank wrapper, or one per-node container
+//	    │                      running "hpcbench launch --report FILE"
+//	    │           judge:     npb.ParseOutput -> status, reason, metric
+//	    │           store:     results.AddRun, one transaction per run
+//	    └─ slurm.Executor: batch scripts, sbatch, import of the jobs' results
 //
+// WritePlan prints a plan without running it (hpcbench matrix --dry-run).
 // A failed, invalid or timed-out run is stored as such and the study goes
 // on. An interrupted run is not stored, so --resume runs it again; every
 // run already stored stays, and none is run twice.
@@ -86,17 +95,17 @@ func (s *Summary) StudyName() string { return s.Study }
 // ErrInterrupted is returned when the context was cancelled mid-study.
 var ErrInterrupted = errors.New("interrupted")
 
-// Execute is Run as a matrix.Executor.
-func (l *Local) Execute(ctx context.Context, plan *Plan, store *results.Store) (StudyResult, error) {
-	sum, err := l.Run(ctx, plan, store)
+// Run is RunStudy as an Executor.
+func (l *Local) Run(ctx context.Context, plan *Plan, store *results.Store) (StudyResult, error) {
+	sum, err := l.RunStudy(ctx, plan, store)
 	if sum == nil {
 		return nil, err
 	}
 	return sum, err
 }
 
-// Run runs the plan's cells into store and says what it did.
-func (l *Local) Run(ctx context.Context, plan *Plan, store *results.Store) (*Summary, error) {
+// RunStudy runs the plan's cells into store and says what it did.
+func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) (*Summary, error) {
 	if plan == nil || store == nil {
 		return nil, fmt.Errorf("matrix: a plan and a store are required")
 	}

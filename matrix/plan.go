@@ -127,7 +127,7 @@ func DefaultStudyName(cfg *configs.Config, now time.Time) string {
 // Executor runs a plan's cells and stores what they measured: Local on
 // this node, slurm's through batch jobs.
 type Executor interface {
-	Execute(ctx context.Context, plan *Plan, store *results.Store) (StudyResult, error)
+	Run(ctx context.Context, plan *Plan, store *results.Store) (StudyResult, error)
 }
 
 // StudyResult is what an executor tells the user when it stops.

@@ -4,9 +4,9 @@
 // for PMI-1/PMI-2 cells, --mpi=pmix for PMIx cells); hpcbench is not the
 // process manager.
 //
-//	Generate(config) ──> DIR/<job>.sbatch     one readable batch script per group
-//	                     DIR/<job>.runs.json  the runs: cell, srun line, files
-//	                     DIR/<job>/work/NNN   each run's working folder (HPL.dat)
+//	Generate(matrix.Plan) ──> DIR/<job>.sbatch     one readable batch script per group
+//	                          DIR/<job>.runs.json  the runs: cell, srun line, files
+//	                          DIR/<job>/work/NNN   each run's working folder (HPL.dat)
 //
 //	in the job, per run:
 //	    srun --mpi=pmi2|pmix -n N ... PROG              natively, or
@@ -18,7 +18,8 @@
 //	                     ──> DIR/<job>/results/NNN.json  (one results.Run, JSON)
 //	and at the end the job's exit status ──> DIR/<job>/exit-status
 //
-//	Submit: sbatch --parsable, then poll squeue / scontrol show job and the
+//	Submit (the Executor, a matrix.Executor): sbatch --parsable, then poll
+//	squeue / scontrol show job and the
 //	exit-status files; Collect imports each finished job's results into the
 //	SQLite store on the submitting host (never from inside a job), with the
 //	Slurm job id; runs without a result become failed runs with the reason

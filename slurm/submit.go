@@ -63,12 +63,12 @@ var ErrInterrupted = errors.New("interrupted")
 func (s *Summary) StudyName() string { return s.Study }
 
 // Executor runs a matrix.Plan through Slurm: Submit as a matrix.Executor.
-// Its Store is the one Execute is given.
+// Its Store is the one Run is given.
 type Executor struct{ SubmitOptions }
 
-// Execute submits the study's jobs, watches them and imports their
-// results into store.
-func (e *Executor) Execute(ctx context.Context, study *matrix.Plan, store *results.Store) (matrix.StudyResult, error) {
+// Run submits the study's jobs, watches them and imports their results
+// into store.
+func (e *Executor) Run(ctx context.Context, study *matrix.Plan, store *results.Store) (matrix.StudyResult, error) {
 	opts := e.SubmitOptions
 	opts.Store = store
 	sum, err := Submit(ctx, study, opts)

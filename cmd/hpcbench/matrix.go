@@ -172,7 +172,7 @@ func executeStudy(c *cli.Context, ex matrix.Executor, plan *matrix.Plan, db stri
 		return err
 	}
 	defer st.Close()
-	sum, err := ex.Execute(ctx, plan, st)
+	sum, err := ex.Run(ctx, plan, st)
 	if sum != nil && sum.StudyName() != "" {
 		fmt.Fprintf(c.App.Writer, "%s\nresults in %s; see: hpcbench results show --db %s --study %s\n", sum, db, db, sum.StudyName())
 	}
