@@ -18,12 +18,12 @@
 //	                     ──> DIR/<job>/results/NNN.json  (one results.Run, JSON)
 //	and at the end the job's exit status ──> DIR/<job>/exit-status
 //
-//	Submit (the Executor, a matrix.Executor): sbatch --parsable, then poll
-//	squeue / scontrol show job and the
-//	exit-status files; Collect imports each finished job's results into the
-//	SQLite store on the submitting host (never from inside a job), with the
-//	Slurm job id; runs without a result become failed runs with the reason
-//	(job cancelled, timed out, vanished from the queue).
+//	Submit (Executor.Run, a matrix.Executor): sbatch --parsable, then poll
+//	squeue / scontrol show job and the exit-status files; Collect imports
+//	each finished job's results into the SQLite store on the submitting
+//	host (never from inside a job), with the Slurm job id; runs without a
+//	result become failed runs with the reason (job cancelled, timed out,
+//	vanished from the queue).
 //
 // Containers under srun: Apptainer passes PMI_FD, the environment and /tmp
 // as they are; Podman gets the PMI socket as fd 3 (--preserve-fds); Docker
