@@ -147,11 +147,11 @@ func genOptions(c *cli.Context) (slurm.GenOptions, error) {
 }
 
 func runSlurmGen(c *cli.Context) error {
-	plan, err := planSlurmStudy(c, "gen")
+	opts, err := genOptions(c)
 	if err != nil {
 		return err
 	}
-	opts, err := genOptions(c)
+	plan, err := planSlurmStudy(c, "gen")
 	if err != nil {
 		return err
 	}
@@ -173,11 +173,11 @@ func writeSlurmSkips(w io.Writer, skipped []matrix.Skipped) {
 }
 
 func runSlurmSubmit(c *cli.Context) error {
-	plan, err := planSlurmStudy(c, "submit")
+	opts, err := genOptions(c)
 	if err != nil {
 		return err
 	}
-	opts, err := genOptions(c)
+	plan, err := planSlurmStudy(c, "submit")
 	if err != nil {
 		return err
 	}
