@@ -79,18 +79,19 @@ func runMatrix(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		return matrix.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, matrix.PlanOptions{Quiet: c.Bool("quiet")})
 	}
-	ex, err := matrixExecutor(c)
+	ex, err := matrixExecutor(c, plan)
 	if err != nil {
 		return err
 	}
 	return executeStudy(c, ex, plan, c.String("db"))
 }
 
-// matrixExecutor is the executor --executor names, set up from the flags.
-func matrixExecutor(c *cli.Context) (matrix.Executor, error) {
+// matrixExecutor is the executor --executor names, set up from the flags;
+// a launcher other than hpcbench's resolves through the plan's runtimes.
+func matrixExecutor(c *cli.Context, plan *matrix.Plan) (matrix.Executor, error) {
 	switch c.String("executor") {
 	case "", "local":
-		launcher, err := matrixLauncher(c)
+		launcher, err := matrixLauncher(c, plan.Runtimes)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +114,7 @@ func matrixExecutor(c *cli.Context) (matrix.Executor, error) {
 var errExecutor = errors.New("want local or slurm")
 
 // matrixLauncher is the launcher --launcher asks for; nil is hpcbench's own.
-func matrixLauncher(c *cli.Context) (matrix.Launcher, error) {
+func matrixLauncher(c *cli.Context, rs *matrix.Resolver) (matrix.Launcher, error) {
 	switch c.String("launcher") {
 	case "", "hpcbench":
 		return nil, nil
@@ -121,10 +122,10 @@ func matrixLauncher(c *cli.Context) (matrix.Launcher, error) {
 		if !slurm.InAllocation() {
 			return nil, usageError("matrix --launcher srun: %v", slurm.ErrNoAllocation)
 		}
-		return &slurm.Srun{}, nil
+		return &slurm.Srun{Runtimes: rs}, nil
 	case "auto":
 		if slurm.InAllocation() {
-			return &slurm.Srun{}, nil
+			return &slurm.Srun{Runtimes: rs}, nil
 		}
 		return nil, nil
 	}
