@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/hpcbench/hpcbench/results/stats"
 	"gonum.org/v1/gonum/stat"
 )
@@ -89,7 +90,7 @@ type CellStats struct {
 	// LaunchNoise is set when RunTimeS is under MinRunTime: launch and
 	// wire-up jitter, not the benchmark, then dominates the cell's spread.
 	LaunchNoise bool
-	Hosts                       []string
+	Hosts       []string
 	// Versions and digests seen across the runs (normally one each).
 	MPIVersions, RuntimeVersions, ImageDigests []string
 }
@@ -534,7 +535,7 @@ func decide(cs []Comparison, margin float64) {
 				100*(c.RelPerf-1), 100*(c.RelLow-1), 100*(c.RelHigh-1), pText)
 		case c.Equivalence.P < Alpha:
 			c.Kind = VerdictEquivalent
-			c.Verdict = fmt.Sprintf("equivalent within ±%s (90%% CI of relative performance %.3f-%.3f)", marginText(margin), c.EquivLow, c.EquivHigh)
+			c.Verdict = fmt.Sprintf("equivalent within ±%s (90%% CI of relative performance %.3f-%.3f)", FormatMargin(margin), c.EquivLow, c.EquivHigh)
 		default:
 			c.Kind = VerdictInconclusive
 			c.FurtherRuns = furtherRuns(c, margin, tested)
@@ -649,7 +650,7 @@ func furtherRunsText(n int) string {
 }
 
 // marginText writes a margin as a percentage: 0.02 as "2%", 0.025 as "2.5%".
-func marginText(m float64) string {
+func FormatMargin(m float64) string {
 	return strconv.FormatFloat(100*m, 'g', 3, 64) + "%"
 }
 
@@ -693,13 +694,13 @@ func (a *Analysis) Findings() []Finding {
 	if margin == 0 {
 		margin = DefaultMargin
 	}
-	equivalentWords := "equivalent within ±" + marginText(margin)
+	equivalentWords := "equivalent within ±" + FormatMargin(margin)
 	var out []Finding
 	for _, subj := range subjects {
 		cs := groups[subj]
 		name := comparisonNamer(cs)
 		var slower, faster, same, unsure, few []string
-		further := 0 // the most further runs an inconclusive comparison needs; -1 when one cannot be decided so
+		further, undecidable := 0, 0 // the most further runs an inconclusive comparison needs; how many no practical number would decide
 		within1 := true
 		benchmarks := map[string]bool{}
 		for _, c := range cs {
@@ -724,12 +725,10 @@ func (a *Analysis) Findings() []Finding {
 				same = append(same, name(c))
 			case VerdictInconclusive:
 				unsure = append(unsure, name(c))
-				if further >= 0 {
-					further = max(further, c.FurtherRuns)
-					if c.FurtherRuns < 0 {
-						further = -1
-					}
+				if c.FurtherRuns < 0 {
+					undecidable++
 				}
+				further = max(further, c.FurtherRuns)
 			default:
 				few = append(few, name(c))
 			}
@@ -772,16 +771,7 @@ func (a *Analysis) Findings() []Finding {
 				if len(unsure) == n && n > 1 {
 					on = fmt.Sprintf("on all %s", what)
 				}
-				text := "inconclusive " + on
-				switch {
-				case further < 0:
-					text += " (more runs alone are unlikely to decide all of them)"
-				case len(unsure) == 1:
-					text += fmt.Sprintf(" (about %d more run%s per side would decide it)", further, plural(further))
-				default:
-					text += fmt.Sprintf(" (up to about %d more run%s per side would decide them)", further, plural(further))
-				}
-				parts = append(parts, text)
+				parts = append(parts, "inconclusive "+on+" ("+furtherRunsSummary(len(unsure), further, undecidable)+")")
 			}
 			if len(few) > 0 {
 				parts = append(parts, "too few repetitions to test "+strings.Join(few, ", "))
@@ -790,6 +780,23 @@ func (a *Analysis) Findings() []Finding {
 		out = append(out, Finding{Subject: subj, Text: strings.Join(parts, "; ")})
 	}
 	return out
+}
+
+// furtherRunsSummary says what would decide n inconclusive comparisons:
+// at most most further runs per side each, except undecidable of them that
+// no practical number of runs would decide.
+func furtherRunsSummary(n, most, undecidable int) string {
+	switch {
+	case undecidable == n && n == 1:
+		return fmt.Sprintf("more runs alone are unlikely to decide it (over %d per side)", maxFurtherRuns)
+	case undecidable == n:
+		return fmt.Sprintf("more runs alone are unlikely to decide them (over %d per side)", maxFurtherRuns)
+	case n == 1:
+		return fmt.Sprintf("about %d more run%s per side would decide it", most, plural(most))
+	case undecidable == 0:
+		return fmt.Sprintf("up to about %d more run%s per side would decide them", most, plural(most))
+	}
+	return fmt.Sprintf("up to about %d more run%s per side would decide %d of them; the other %d would need over %d", most, plural(most), n-undecidable, undecidable, maxFurtherRuns)
 }
 
 // comparisonNamer names comparisons within a group as briefly as the group
@@ -896,6 +903,29 @@ func hashString(s string) uint64 {
 	return h
 }
 
+// studyJudgement reads [study] margin and min_run_time from a study's
+// stored config text; zero for what it does not set. The config was
+// validated when the study ran, so a value that does not parse (a config
+// imported from elsewhere) falls back to the defaults rather than failing.
+func studyJudgement(config string) (margin float64, minRunTime time.Duration) {
+	var c struct {
+		Study struct {
+			Margin     float64 `toml:"margin"`
+			MinRunTime string  `toml:"min_run_time"`
+		} `toml:"study"`
+	}
+	if _, err := toml.Decode(config, &c); err != nil {
+		return 0, 0
+	}
+	if c.Study.Margin > 0 && c.Study.Margin < 0.5 {
+		margin = c.Study.Margin
+	}
+	if d, err := time.ParseDuration(c.Study.MinRunTime); err == nil && d > 0 {
+		minRunTime = d
+	}
+	return margin, minRunTime
+}
+
 // Load reads a study (the most recent one for an empty name) and analyses it.
 func Load(ctx context.Context, st *Store, study string, opt AnalysisOptions) (*Analysis, error) {
 	s, err := st.Study(ctx, study)
@@ -908,6 +938,13 @@ func Load(ctx context.Context, st *Store, study string, opt AnalysisOptions) (*A
 	}
 	if opt.Seed == 0 {
 		opt.Seed = uint64(s.Seed)
+	}
+	margin, floor := studyJudgement(s.Config)
+	if opt.Margin == 0 {
+		opt.Margin = margin
+	}
+	if opt.MinRunTime == 0 {
+		opt.MinRunTime = floor
 	}
 	a := Analyse(runs, opt)
 	a.Study = s
