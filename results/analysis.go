@@ -539,8 +539,12 @@ func decide(cs []Comparison, margin float64) {
 		default:
 			c.Kind = VerdictInconclusive
 			c.FurtherRuns = furtherRuns(c, margin, tested)
-			c.Verdict = fmt.Sprintf("inconclusive: relative performance %.3f (95%% CI %.3f-%.3f; %s); %s",
-				c.RelPerf, c.RelLow, c.RelHigh, pText, furtherRunsText(c.FurtherRuns))
+			why := ""
+			if significant {
+				why = fmt.Sprintf(": a difference, but not shown to exceed the ±%s margin", FormatMargin(margin))
+			}
+			c.Verdict = fmt.Sprintf("inconclusive: relative performance %.3f (95%% CI %.3f-%.3f; %s)%s; %s",
+				c.RelPerf, c.RelLow, c.RelHigh, pText, why, furtherRunsText(c.FurtherRuns))
 		}
 	}
 }

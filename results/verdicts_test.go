@@ -229,3 +229,32 @@ func TestLoadTakesMarginFromStudyConfig(t *testing.T) {
 		t.Errorf("an explicit margin: %v (%v)", a.Margin, err)
 	}
 }
+
+func TestSummaryPrintsVerdictsSensitivityAndLaunchNoise(t *testing.T) {
+	_, runs, _ := resultstest.Study(resultstest.Options{Seed: 11, Benchmarks: []string{"cg", "is"}, Ranks: []int{2, 8}})
+	a := results.Analyse(runs, results.AnalysisOptions{Seed: 1})
+	var b strings.Builder
+	if err := results.WriteSummary(&b, a); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"slower/faster: beyond the ±2% margin, p adjusted by Holm over 24 tested comparisons;",
+		"  apptainer per-rank: equivalent within ±2% on all 8 comparisons (relative performance ",
+		"  docker per-rank: slower on all 8 comparisons, by ",
+		"  podman per-rank: inconclusive on all 8 comparisons (",
+		"\nSensitivity on this host: the smallest overhead this study could detect with 80% power is 3.",
+		// cg x8 (0.54 s) and is x2, x8 (0.42 s, 0.14 s): 3 x 2 PMIs x 4 runtimes.
+		"\nLaunch noise dominates 24 cells (median benchmark time under 1s; ",
+		"  is.S native pmi1 x8: 0.1352 s, 5 of 5 runs short\n",
+		"slower by 3.6% (95% CI ",
+		": a difference, but not shown to exceed the ±2% margin; about ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}
