@@ -37,7 +37,9 @@ import (
 //     beyond the practical margin m on that side (below 1-m, above 1+m):
 //     a difference too small to matter is not called one;
 //   - "equivalent within ±m" when the 90% interval of the ratio lies inside
-//     [1-m, 1+m]: both one-sided tests of Schuirmann's TOST reject at Alpha;
+//     [1-m, 1+m]: both one-sided tests of Schuirmann's TOST reject at Alpha
+//     (per comparison, unadjusted: a false "equivalent" overlooks a small
+//     difference, the milder error, and TOST is conservative with few runs);
 //   - "inconclusive" otherwise, with the further runs per side that the
 //     observed variance says would decide it.
 //
@@ -80,6 +82,9 @@ type CellStats struct {
 	Warmups, Invalid, Failed, Timeout int
 	// Median launch timings (seconds) over the runs that got that far.
 	WallS, WireUpS, FirstFenceS float64
+	Hosts                       []string
+	// Versions and digests seen across the runs (normally one each).
+	MPIVersions, RuntimeVersions, ImageDigests []string
 	// RunTimeS is the median benchmark time (seconds) of the runs in
 	// Values, from their time_s metric or a headline metric in seconds; 0
 	// when the runs recorded none.
@@ -90,9 +95,6 @@ type CellStats struct {
 	// LaunchNoise is set when RunTimeS is under MinRunTime: launch and
 	// wire-up jitter, not the benchmark, then dominates the cell's spread.
 	LaunchNoise bool
-	Hosts       []string
-	// Versions and digests seen across the runs (normally one each).
-	MPIVersions, RuntimeVersions, ImageDigests []string
 }
 
 // Label names the cell in a table: "cg.S docker per-rank pmi1 x4".

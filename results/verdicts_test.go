@@ -17,16 +17,14 @@ import (
 
 // family builds the 16 cells a quick study compares: four benchmarks, two
 // PMI flavours, two runtimes, each with its native counterpart.
-func family(each func(native, container results.Cell, i int)) {
-	i := 0
+func family(each func(native, container results.Cell)) {
 	for _, b := range []string{"cg", "ep", "is", "mg"} {
 		for _, pmi := range []string{"pmi1", "pmi2"} {
 			nat := results.Cell{Benchmark: b, Kind: "npb", Class: "S", MPI: "mpich", PMI: pmi, Ranks: 2, Runtime: "native"}
 			for _, rt := range []string{"docker", "podman"} {
 				ctr := nat
 				ctr.Runtime, ctr.Layout = rt, "per-rank"
-				each(nat, ctr, i)
-				i++
+				each(nat, ctr)
 			}
 		}
 	}
@@ -50,7 +48,7 @@ func TestQuickStudyRaisesNoFalseAlarm(t *testing.T) {
 	rng := stats.NewRand(7)
 	var runs []results.Run
 	seenNative := map[string]bool{}
-	family(func(nat, ctr results.Cell, i int) {
+	family(func(nat, ctr results.Cell) {
 		if !seenNative[nat.CanonicalKey()] {
 			seenNative[nat.CanonicalKey()] = true
 			if nat.Benchmark == "cg" && nat.PMI == "pmi1" {
@@ -131,7 +129,7 @@ func TestClearOverheadIsSlower(t *testing.T) {
 				Metrics: map[string]any{"time_s": 1200 / v}})
 		}
 	}
-	family(func(nat, ctr results.Cell, i int) {
+	family(func(nat, ctr results.Cell) {
 		if !seenNative[nat.CanonicalKey()] {
 			seenNative[nat.CanonicalKey()] = true
 			rate(nat, noisy(rng, 10, 100, 0.01))
