@@ -23,6 +23,11 @@ const (
 	DefaultTimeout     = 10 * time.Minute
 	DefaultNPBDir      = "npb/kernels/build"
 	DefaultNB          = 128
+	// DefaultMargin and DefaultMinRunTime are the values results.Analyse
+	// uses when a study sets none (results.DefaultMargin and
+	// results.DefaultMinRunTime; the results package does not import this one).
+	DefaultMargin     = 0.02
+	DefaultMinRunTime = time.Second
 )
 
 // Known values of the enumerated keys.
@@ -92,7 +97,7 @@ func (v *validator) add(key string, sentinel error, format string, a ...any) {
 // schemaKeys are the keys of each table of the schema ("" is the top).
 var schemaKeys = map[string][]string{
 	"":          {"study", "matrix", "benchmark", "runtime", "slurm"},
-	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "blas_threads", "npb_dir"},
+	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "blas_threads", "npb_dir", "margin", "min_run_time"},
 	"matrix":    {"mpi", "pmi", "ranks"},
 	"benchmark": {"kind", "name", "names", "label", "classes", "binary", "dir", "args", "argv", "check_binary", "n", "mem_fraction", "nb", "p", "q", "mpi", "pmi", "ranks", "runtimes", "env", "timeout", "repetitions", "warmup"},
 	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env"},
@@ -222,6 +227,16 @@ func (v *validator) study() {
 	}
 	if err := CheckBLASThreads(s.BLASThreads, s.Bind); err != nil {
 		v.add("study.blas_threads", ErrInvalid, "%v", err)
+	}
+	if !v.md.IsDefined("study", "margin") {
+		s.Margin = DefaultMargin
+	} else if !(s.Margin > 0 && s.Margin < 0.5) {
+		v.add("study.margin", ErrInvalid, "%v: want a fraction between 0 and 0.5 (0.02 is 2%%)", s.Margin)
+	}
+	if !v.md.IsDefined("study", "min_run_time") {
+		s.MinRunTime.Duration = DefaultMinRunTime
+	} else if s.MinRunTime.Duration <= 0 {
+		v.add("study.min_run_time", ErrInvalid, "%s: must be positive (e.g. \"1s\")", s.MinRunTime)
 	}
 	if s.NPBDir == "" {
 		s.NPBDir = DefaultNPBDir

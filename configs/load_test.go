@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // minimal is a valid config the tests below change one thing in.
@@ -53,7 +54,8 @@ func TestDefaults(t *testing.T) {
 	}
 	s := cfg.Study
 	if s.Repetitions != DefaultRepetitions || s.Warmup != DefaultWarmup || s.Timeout.Duration != DefaultTimeout ||
-		s.Bind != "none" || s.Order != "random" || s.NPBDir != DefaultNPBDir || s.Seed == 0 {
+		s.Bind != "none" || s.Order != "random" || s.NPBDir != DefaultNPBDir || s.Seed == 0 ||
+		s.Margin != 0.02 || s.MinRunTime.Duration != time.Second {
 		t.Errorf("study defaults = %+v", s)
 	}
 	if !reflect.DeepEqual(cfg.Matrix.MPI, MPINames) || len(cfg.Matrix.PMI) != 3 {
@@ -185,6 +187,10 @@ func TestBadValues(t *testing.T) {
 		{"blas_threads pinned to a core", rep(`name = "t"`, "name = \"t\"\nbind = \"core\"\nblas_threads = 2"), []wantErr{{4, "study.blas_threads", ErrInvalid}}},
 		{"bad duration", rep(`name = "t"`, "name = \"t\"\ntimeout = \"10 minutes\""), []wantErr{{3, "study.timeout", ErrInvalid}}},
 		{"negative duration", rep(`name = "t"`, "name = \"t\"\ntimeout = \"-1m\""), []wantErr{{3, "study.timeout", ErrInvalid}}},
+		{"zero margin", rep(`name = "t"`, "name = \"t\"\nmargin = 0.0"), []wantErr{{3, "study.margin", ErrInvalid}}},
+		{"margin as a percentage", rep(`name = "t"`, "name = \"t\"\nmargin = 2"), []wantErr{{3, "study.margin", ErrInvalid}}},
+		{"margin of one half", rep(`name = "t"`, "name = \"t\"\nmargin = 0.5"), []wantErr{{3, "study.margin", ErrInvalid}}},
+		{"zero min_run_time", rep(`name = "t"`, "name = \"t\"\nmin_run_time = \"0s\""), []wantErr{{3, "study.min_run_time", ErrInvalid}}},
 		{"wrong type", rep(`ranks = [1, 2]`, `ranks = "2"`), []wantErr{{5, "matrix.ranks", ErrInvalid}}},
 		{"wrong type in array table", rep(`classes = ["S"]`, `classes = "S"`), []wantErr{{10, "benchmark[0].classes", ErrInvalid}}},
 		{"zero repetitions", rep(`name = "t"`, "name = \"t\"\nrepetitions = 0"), []wantErr{{3, "study.repetitions", ErrInvalid}}},
@@ -231,5 +237,15 @@ func TestErrorMessageNamesKeyAndLine(t *testing.T) {
 	want := `m.toml:3: study.repetitons: unknown key "repetitons" (did you mean "repetitions"?)`
 	if err == nil || err.Error() != want {
 		t.Errorf("message = %q, want %q", err, want)
+	}
+}
+
+func TestVerdictSettings(t *testing.T) {
+	cfg, err := Parse("v.toml", []byte(strings.Replace(minimal, `name = "t"`, "name = \"t\"\nmargin = 0.05\nmin_run_time = \"500ms\"", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Study.Margin != 0.05 || cfg.Study.MinRunTime.Duration != 500*time.Millisecond {
+		t.Errorf("margin %v, min_run_time %v", cfg.Study.Margin, cfg.Study.MinRunTime)
 	}
 }

@@ -52,6 +52,14 @@ type Study struct {
 	// cells (OPENBLAS_NUM_THREADS and OMP_NUM_THREADS, over any env key
 	// setting them); 0 (or absent) keeps what env says, else 1.
 	BLASThreads int `toml:"blas_threads" json:"blas_threads,omitempty"`
+	// Margin is the practical margin m of the verdicts (default 0.02,
+	// 0 < m < 0.5): a container is called slower or faster only beyond
+	// 1 -+ m relative performance, and equivalent when its interval lies
+	// within it. "hpcbench results" reads it back from the stored config.
+	Margin float64 `toml:"margin" json:"margin"`
+	// MinRunTime is the benchmark time under which a run is flagged as
+	// measuring launch noise rather than the benchmark (default 1s).
+	MinRunTime Duration `toml:"min_run_time" json:"min_run_time"`
 	// NPBDir is the folder {dir} stands for in NPB binary templates
 	// (default "npb/kernels/build", the project's own kernels). Relative
 	// paths are relative to the folder hpcbench runs in.

@@ -6,12 +6,15 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/hpcbench/hpcbench/results/stats"
+	"gonum.org/v1/gonum/stat"
 )
 
 // Relative performance, as hpcbench reports it everywhere, is the
@@ -20,8 +23,51 @@ import (
 // / native_rate. Above 1 the container is faster, below 1 slower. "Slower
 // by 3.1%" means a relative performance of 0.969.
 
-// Alpha is the significance level of the tests.
+// How hpcbench turns two samples into a verdict a center can act on.
+//
+// Every comparison of a study is tested with Welch's t-test on the
+// logarithm of performance (so a difference is a ratio), and the raw
+// p-values of all the study's tested comparisons are adjusted together by
+// Holm's method, which keeps the chance of calling even one runtime
+// slower or faster falsely at Alpha however many comparisons the study
+// makes. A comparison is then
+//
+//   - "slower by X%" or "faster by X%" when the adjusted p is below Alpha
+//     and the 95% bootstrap interval of the ratio of medians lies wholly
+//     beyond the practical margin m on that side (below 1-m, above 1+m):
+//     a difference too small to matter is not called one;
+//   - "equivalent within ±m" when the 90% interval of the ratio lies inside
+//     [1-m, 1+m]: both one-sided tests of Schuirmann's TOST reject at Alpha
+//     (per comparison, unadjusted: a false "equivalent" overlooks a small
+//     difference, the milder error, and TOST is conservative with few runs);
+//   - "inconclusive" otherwise, with the further runs per side that the
+//     observed variance says would decide it.
+//
+// A comparison with fewer than MinTestRuns valid runs on a side is not
+// tested at all ("too few repetitions").
+
+// Alpha is the significance level of the tests, after adjustment.
 const Alpha = 0.05
+
+// DefaultMargin is the practical margin m when the study sets none: a
+// relative performance within 1 +- m counts as no difference that matters.
+const DefaultMargin = 0.02
+
+// DefaultMinRunTime is the benchmark time under which a run is short
+// enough for launch and wire-up noise to dominate what it measures.
+const DefaultMinRunTime = time.Second
+
+// Power is the chance of detecting a true difference that the run counts
+// of inconclusive verdicts and the study's sensitivity are computed for.
+const Power = 0.8
+
+// MinTestRuns is the fewest valid runs a side that a comparison is tested
+// with: each side's variance then rests on at least two degrees of freedom.
+const MinTestRuns = 3
+
+// maxFurtherRuns caps the runs an inconclusive verdict suggests; beyond it
+// more runs are not a practical way to decide.
+const maxFurtherRuns = 1000
 
 // CellStats summarises the repetitions of one cell.
 type CellStats struct {
@@ -39,6 +85,16 @@ type CellStats struct {
 	Hosts                       []string
 	// Versions and digests seen across the runs (normally one each).
 	MPIVersions, RuntimeVersions, ImageDigests []string
+	// RunTimeS is the median benchmark time (seconds) of the runs in
+	// Values, from their time_s metric or a headline metric in seconds; 0
+	// when the runs recorded none.
+	RunTimeS float64
+	// ShortRuns counts the runs in Values whose benchmark time was under
+	// the analysis' MinRunTime.
+	ShortRuns int
+	// LaunchNoise is set when RunTimeS is under MinRunTime: launch and
+	// wire-up jitter, not the benchmark, then dominates the cell's spread.
+	LaunchNoise bool
 }
 
 // Label names the cell in a table: "cg.S docker per-rank pmi1 x4".
@@ -50,14 +106,17 @@ func (c *CellStats) Label() string {
 	return s
 }
 
-// VerdictKind classifies a comparison.
+// VerdictKind classifies a comparison (see the verdict rules above).
 type VerdictKind string
 
 const (
-	VerdictSlower       VerdictKind = "slower"
-	VerdictFaster       VerdictKind = "faster"
-	VerdictNoDifference VerdictKind = "no-difference"
-	VerdictTooFew       VerdictKind = "too-few"
+	VerdictSlower       VerdictKind = "slower"       // slower beyond the margin, after adjustment
+	VerdictFaster       VerdictKind = "faster"       // faster beyond the margin, after adjustment
+	VerdictEquivalent   VerdictKind = "equivalent"   // within the margin (TOST)
+	VerdictInconclusive VerdictKind = "inconclusive" // neither shown; FurtherRuns says what would decide
+	// VerdictTooFew is no verdict: a side has fewer than MinTestRuns
+	// valid runs, or the two cells cannot be compared at all.
+	VerdictTooFew VerdictKind = "too-few"
 )
 
 // Comparison is a container cell against its native counterpart (same
@@ -68,11 +127,33 @@ type Comparison struct {
 	// RelPerf is relative performance (see the package comment) from the
 	// medians; RelLow and RelHigh bound its 95% bootstrap interval.
 	RelPerf, RelLow, RelHigh float64
-	// Test is the Mann-Whitney test of the two samples; valid when Tested.
-	Test   stats.MannWhitney
+	// Tested is set when both sides have MinTestRuns valid runs; the
+	// fields below up to FurtherRuns are valid only then.
 	Tested bool
-	Kind   VerdictKind
-	// Verdict is the plain sentence: "slower by 3.1% (95% CI 1.2-5.0%, p=0.008)".
+	// LogTest is Welch's t-test of the logarithms of performance
+	// (container minus native): the test the verdict rests on.
+	LogTest stats.TTest
+	// P is LogTest's raw two-sided p-value; PAdjusted is P adjusted by
+	// Holm's method over all the tested comparisons of the analysis.
+	P, PAdjusted float64
+	// Equivalence is the TOST of the same logarithms against the bounds
+	// log(1-Margin) and log(1+Margin); EquivLow and EquivHigh are its 90%
+	// interval as a relative performance (a ratio of geometric means).
+	Equivalence         stats.Equivalence
+	EquivLow, EquivHigh float64
+	// Test is the Mann-Whitney rank test of the two samples, kept as a
+	// distribution-free cross-check; the verdict does not rest on it.
+	Test stats.MannWhitney
+	// Margin is the practical margin the verdict used.
+	Margin float64
+	// FurtherRuns is, for an inconclusive comparison, about how many more
+	// runs per side the observed variance says would decide it (with
+	// probability Power); -1 when no practical number would (the ratio
+	// sits on the margin). 0 for other verdicts.
+	FurtherRuns int
+	Kind        VerdictKind
+	// Verdict is the plain sentence: "slower by 3.1% (95% CI 1.2-5.0%;
+	// p<0.001, Holm-adjusted p=0.004)".
 	Verdict string
 }
 
@@ -91,6 +172,24 @@ type Analysis struct {
 	// Runs is the number of runs analysed.
 	Runs       int
 	Provenance Provenance
+	// Margin and MinRunTime are the practical margin and the short-run
+	// floor the analysis used.
+	Margin     float64
+	MinRunTime time.Duration
+	// Sensitivity is what the study could have detected at all.
+	Sensitivity Sensitivity
+}
+
+// LaunchNoiseCells returns the cells whose median benchmark time is under
+// the floor (MinRunTime), in the order of Cells.
+func (a *Analysis) LaunchNoiseCells() []*CellStats {
+	var out []*CellStats
+	for _, c := range a.Cells {
+		if c.LaunchNoise {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Provenance gathers where a study's numbers came from, over all its runs.
@@ -165,6 +264,12 @@ func uniqueStrings(xs []string) []string {
 type AnalysisOptions struct {
 	Resamples int    // bootstrap resamples; default stats.DefaultResamples
 	Seed      uint64 // bootstrap seed; the same seed gives the same intervals
+	// Margin is the practical margin m (0 < m < 0.5); 0 means
+	// DefaultMargin. Load takes it from the study's [study] margin.
+	Margin float64
+	// MinRunTime is the short-run floor; 0 means DefaultMinRunTime. Load
+	// takes it from the study's [study] min_run_time.
+	MinRunTime time.Duration
 }
 
 // Analyse groups runs into cells and compares container cells with native ones.
@@ -172,10 +277,16 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	if opt.Resamples == 0 {
 		opt.Resamples = stats.DefaultResamples
 	}
-	a := &Analysis{Runs: len(runs)}
+	if !(opt.Margin > 0 && opt.Margin < 0.5) {
+		opt.Margin = DefaultMargin
+	}
+	if opt.MinRunTime <= 0 {
+		opt.MinRunTime = DefaultMinRunTime
+	}
+	a := &Analysis{Runs: len(runs), Margin: opt.Margin, MinRunTime: opt.MinRunTime}
 	byKey := map[string]*CellStats{}
 	var order []string
-	type timing struct{ wall, wire, fence []float64 }
+	type timing struct{ wall, wire, fence, bench []float64 }
 	timings := map[string]*timing{}
 	slurmJobs := map[string]bool{}
 	for i := range runs {
@@ -225,6 +336,12 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 				cs.Metric = Metric{Name: r.Metric.Name, Unit: r.Metric.Unit, HigherIsBetter: r.Metric.HigherIsBetter}
 			}
 			cs.Values = append(cs.Values, r.Metric.Value)
+			if bt := benchmarkSeconds(r); bt > 0 {
+				timings[key].bench = append(timings[key].bench, bt)
+				if bt < opt.MinRunTime.Seconds() {
+					cs.ShortRuns++
+				}
+			}
 		}
 	}
 	a.Provenance.SlurmJobs = len(slurmJobs)
@@ -241,6 +358,8 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 		cs.Summary = stats.Describe(cs.Values, opt.Resamples, stats.NewRand(opt.Seed^hashString(key)))
 		tm := timings[key]
 		cs.WallS, cs.WireUpS, cs.FirstFenceS = medianOrZero(tm.wall), medianOrZero(tm.wire), medianOrZero(tm.fence)
+		cs.RunTimeS = medianOrZero(tm.bench)
+		cs.LaunchNoise = cs.RunTimeS > 0 && cs.RunTimeS < opt.MinRunTime.Seconds()
 	})
 	sort.SliceStable(a.Cells, func(i, j int) bool { return cellLess(a.Cells[i].Cell, a.Cells[j].Cell) })
 
@@ -264,7 +383,26 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	}
 	a.Comparisons = make([]Comparison, len(pairs))
 	parallel(len(pairs), func(i int) { a.Comparisons[i] = compare(pairs[i][0], pairs[i][1], opt) })
+	decide(a.Comparisons, opt.Margin)
+	a.Sensitivity = sensitivity(a.Comparisons, opt.Margin)
 	return a
+}
+
+// benchmarkSeconds is how long the benchmark itself ran, as it reported:
+// its time_s metric, else a headline metric in seconds; 0 when unknown.
+func benchmarkSeconds(r *Run) float64 {
+	switch v := r.Metrics["time_s"].(type) {
+	case float64:
+		return v
+	case int:
+		return float64(v)
+	case int64:
+		return float64(v)
+	}
+	if r.Metric.Unit == "s" {
+		return r.Metric.Value
+	}
+	return 0
 }
 
 // parallel runs fn(0..n-1) on as many goroutines as there are CPUs.
@@ -328,49 +466,222 @@ func compare(ctr, nat *CellStats, opt AnalysisOptions) Comparison {
 	} else {
 		cmp.RelPerf, cmp.RelLow, cmp.RelHigh = stats.BootstrapRatioCI(nat.Values, ctr.Values, 0.95, opt.Resamples, rng)
 	}
-	if stats.MinP(nc, nn) >= Alpha {
+	cmp.Margin = opt.Margin
+	cmp.Test = stats.MannWhitneyTest(ctr.Values, nat.Values)
+	if nc < MinTestRuns || nn < MinTestRuns {
 		cmp.Kind = VerdictTooFew
-		cmp.Verdict = fmt.Sprintf("too few repetitions for a test (n=%d container, %d native); %.3fx native", nc, nn, cmp.RelPerf)
+		cmp.Verdict = fmt.Sprintf("too few repetitions for a test (n=%d container, %d native); %.3fx native; a test needs %d a side", nc, nn, cmp.RelPerf, MinTestRuns)
+		return cmp
+	}
+	lc, ln := logPerformance(ctr.Values, higher), logPerformance(nat.Values, higher)
+	if lc == nil || ln == nil {
+		cmp.Kind = VerdictTooFew
+		cmp.Verdict = fmt.Sprintf("not comparable: %s has a value that is not positive, so no ratio can be formed", ctr.Metric.Name)
 		return cmp
 	}
 	cmp.Tested = true
-	cmp.Test = stats.MannWhitneyTest(ctr.Values, nat.Values)
-	switch {
-	case cmp.Test.P >= Alpha:
-		cmp.Kind = VerdictNoDifference
-		cmp.Verdict = fmt.Sprintf("no significant difference (p=%s)", formatP(cmp.Test.P))
-	case cmp.RelPerf < 1:
-		cmp.Kind = VerdictSlower
-		cmp.Verdict = fmt.Sprintf("slower by %.1f%% (95%% CI %.1f-%.1f%%, p=%s)",
-			100*(1-cmp.RelPerf), 100*(1-cmp.RelHigh), 100*(1-cmp.RelLow), formatP(cmp.Test.P))
-	default:
-		cmp.Kind = VerdictFaster
-		cmp.Verdict = fmt.Sprintf("faster by %.1f%% (95%% CI %.1f-%.1f%%, p=%s)",
-			100*(cmp.RelPerf-1), 100*(cmp.RelLow-1), 100*(cmp.RelHigh-1), formatP(cmp.Test.P))
-	}
+	cmp.LogTest = stats.WelchTTest(lc, ln)
+	cmp.P = cmp.LogTest.P
+	cmp.Equivalence = stats.TOST(lc, ln, math.Log(1-opt.Margin), math.Log(1+opt.Margin))
+	lo, hi := cmp.Equivalence.CI(1 - 2*Alpha)
+	cmp.EquivLow, cmp.EquivHigh = math.Exp(lo), math.Exp(hi)
 	return cmp
 }
 
+// logPerformance returns the logarithms of the values as performance
+// (negated for a time, so that container minus native is the log of the
+// relative performance); nil when a value is not positive.
+func logPerformance(vs []float64, higherIsBetter bool) []float64 {
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		if !(v > 0) {
+			return nil
+		}
+		out[i] = math.Log(v)
+		if !higherIsBetter {
+			out[i] = -out[i]
+		}
+	}
+	return out
+}
+
+// decide adjusts the tested comparisons' p-values together and gives each
+// its verdict.
+func decide(cs []Comparison, margin float64) {
+	ps := make([]float64, len(cs))
+	tested := 0
+	for i, c := range cs {
+		ps[i] = math.NaN()
+		if c.Tested {
+			ps[i] = c.P
+			tested++
+		}
+	}
+	adjusted := stats.Holm(ps)
+	for i := range cs {
+		c := &cs[i]
+		if !c.Tested {
+			continue
+		}
+		c.PAdjusted = adjusted[i]
+		pText := fmt.Sprintf("p%s, Holm-adjusted p%s", formatP(c.P), formatP(c.PAdjusted))
+		significant := c.PAdjusted < Alpha
+		switch {
+		case significant && c.LogTest.Diff < 0 && c.RelHigh < 1-margin:
+			c.Kind = VerdictSlower
+			c.Verdict = fmt.Sprintf("slower by %.1f%% (95%% CI %.1f-%.1f%%; %s)",
+				100*(1-c.RelPerf), 100*(1-c.RelHigh), 100*(1-c.RelLow), pText)
+		case significant && c.LogTest.Diff > 0 && c.RelLow > 1+margin:
+			c.Kind = VerdictFaster
+			c.Verdict = fmt.Sprintf("faster by %.1f%% (95%% CI %.1f-%.1f%%; %s)",
+				100*(c.RelPerf-1), 100*(c.RelLow-1), 100*(c.RelHigh-1), pText)
+		case c.Equivalence.P < Alpha:
+			c.Kind = VerdictEquivalent
+			c.Verdict = fmt.Sprintf("equivalent within ±%s (90%% CI of relative performance %.3f-%.3f)", FormatMargin(margin), c.EquivLow, c.EquivHigh)
+		default:
+			c.Kind = VerdictInconclusive
+			c.FurtherRuns = furtherRuns(c, margin, tested)
+			why := ""
+			if significant {
+				why = fmt.Sprintf(": a difference, but not shown to exceed the ±%s margin", FormatMargin(margin))
+			}
+			c.Verdict = fmt.Sprintf("inconclusive: relative performance %.3f (95%% CI %.3f-%.3f; %s)%s; %s",
+				c.RelPerf, c.RelLow, c.RelHigh, pText, why, furtherRunsText(c.FurtherRuns))
+		}
+	}
+}
+
+// Sensitivity is how small an overhead a study could detect at all, given
+// the spread of its runs on this host and how many it made.
+type Sensitivity struct {
+	// Overhead is the smallest true slowdown (0.05 for 5%) that would be
+	// called "slower" with probability Power: the margin plus what a test
+	// at level Alpha can tell from the spread, by the normal approximation
+	// on log performance (stats.Detectable). NaN when nothing was tested.
+	Overhead float64
+	Power    float64
+	// Alpha is the level one comparison must pass in Holm's first step:
+	// the study's Alpha over the number of tested comparisons.
+	Alpha float64
+	// RunsPerSide is the median over tested comparisons of the smaller
+	// side's valid runs.
+	RunsPerSide int
+	// SDLog is the standard deviation of log performance (about the
+	// relative run-to-run spread), pooled over the tested comparisons' cells.
+	SDLog float64
+	// Comparisons is the number of tested comparisons.
+	Comparisons int
+}
+
+func (s Sensitivity) String() string {
+	if s.Comparisons == 0 || math.IsNaN(s.Overhead) {
+		return fmt.Sprintf("sensitivity on this host: unknown, since no comparison had %d valid runs a side", MinTestRuns)
+	}
+	return fmt.Sprintf("sensitivity on this host: the smallest overhead this study could detect with %.0f%% power is %.1f%% (%d runs a side, run-to-run spread %.1f%%, %d comparison%s at a family-wise %.0f%%)",
+		100*s.Power, 100*s.Overhead, s.RunsPerSide, 100*s.SDLog, s.Comparisons, plural(s.Comparisons), 100*Alpha)
+}
+
+func sensitivity(cs []Comparison, margin float64) Sensitivity {
+	s := Sensitivity{Power: Power, Overhead: math.NaN(), SDLog: math.NaN()}
+	seen := map[*CellStats]bool{}
+	var sumSq, df float64
+	var runs []int
+	for _, c := range cs {
+		if !c.Tested {
+			continue
+		}
+		s.Comparisons++
+		runs = append(runs, min(len(c.Container.Values), len(c.Native.Values)))
+		for _, cell := range []*CellStats{c.Container, c.Native} {
+			if seen[cell] {
+				continue
+			}
+			seen[cell] = true
+			logs := logPerformance(cell.Values, cell.Metric.HigherIsBetter)
+			_, v := stat.MeanVariance(logs, nil)
+			sumSq += v * float64(len(logs)-1)
+			df += float64(len(logs) - 1)
+		}
+	}
+	if s.Comparisons == 0 || df == 0 {
+		return s
+	}
+	sort.Ints(runs)
+	s.RunsPerSide = runs[len(runs)/2]
+	s.SDLog = math.Sqrt(sumSq / df)
+	s.Alpha = Alpha / float64(s.Comparisons)
+	d := stats.Detectable(s.SDLog, s.RunsPerSide, s.RunsPerSide, s.Alpha, s.Power, 2)
+	s.Overhead = 1 - (1-margin)*math.Exp(-d)
+	return s
+}
+
+// furtherRuns estimates how many more runs per side would decide an
+// inconclusive comparison, by the normal approximation on log performance
+// (stats.RunsPerSide) with the two cells' variances pooled:
+//
+//   - when the observed log ratio d lies beyond a margin, the distance from
+//     d to that margin must be detected by a two-sided test at the level
+//     Holm's first step needs, Alpha over the number of tested comparisons;
+//   - when it lies inside, the distance from d to the nearer margin must be
+//     detected by each one-sided test of the TOST at Alpha.
+//
+// It assumes the observed ratio and spread are the true ones: an estimate
+// to plan the next study with, not a promise.
+func furtherRuns(c *Comparison, margin float64, tested int) int {
+	d := c.LogTest.Diff
+	lo, hi := math.Log(1-margin), math.Log(1+margin)
+	nc, nn := len(c.Container.Values), len(c.Native.Values)
+	// SE^2 = s^2 (1/nc + 1/nn) for a common s: recover s from Welch's SE.
+	sd := c.LogTest.SE / math.Sqrt(1/float64(nc)+1/float64(nn))
+	var need int
+	switch {
+	case d < lo:
+		need = stats.RunsPerSide(sd, lo-d, Alpha/float64(max(1, tested)), Power, 2, maxFurtherRuns)
+	case d > hi:
+		need = stats.RunsPerSide(sd, d-hi, Alpha/float64(max(1, tested)), Power, 2, maxFurtherRuns)
+	default:
+		need = stats.RunsPerSide(sd, math.Min(d-lo, hi-d), Alpha, Power, 1, maxFurtherRuns)
+	}
+	if need < 0 {
+		return -1
+	}
+	return max(1, need-min(nc, nn))
+}
+
+func furtherRunsText(n int) string {
+	if n < 0 {
+		return fmt.Sprintf("more runs alone are unlikely to decide it (over %d per side)", maxFurtherRuns)
+	}
+	return fmt.Sprintf("about %d more run%s per side would decide it", n, plural(n))
+}
+
+// marginText writes a margin as a percentage: 0.02 as "2%", 0.025 as "2.5%".
+func FormatMargin(m float64) string {
+	return strconv.FormatFloat(100*m, 'g', 3, 64) + "%"
+}
+
+// formatP writes a p-value with its relation: "=0.03", "=0.004", "<0.001".
 func formatP(p float64) string {
 	if p < 0.001 {
 		return "<0.001"
 	}
 	if p < 0.01 {
-		return fmt.Sprintf("%.3f", p)
+		return fmt.Sprintf("=%.3f", p)
 	}
-	return fmt.Sprintf("%.2f", p)
+	return fmt.Sprintf("=%.2f", p)
 }
 
 // Finding is one sentence of the executive summary, about one runtime and
 // layout across benchmarks.
 type Finding struct {
 	Subject string // "docker per-rank"
-	Text    string // "slower by 4.2% on cg.S (95% CI ...); no significant difference on ep.S, is.S"
+	Text    string // "slower by 4.2% on cg.S (95% CI ...); equivalent within ±2% on ep.S; inconclusive on is.S (...)"
 }
 
 func (f Finding) String() string { return f.Subject + ": " + f.Text }
 
-// Findings turns the comparisons into sentences, one per runtime and layout.
+// Findings turns the comparisons into sentences, one per runtime and
+// layout, in the four verdicts' words.
 func (a *Analysis) Findings() []Finding {
 	groups := map[string][]Comparison{}
 	var subjects []string
@@ -385,11 +696,17 @@ func (a *Analysis) Findings() []Finding {
 		groups[subj] = append(groups[subj], c)
 	}
 	sort.Strings(subjects)
+	margin := a.Margin
+	if margin == 0 {
+		margin = DefaultMargin
+	}
+	equivalentWords := "equivalent within ±" + FormatMargin(margin)
 	var out []Finding
 	for _, subj := range subjects {
 		cs := groups[subj]
 		name := comparisonNamer(cs)
-		var slower, faster, same, few []string
+		var slower, faster, same, unsure, few []string
+		further, undecidable := 0, 0 // the most further runs an inconclusive comparison needs; how many no practical number would decide
 		within1 := true
 		benchmarks := map[string]bool{}
 		for _, c := range cs {
@@ -410,25 +727,31 @@ func (a *Analysis) Findings() []Finding {
 				} else {
 					faster = append(faster, what)
 				}
-			case VerdictNoDifference:
+			case VerdictEquivalent:
 				same = append(same, name(c))
+			case VerdictInconclusive:
+				unsure = append(unsure, name(c))
+				if c.FurtherRuns < 0 {
+					undecidable++
+				}
+				further = max(further, c.FurtherRuns)
 			default:
 				few = append(few, name(c))
 			}
 		}
+		what := fmt.Sprintf("%d comparisons", len(cs))
+		if len(benchmarks) == len(cs) {
+			what = fmt.Sprintf("%d benchmark%s", len(cs), plural(len(cs)))
+		}
 		var parts []string
-		if len(slower)+len(faster) == 0 && len(same) > 0 && len(few) == 0 {
-			what := fmt.Sprintf("%d comparisons", len(cs))
-			if len(benchmarks) == len(cs) {
-				what = fmt.Sprintf("%d benchmark%s", len(cs), plural(len(cs)))
-			}
+		if n := len(cs); len(same) == n {
 			if within1 {
-				parts = append(parts, fmt.Sprintf("within 1%% of native on all %s; no significant difference", what))
+				parts = append(parts, fmt.Sprintf("within 1%% of native on all %s; %s", what, equivalentWords))
 			} else {
 				lo, hi := relRange(cs)
-				parts = append(parts, fmt.Sprintf("no significant difference on all %s (relative performance %.3f-%.3f)", what, lo, hi))
+				parts = append(parts, fmt.Sprintf("%s on all %s (relative performance %.3f-%.3f)", equivalentWords, what, lo, hi))
 			}
-		} else if n := len(cs); n > 2 && (len(slower) == n || len(faster) == n) {
+		} else if n > 2 && (len(slower) == n || len(faster) == n) {
 			dir := "slower"
 			if len(faster) == n {
 				dir = "faster"
@@ -447,7 +770,14 @@ func (a *Analysis) Findings() []Finding {
 			parts = append(parts, slower...)
 			parts = append(parts, faster...)
 			if len(same) > 0 {
-				parts = append(parts, "no significant difference on "+strings.Join(same, ", "))
+				parts = append(parts, equivalentWords+" on "+strings.Join(same, ", "))
+			}
+			if len(unsure) > 0 {
+				on := "on " + strings.Join(unsure, ", ")
+				if len(unsure) == n && n > 1 {
+					on = fmt.Sprintf("on all %s", what)
+				}
+				parts = append(parts, "inconclusive "+on+" ("+furtherRunsSummary(len(unsure), further, undecidable)+")")
 			}
 			if len(few) > 0 {
 				parts = append(parts, "too few repetitions to test "+strings.Join(few, ", "))
@@ -456,6 +786,23 @@ func (a *Analysis) Findings() []Finding {
 		out = append(out, Finding{Subject: subj, Text: strings.Join(parts, "; ")})
 	}
 	return out
+}
+
+// furtherRunsSummary says what would decide n inconclusive comparisons:
+// at most most further runs per side each, except undecidable of them that
+// no practical number of runs would decide.
+func furtherRunsSummary(n, most, undecidable int) string {
+	switch {
+	case undecidable == n && n == 1:
+		return fmt.Sprintf("more runs alone are unlikely to decide it (over %d per side)", maxFurtherRuns)
+	case undecidable == n:
+		return fmt.Sprintf("more runs alone are unlikely to decide them (over %d per side)", maxFurtherRuns)
+	case n == 1:
+		return fmt.Sprintf("about %d more run%s per side would decide it", most, plural(most))
+	case undecidable == 0:
+		return fmt.Sprintf("up to about %d more run%s per side would decide them", most, plural(most))
+	}
+	return fmt.Sprintf("up to about %d more run%s per side would decide %d of them; the other %d would need over %d", most, plural(most), n-undecidable, undecidable, maxFurtherRuns)
 }
 
 // comparisonNamer names comparisons within a group as briefly as the group
@@ -562,6 +909,29 @@ func hashString(s string) uint64 {
 	return h
 }
 
+// studyJudgement reads [study] margin and min_run_time from a study's
+// stored config text; zero for what it does not set. The config was
+// validated when the study ran, so a value that does not parse (a config
+// imported from elsewhere) falls back to the defaults rather than failing.
+func studyJudgement(config string) (margin float64, minRunTime time.Duration) {
+	var c struct {
+		Study struct {
+			Margin     float64 `toml:"margin"`
+			MinRunTime string  `toml:"min_run_time"`
+		} `toml:"study"`
+	}
+	if _, err := toml.Decode(config, &c); err != nil {
+		return 0, 0
+	}
+	if c.Study.Margin > 0 && c.Study.Margin < 0.5 {
+		margin = c.Study.Margin
+	}
+	if d, err := time.ParseDuration(c.Study.MinRunTime); err == nil && d > 0 {
+		minRunTime = d
+	}
+	return margin, minRunTime
+}
+
 // Load reads a study (the most recent one for an empty name) and analyses it.
 func Load(ctx context.Context, st *Store, study string, opt AnalysisOptions) (*Analysis, error) {
 	s, err := st.Study(ctx, study)
@@ -574,6 +944,13 @@ func Load(ctx context.Context, st *Store, study string, opt AnalysisOptions) (*A
 	}
 	if opt.Seed == 0 {
 		opt.Seed = uint64(s.Seed)
+	}
+	margin, floor := studyJudgement(s.Config)
+	if opt.Margin == 0 {
+		opt.Margin = margin
+	}
+	if opt.MinRunTime == 0 {
+		opt.MinRunTime = floor
 	}
 	a := Analyse(runs, opt)
 	a.Study = s

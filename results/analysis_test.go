@@ -2,6 +2,7 @@ package results_test
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,9 +55,14 @@ func TestAnalyseVerdicts(t *testing.T) {
 	}
 	d := byRuntime["docker"]
 	// medians 10.0 native, 10.5 docker: relative performance 0.95238, 4.8% slower;
-	// fully separated 5 vs 5 gives exact p = 2/252 = 0.0079.
-	if d.Kind != results.VerdictSlower || !strings.HasPrefix(d.Verdict, "slower by 4.8% (95% CI ") || !strings.HasSuffix(d.Verdict, "p=0.008)") {
+	// fully separated 5 vs 5 gives exact p = 2/252 = 0.0079 in the rank test.
+	// Welch's t on the logs: means 0.04879 apart, SE 0.00488, so t = -9.99 on
+	// 7.98 df and p = 8.7e-6; Holm with the apptainer comparison doubles it.
+	if d.Kind != results.VerdictSlower || !strings.HasPrefix(d.Verdict, "slower by 4.8% (95% CI ") || !strings.HasSuffix(d.Verdict, "; p<0.001, Holm-adjusted p<0.001)") {
 		t.Errorf("docker verdict %q (%s)", d.Verdict, d.Kind)
+	}
+	if math.Abs(d.Test.P-2.0/252) > 1e-12 || !(d.P < 0.001) || math.Abs(d.PAdjusted-2*d.P) > 1e-15 {
+		t.Errorf("docker rank-test p %v, t-test p %v, adjusted %v", d.Test.P, d.P, d.PAdjusted)
 	}
 	if d.Container.N != 5 || d.Container.Failed != 1 || d.Container.Warmups != 1 || d.Container.Median != 10.5 {
 		t.Errorf("docker cell: n=%d failed=%d warmups=%d median=%v", d.Container.N, d.Container.Failed, d.Container.Warmups, d.Container.Median)
@@ -64,7 +70,7 @@ func TestAnalyseVerdicts(t *testing.T) {
 	if !(d.RelLow <= d.RelPerf && d.RelPerf <= d.RelHigh && d.RelHigh < 1) {
 		t.Errorf("docker relative performance %v [%v, %v]", d.RelPerf, d.RelLow, d.RelHigh)
 	}
-	if ap := byRuntime["apptainer"]; ap.Kind != results.VerdictNoDifference || !strings.HasPrefix(ap.Verdict, "no significant difference (p=") {
+	if ap := byRuntime["apptainer"]; ap.Kind != results.VerdictEquivalent || !strings.HasPrefix(ap.Verdict, "equivalent within ±2% (90% CI of relative performance 0.99") {
 		t.Errorf("apptainer verdict %q", ap.Verdict)
 	}
 	if pm := byRuntime["podman"]; pm.Kind != results.VerdictTooFew || !strings.HasPrefix(pm.Verdict, "too few repetitions for a test (n=2 container, 5 native)") {
@@ -86,7 +92,7 @@ func TestAnalyseVerdicts(t *testing.T) {
 	if findings["podman per-rank"] != "too few repetitions to test cg.S" {
 		t.Errorf("podman finding %q", findings["podman per-rank"])
 	}
-	if f := findings["apptainer per-rank"]; !strings.Contains(f, "no significant difference") {
+	if f := findings["apptainer per-rank"]; !strings.Contains(f, "equivalent within ±2%") {
 		t.Errorf("apptainer finding %q", f)
 	}
 }
@@ -104,7 +110,7 @@ func TestAnalysisWithin1Percent(t *testing.T) {
 				t.Errorf("docker: %s", f)
 			}
 		default:
-			if f.Text != "within 1% of native on all 6 comparisons; no significant difference" {
+			if f.Text != "within 1% of native on all 6 comparisons; equivalent within ±2%" {
 				t.Errorf("%s", f)
 			}
 		}

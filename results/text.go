@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -28,9 +29,18 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		ew.printf("No run in this study succeeded; nothing to compare.\n")
 	}
 	if f := a.Findings(); len(f) > 0 {
-		ew.printf("\nFindings (relative performance = container / native performance; >1 is faster):\n")
+		ew.printf("\nFindings (relative performance = container / native performance; >1 is faster;\n")
+		ew.printf("slower/faster: beyond the ±%s margin, p adjusted by Holm over %d tested comparisons;\n", FormatMargin(a.Margin), a.Sensitivity.Comparisons)
+		ew.printf("equivalent: 90%% interval within ±%s; inconclusive: neither shown yet):\n", FormatMargin(a.Margin))
 		for _, x := range f {
 			ew.printf("  %s\n", x)
+		}
+		ew.printf("%s\n", capitalise(a.Sensitivity.String()))
+	}
+	if noisy := a.LaunchNoiseCells(); len(noisy) > 0 {
+		ew.printf("\nLaunch noise dominates %d cell%s (median benchmark time under %s; a larger class measures the benchmark instead):\n", len(noisy), plural(len(noisy)), a.MinRunTime)
+		for _, c := range noisy {
+			ew.printf("  %s: %s s, %d of %d runs short\n", c.Label(), g(c.RunTimeS), c.ShortRuns, c.N)
 		}
 	}
 	if len(a.Cells) > 0 {
@@ -93,6 +103,13 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		}
 	}
 	return ew.err
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func g(v float64) string { return fmt.Sprintf("%.4g", v) }

@@ -199,11 +199,15 @@ func (r *renderer) executiveSummary() {
 	case len(a.Comparisons) == 0:
 		r.para(fmt.Sprintf("%d of %d runs succeeded, but no container cell has a matching native cell (same benchmark, class, MPI, PMI flavour, rank count and oversubscription), so no overhead can be stated. The per-benchmark sections give each cell's statistics.", ok, a.Runs))
 	default:
-		r.para("Relative performance is a container cell's performance divided by that of the matching native cell (same benchmark, class, MPI library, PMI flavour, rank count and oversubscription): for a time, native time / container time; for a rate, container rate / native rate. Above 1 the container is faster. \"Slower by 3%\" means a relative performance of 0.97. Intervals are 95% bootstrap intervals of the ratio of medians; significance comes from a two-sided Mann-Whitney U test at the 5% level, which needs at least 4 valid repetitions on each side.")
+		margin := results.FormatMargin(a.Margin)
+		r.para("Relative performance is a container cell's performance divided by that of the matching native cell (same benchmark, class, MPI library, PMI flavour, rank count and oversubscription): for a time, native time / container time; for a rate, container rate / native rate. Above 1 the container is faster. \"Slower by 3%\" means a relative performance of 0.97. Intervals are 95% bootstrap intervals of the ratio of medians.")
+		r.para(fmt.Sprintf("Each comparison gets one of four verdicts. \"Slower\" or \"faster\" means Welch's t-test on log performance rejects equality at the 5%% level after Holm's adjustment for all %d tested comparisons of the study, and the 95%% interval lies wholly beyond the practical margin of %s. \"Equivalent within ±%s\" means the 90%% interval lies inside 1 ± %s (two one-sided tests). \"Inconclusive\" means neither was shown; the verdict says about how many more runs per side would decide it. A test needs at least %d valid repetitions on each side.",
+			a.Sensitivity.Comparisons, margin, margin, margin, results.MinTestRuns))
 		r.subheading("Findings")
 		for _, f := range a.Findings() {
 			r.bullet(capitalise(f.Subject) + ": " + f.Text + ".")
 		}
+		r.para(capitalise(a.Sensitivity.String()) + ".")
 	}
 	var notes []string
 	if n := len(a.NotOK); n > 0 && ok > 0 {
@@ -224,6 +228,19 @@ func (r *renderer) executiveSummary() {
 	if n := len(a.Unmatched); n > 0 {
 		notes = append(notes, fmt.Sprintf("%d container cell%s had no matching native cell and %s not compared.", n, plural(n), map[bool]string{true: "is", false: "are"}[n == 1]))
 	}
+	if noisy := a.LaunchNoiseCells(); len(noisy) > 0 {
+		names := make([]string, 0, len(noisy))
+		for i, c := range noisy {
+			if i == maxNamed {
+				names = append(names, fmt.Sprintf("and %d more", len(noisy)-maxNamed))
+				break
+			}
+			names = append(names, c.Label())
+		}
+		n := len(noisy)
+		notes = append(notes, fmt.Sprintf("Launch noise dominates %d cell%s: %s benchmark time is under %s, so start-up and wire-up jitter weigh as much as the work measured; a larger class or problem size measures the benchmark instead (%s).",
+			n, plural(n), map[bool]string{true: "its median", false: "their median"}[n == 1], a.MinRunTime, strings.Join(names, ", ")))
+	}
 	if len(notes) > 0 {
 		r.subheading("Notes")
 		for _, n := range notes {
@@ -233,6 +250,9 @@ func (r *renderer) executiveSummary() {
 	r.figure("overhead")
 	r.figure("wireup")
 }
+
+// maxNamed is how many cells a note names before it counts the rest.
+const maxNamed = 12
 
 func describeNotOK(runs []results.Run) string {
 	counts := map[results.Status]int{}

@@ -1,7 +1,10 @@
 // Package stats holds the numerical methods hpcbench's results rest on:
 // descriptive statistics of repeated runs, bootstrap confidence intervals
-// of a median and of a ratio of medians, and the Mann-Whitney U test. It
-// knows nothing about runs or cells; results.Analyse applies it.
+// of a median and of a ratio of medians, the Mann-Whitney U test, Welch's
+// t-test with its two one-sided tests of equivalence (TOST), Holm's
+// adjustment for many comparisons, and the normal-approximation power
+// calculations behind "how many runs would decide it". It knows nothing
+// about runs or cells; results.Analyse applies it.
 package stats
 
 import (
