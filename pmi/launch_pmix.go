@@ -53,8 +53,10 @@ func (b *pmixBackend) rankSetup(r int) (rankSetup, error) {
 
 func (b *pmixBackend) rankStarted(int) {}
 
-// pmixTmpdir is the server's tmpdir, for Job.PMIxTmpdir: a rank in a
-// container needs it at the same path.
-func (b *pmixBackend) pmixTmpdir() string { return b.job.Tmpdir() }
+// pmixBackend is a sharedTmpdirBackend: a rank in a container needs the
+// server's tmpdir at the same path.
+var _ sharedTmpdirBackend = (*pmixBackend)(nil)
+
+func (b *pmixBackend) serverTmpdir() string { return b.job.Tmpdir() }
 
 func (b *pmixBackend) close() error { return b.job.Close() }
