@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +54,36 @@ func TestLimitedBuffer(t *testing.T) {
 	got := string(b.Bytes())
 	if !strings.HasPrefix(got, "0123456789\n") || !strings.Contains(got, "6 more bytes of output dropped") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// The buffer is written by output copiers while the run is read: writes
+// and reads may overlap (go test -race checks the lock), and what Bytes
+// returned does not change under later writes.
+func TestLimitedBufferConcurrent(t *testing.T) {
+	b := &limitedBuffer{limit: 1 << 10}
+	fmt.Fprint(b, "first\n")
+	snapshot := b.Bytes()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				fmt.Fprintf(b, "writer %d line %d\n", w, i)
+			}
+		}()
+	}
+	for i := 0; i < 100; i++ {
+		b.Bytes()
+	}
+	wg.Wait()
+	if string(snapshot) != "first\n" {
+		t.Errorf("an earlier Bytes changed to %q", snapshot)
+	}
+	got := string(b.Bytes())
+	if !strings.HasPrefix(got, "first\n") || !strings.Contains(got, "more bytes of output dropped") || len(got) < 1<<10 {
+		t.Errorf("got %d bytes: %q", len(got), got)
 	}
 }
 
