@@ -20,7 +20,7 @@ func (c *conn) handlePMI1(q *request) error {
 			c.sendErr("initack", "rank_refused", false)
 			return err
 		}
-		c.sendRaw(fmt.Appendf(nil, "cmd=initack\ncmd=set size=%d\ncmd=set rank=%d\ncmd=set debug=0\n", s.size, c.rank))
+		c.sendRaw(initackReply(s.size, c.rank))
 		return nil
 	case "init":
 		if c.version != 0 {
