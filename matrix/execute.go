@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -226,12 +227,12 @@ func (ex *executor) judge(run *results.Run, c Cell, rep *pmi.Report, launchErr e
 		return
 	case !rep.OK():
 		run.Status, run.Reason = results.StatusFailed, rep.Reason
-		if strings.HasPrefix(rep.Reason, "timeout") {
+		if rep.Failure == pmi.FailureTimeout {
 			run.Status = results.StatusTimeout
 		}
 		return
 	}
-	if err := runtimes.RequirePMI(rep); err != nil {
+	if err := pmi.RequireWorld(rep, c.PMI); err != nil {
 		run.Status, run.Reason = results.StatusInvalid, err.Error()
 		return
 	}
@@ -324,15 +325,16 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 	waited := make(chan error, 1)
 	go func() { waited <- x.Wait() }()
 	var waitErr error
-	killed := ""
+	killed, killedKind := "", pmi.FailureNone
 	select {
 	case waitErr = <-waited:
 	case <-runCtx.Done():
 		syscall.Kill(-x.Process.Pid, syscall.SIGKILL)
 		waitErr = <-waited
-		killed = "interrupted"
+		killed, killedKind = "interrupted", pmi.FailureInterrupted
 		if ctx.Err() == nil {
 			killed = fmt.Sprintf("timeout after %s (the per-node container did not stop by itself)", c.Timeout+nodeGrace)
+			killedKind = pmi.FailureTimeout
 		}
 	}
 	rt.Cleanup(job)
@@ -343,10 +345,11 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 	}
 	if err != nil {
 		rep = &pmi.Report{JobID: job.ID, Ranks: c.Ranks, PMI: c.PMI, Wall: time.Since(start), FailedRank: -1,
-			Reason: fmt.Sprintf("the per-node launch left no report (%v; exit: %v)", err, waitErr)}
+			Reason:  fmt.Sprintf("the per-node launch left no report (%v; exit: %v)", err, waitErr),
+			Failure: pmi.FailureNoReport}
 	}
 	if killed != "" {
-		rep.Reason = killed
+		rep.Reason, rep.Failure = killed, killedKind
 	}
 	return rep, choices, nil
 }
@@ -396,14 +399,19 @@ func absoluteArgv(argv []string) []string {
 	return out
 }
 
-// limitedBuffer keeps the first limit bytes written to it and counts the rest.
+// limitedBuffer keeps the first limit bytes written to it and counts the
+// rest. It is safe for concurrent use: the ranks' output copiers write to
+// it while the run is being judged and stored.
 type limitedBuffer struct {
+	mu      sync.Mutex
 	buf     bytes.Buffer
 	limit   int
 	dropped int64
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	room := b.limit - b.buf.Len()
 	if room < len(p) {
 		if room > 0 {
@@ -415,11 +423,15 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// Bytes returns a copy of what was kept, with a note of what was dropped.
 func (b *limitedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := bytes.Clone(b.buf.Bytes())
 	if b.dropped > 0 {
-		return append(b.buf.Bytes(), fmt.Sprintf("\n[hpcbench: %d more bytes of output dropped]\n", b.dropped)...)
+		out = append(out, fmt.Sprintf("\n[hpcbench: %d more bytes of output dropped]\n", b.dropped)...)
 	}
-	return b.buf.Bytes()
+	return out
 }
 
 func setDefault(m map[string]string, k, v string) {

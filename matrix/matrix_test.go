@@ -7,10 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
 )
 
@@ -52,6 +55,36 @@ func TestLimitedBuffer(t *testing.T) {
 	got := string(b.Bytes())
 	if !strings.HasPrefix(got, "0123456789\n") || !strings.Contains(got, "6 more bytes of output dropped") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// The buffer is written by output copiers while the run is read: writes
+// and reads may overlap (go test -race checks the lock), and what Bytes
+// returned does not change under later writes.
+func TestLimitedBufferConcurrent(t *testing.T) {
+	b := &limitedBuffer{limit: 1 << 10}
+	fmt.Fprint(b, "first\n")
+	snapshot := b.Bytes()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				fmt.Fprintf(b, "writer %d line %d\n", w, i)
+			}
+		}()
+	}
+	for i := 0; i < 100; i++ {
+		b.Bytes()
+	}
+	wg.Wait()
+	if string(snapshot) != "first\n" {
+		t.Errorf("an earlier Bytes changed to %q", snapshot)
+	}
+	got := string(b.Bytes())
+	if !strings.HasPrefix(got, "first\n") || !strings.Contains(got, "more bytes of output dropped") || len(got) < 1<<10 {
+		t.Errorf("got %d bytes: %q", len(got), got)
 	}
 }
 
@@ -190,4 +223,33 @@ func countRuns(t *testing.T, db, study string) int {
 		return 0
 	}
 	return len(runs)
+}
+
+// judge tells a timeout by the report's failure kind, and fails a
+// successful launch in which a rank never spoke PMI.
+func TestJudgeLaunchReport(t *testing.T) {
+	ex := &executor{}
+	c := Cell{Kind: configs.KindCommand, PMI: pmi.PMI1, Ranks: 2}
+	for _, tc := range []struct {
+		name   string
+		rep    *pmi.Report
+		status results.Status
+		reason string
+	}{
+		{"timeout", &pmi.Report{Ranks: 2, Reason: "timeout after 3s", Failure: pmi.FailureTimeout}, results.StatusTimeout, "timeout after 3s"},
+		{"per-node timeout", &pmi.Report{Ranks: 2, Reason: "timeout after 33s (the per-node container did not stop by itself)", Failure: pmi.FailureTimeout},
+			results.StatusTimeout, "per-node container"},
+		{"deadline", &pmi.Report{Ranks: 2, Reason: "deadline exceeded", Failure: pmi.FailureInterrupted}, results.StatusFailed, "deadline exceeded"},
+		{"abort", &pmi.Report{Ranks: 2, Reason: "rank 1 called abort with code 7", Failure: pmi.FailureAbort}, results.StatusFailed, "abort"},
+		{"singleton", &pmi.Report{JobID: "j", Ranks: 2, Negotiated: []string{"pmi1", ""}}, results.StatusInvalid, "singleton"},
+		{"ok", &pmi.Report{JobID: "j", Ranks: 2, Negotiated: []string{"pmi1", "pmi1"}}, results.StatusOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var run results.Run
+			ex.judge(&run, c, tc.rep, nil, t.TempDir())
+			if run.Status != tc.status || !strings.Contains(run.Reason, tc.reason) {
+				t.Errorf("status %s, reason %q; want %s with %q", run.Status, run.Reason, tc.status, tc.reason)
+			}
+		})
+	}
 }

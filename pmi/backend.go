@@ -26,6 +26,17 @@ type backend interface {
 	close() error
 }
 
+// sharedTmpdirBackend is a backend whose ranks reach the server through
+// files in a folder of the server's (PMIx: its rendezvous files and
+// shared-memory store). A rank in a container must see that folder at the
+// same path, so the launcher hands it to Wrappers as Job.PMIxTmpdir.
+// Backends without such a folder (PMI-1, PMI-2) do not implement it.
+type sharedTmpdirBackend interface {
+	backend
+	// serverTmpdir is the folder's path on this host.
+	serverTmpdir() string
+}
+
 // rankSetup is what one rank needs from its backend.
 type rankSetup struct {
 	// Env holds NAME=value entries added to the rank's environment.

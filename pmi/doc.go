@@ -18,10 +18,19 @@
 //	wait for: every rank reaped | abort | rank died | protocol error | timeout | ctx
 //	   │
 //	   └─► on failure: SIGTERM every rank's group, SIGKILL after 500 ms,
-//	       backend.close(), Wrapper.Cleanup, Report{Reason, FailedRank}
+//	       backend.close(), Wrapper.Cleanup, Report{Reason, Failure, FailedRank}
 //
 // A backend is an internal interface (backend.go); the PMI-1/PMI-2 server
-// (server.go) is one, PMIx plugs in as another with registerBackend.
+// is one (server.go, with conn.go for its connections, pmi1.go and pmi2.go
+// for the two command sets, kvs.go for the store and fences), PMIx plugs
+// in as another with registerBackend (launch_pmix.go). The PMIx server
+// outlives its jobs: the process calls Shutdown once at its end.
+//
+// Around a launch the package also owns what other parts need of the
+// protocol: RequireWorld, the guard that every rank of a successful
+// launch spoke PMI (a rank that did not ran as a singleton), and Relay,
+// which carries a TCP-only rank's PMI connection to an outer process
+// manager's PMI_FD (a Docker rank in a Slurm step).
 //
 // # Reaching the server
 //

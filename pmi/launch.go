@@ -117,6 +117,9 @@ type Report struct {
 	// Reason says why the launch failed ("rank 2 called abort with code 7",
 	// "timeout after 30s", "interrupted", "rank 1 negotiated pmi1, not pmi2").
 	Reason string `json:"reason,omitempty"`
+	// Failure is the kind of failure Reason describes, for callers that
+	// branch on it; FailureNone when the launch succeeded.
+	Failure FailureKind `json:"failure,omitempty"`
 	// Settings are the environment settings hpcbench itself added to the
 	// ranks (e.g. OMPI_MCA_schizo=^orte); they are part of the cell.
 	Settings map[string]string `json:"settings,omitempty"`
@@ -124,3 +127,39 @@ type Report struct {
 
 // OK reports whether the launch succeeded.
 func (r *Report) OK() bool { return r.Reason == "" }
+
+// FailureKind classifies why a launch failed. The launcher sets it where it
+// decides the failure, next to Report.Reason, so that callers branch on the
+// kind rather than on the text.
+type FailureKind string
+
+const (
+	FailureNone FailureKind = ""
+	// FailureExit: a rank exited with a non-zero code (or could not be waited for).
+	FailureExit FailureKind = "exit"
+	// FailureSignal: a rank was killed by a signal.
+	FailureSignal FailureKind = "signal"
+	// FailureAbort: a rank asked the process manager to abort the job.
+	FailureAbort FailureKind = "abort"
+	// FailureUnfinalized: a rank exited 0 after PMI init without PMI
+	// finalize while other ranks still ran.
+	FailureUnfinalized FailureKind = "unfinalized"
+	// FailureTimeout: the job ran past Options.Timeout (or a caller's
+	// equivalent limit) and was killed.
+	FailureTimeout FailureKind = "timeout"
+	// FailureInterrupted: the launch's context was cancelled or its
+	// deadline passed.
+	FailureInterrupted FailureKind = "interrupted"
+	// FailurePMIMismatch: a rank negotiated another PMI version than asked.
+	FailurePMIMismatch FailureKind = "pmi-mismatch"
+	// FailureProtocol: the PMI server failed (a protocol error, a
+	// connection it could not serve, a failure closing it).
+	FailureProtocol FailureKind = "protocol"
+	// FailureStart: a rank could not be started.
+	FailureStart FailureKind = "start"
+	// FailureCleanup: the runtime could not clean up after the ranks.
+	FailureCleanup FailureKind = "cleanup"
+	// FailureNoReport: a launch run elsewhere (a per-node container) left
+	// no report to read.
+	FailureNoReport FailureKind = "no-report"
+)

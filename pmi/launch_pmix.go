@@ -53,8 +53,27 @@ func (b *pmixBackend) rankSetup(r int) (rankSetup, error) {
 
 func (b *pmixBackend) rankStarted(int) {}
 
-// pmixTmpdir is the server's tmpdir, for Job.PMIxTmpdir: a rank in a
-// container needs it at the same path.
-func (b *pmixBackend) pmixTmpdir() string { return b.job.Tmpdir() }
+// pmixBackend is a sharedTmpdirBackend: a rank in a container needs the
+// server's tmpdir at the same path.
+var _ sharedTmpdirBackend = (*pmixBackend)(nil)
+
+func (b *pmixBackend) serverTmpdir() string { return b.job.Tmpdir() }
 
 func (b *pmixBackend) close() error { return b.job.Close() }
+
+// Shutdown ends what PMI launches keep beyond their job for the rest of
+// the process: it finalises the process's PMIx server, if a launch started
+// one, and removes its folder (TMPDIR/hpcbench-pmix-*). Call it once when
+// the process ends, after every Launch returned (a command interrupted by
+// a signal returns through its launches first); a Launch asking for PMIx
+// afterwards fails with ErrUnsupported. A build without PMIx, or a process
+// that never served PMIx, has nothing to shut down.
+func Shutdown() error {
+	if pmix.Available() != nil {
+		return nil
+	}
+	if err := pmix.Shutdown(); err != nil {
+		return fmt.Errorf("PMI shutdown: %w", err)
+	}
+	return nil
+}

@@ -271,3 +271,37 @@ func TestLaunchPMIxWithoutPMIx(t *testing.T) {
 		t.Fatalf("Launch with PMIx in a build without it: %v, want ErrUnsupported and ErrNoPMIx", err)
 	}
 }
+
+// A process that ran a PMIx job and ended as hpcbench's main does leaves
+// no PMIx folder behind in its TMPDIR.
+func TestPMIxProcessLeavesNoFolder(t *testing.T) {
+	requirePMIx(t)
+	hello := buildOpenMPIProgram(t, "hello_mpi")
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+tmp, pmi.PMIxProcessEnv+"="+hello), pmixOpenMPIEnv...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the PMIx process: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	for r := range 2 {
+		if want := fmt.Sprintf("rank %d of 2 sum 1", r); !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// The job's folder was there while it ran, in the TMPDIR given...
+	want := fmt.Sprintf("pmix tmpdir %s%chpcbench-pmix-", tmp, filepath.Separator)
+	if !strings.Contains(string(out), want) || !strings.Contains(string(out), " existed true") {
+		t.Fatalf("output does not show a PMIx folder under %s during the job:\n%s", tmp, out)
+	}
+	// ...and is gone now that the process ended.
+	left, err := filepath.Glob(filepath.Join(tmp, "hpcbench-pmix-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("the process left %q behind", left)
+	}
+}

@@ -99,8 +99,8 @@ func Launch(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t, ok := be.(interface{ pmixTmpdir() string }); ok {
-		l.job.PMIxTmpdir = t.pmixTmpdir()
+	if t, ok := be.(sharedTmpdirBackend); ok {
+		l.job.PMIxTmpdir = t.serverTmpdir()
 	}
 	return l.run(ctx, be)
 }
@@ -128,6 +128,7 @@ type launch struct {
 // abort request replaces that same rank's non-zero exit seen just before.
 type failure struct {
 	rank     int
+	kind     FailureKind
 	reason   string
 	status   int
 	fromExit time.Time // zero unless caused by a rank's exit
@@ -167,7 +168,7 @@ func (l *launch) initialised(r int, version string) {
 	}
 	l.negotiated[r] = version
 	if version != string(l.opts.PMI) {
-		l.setFailureLocked(&failure{rank: r, status: 1,
+		l.setFailureLocked(&failure{rank: r, kind: FailurePMIMismatch, status: 1,
 			reason: fmt.Sprintf("rank %d negotiated %s, not %s", r, version, l.opts.PMI)})
 	}
 }
@@ -233,7 +234,7 @@ func (l *launch) aborted(r int, code int, msg string) {
 	if status <= 0 || status > 255 {
 		status = 1
 	}
-	f := &failure{rank: r, reason: reason, status: status}
+	f := &failure{rank: r, kind: FailureAbort, reason: reason, status: status}
 	if old := l.failure; old != nil && old.rank == r && !old.fromExit.IsZero() && time.Since(old.fromExit) < abortSettle {
 		l.failure = f
 		l.notify()
@@ -247,7 +248,7 @@ func (l *launch) failed(r int, err error) {
 	if r >= 0 {
 		who = "rank " + strconv.Itoa(r)
 	}
-	l.setFailure(&failure{rank: r, status: 1, reason: fmt.Sprintf("%s: %v", who, err)})
+	l.setFailure(&failure{rank: r, kind: FailureProtocol, status: 1, reason: fmt.Sprintf("%s: %v", who, err)})
 }
 
 // rankProc is one started rank.
@@ -288,7 +289,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 		be.rankStarted(r)
 		if err != nil {
 			startErr = err
-			l.setFailure(&failure{rank: r, status: 1, reason: err.Error()})
+			l.setFailure(&failure{rank: r, kind: FailureStart, status: 1, reason: err.Error()})
 			break
 		}
 		procs[r] = p
@@ -353,7 +354,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 			checkFailure()
 		case <-timeout:
 			timeout = nil
-			l.setFailure(&failure{rank: -1, status: 1, reason: "timeout after " + opts.Timeout.String()})
+			l.setFailure(&failure{rank: -1, kind: FailureTimeout, status: 1, reason: "timeout after " + opts.Timeout.String()})
 			startKilling()
 		case <-done:
 			done = nil
@@ -361,7 +362,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				reason = "deadline exceeded"
 			}
-			l.setFailure(&failure{rank: -1, status: 1, reason: reason})
+			l.setFailure(&failure{rank: -1, kind: FailureInterrupted, status: 1, reason: reason})
 			startKilling()
 		case <-escalate:
 			escalate = nil
@@ -379,13 +380,19 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 		}
 	}
 	l.settleAbort()
-	be.close()
-	out.wait(outputDrain)
+	if cerr := be.close(); cerr != nil {
+		// Something of the server could not be taken down (libpmix did not
+		// deregister the job): the next job on it may not be clean either.
+		l.setFailure(&failure{rank: -1, kind: FailureProtocol, status: 1, reason: "PMI server: closing: " + cerr.Error()})
+	}
+	// After this no copier writes to opts.Stdout or opts.Stderr: they are
+	// the caller's again once Launch returns.
+	out.stop(outputDrain)
 	if opts.Wrapper != nil {
 		if cerr := opts.Wrapper.Cleanup(l.job); cerr != nil {
 			// The ranks are gone but the runtime kept something of
 			// them: the job cannot count as clean.
-			l.setFailure(&failure{rank: -1, status: 1, reason: "runtime cleanup: " + cerr.Error()})
+			l.setFailure(&failure{rank: -1, kind: FailureCleanup, status: 1, reason: "runtime cleanup: " + cerr.Error()})
 		}
 	}
 
@@ -398,6 +405,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 		rep.FailedRank = f.rank
 		rep.Reason = f.reason
 		rep.ExitStatus = f.status
+		rep.Failure = f.kind
 	}
 	if startErr != nil {
 		return rep, startErr
@@ -414,7 +422,7 @@ func (l *launch) recordExit(rep *Report, e rankExit, othersRunning bool) {
 	st := e.state
 	if st == nil {
 		rep.ExitCodes[r] = -1
-		l.setFailure(&failure{rank: r, status: 1, reason: fmt.Sprintf("rank %d: wait: %v", r, e.err)})
+		l.setFailure(&failure{rank: r, kind: FailureExit, status: 1, reason: fmt.Sprintf("rank %d: wait: %v", r, e.err)})
 		return
 	}
 	if ru, ok := st.SysUsage().(*syscall.Rusage); ok && ru != nil {
@@ -425,19 +433,19 @@ func (l *launch) recordExit(rep *Report, e rankExit, othersRunning bool) {
 	case ws.Signaled():
 		sig := ws.Signal()
 		rep.ExitCodes[r] = -int(sig)
-		l.setFailure(&failure{rank: r, status: 128 + int(sig), fromExit: time.Now(),
+		l.setFailure(&failure{rank: r, kind: FailureSignal, status: 128 + int(sig), fromExit: time.Now(),
 			reason: fmt.Sprintf("rank %d killed by signal %d (%v)", r, int(sig), sig)})
 	case ws.ExitStatus() != 0:
 		code := ws.ExitStatus()
 		rep.ExitCodes[r] = code
-		l.setFailure(&failure{rank: r, status: code, fromExit: time.Now(),
+		l.setFailure(&failure{rank: r, kind: FailureExit, status: code, fromExit: time.Now(),
 			reason: fmt.Sprintf("rank %d exited with code %d", r, code)})
 	default:
 		l.mu.Lock()
 		unfinished := l.negotiated[r] != "" && !l.finalizedRanks[r]
 		l.mu.Unlock()
 		if unfinished && othersRunning {
-			l.setFailure(&failure{rank: r, status: 1,
+			l.setFailure(&failure{rank: r, kind: FailureUnfinalized, status: 1,
 				reason: fmt.Sprintf("rank %d exited without calling PMI finalize while other ranks ran", r)})
 		}
 	}
@@ -523,12 +531,18 @@ func inheritedEnv() []string {
 
 // output copies the ranks' stdout and stderr line by line, so lines of
 // different ranks never interleave, optionally prefixed with "[rank] ".
+// Once stopped it writes nothing more, even where a process that escaped
+// the rank's group still holds a pipe open.
 type output struct {
-	mu     sync.Mutex
 	stdout io.Writer
 	stderr io.Writer
 	tag    bool
 	wg     sync.WaitGroup
+
+	// mu serialises writes to stdout and stderr and guards the rest.
+	mu       sync.Mutex
+	stopped  bool
+	readEnds []*os.File // the pipes the copiers read
 }
 
 func newOutput(opts Options) *output {
@@ -559,6 +573,9 @@ func (o *output) attach(cmd *exec.Cmd, r int) ([]*os.File, error) {
 		}
 		st.set(pw)
 		closeAfter = append(closeAfter, pw)
+		o.mu.Lock()
+		o.readEnds = append(o.readEnds, pr)
+		o.mu.Unlock()
 		o.wg.Add(1)
 		go o.copyLines(pr, st.dst, r)
 	}
@@ -614,6 +631,9 @@ func (o *output) copyLines(pr *os.File, dst io.Writer, r int) {
 func (o *output) emit(dst io.Writer, prefix, line []byte, lineStart bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.stopped {
+		return // Launch returned: the writers are the caller's again
+	}
 	if lineStart && prefix != nil {
 		out := make([]byte, 0, len(prefix)+len(line))
 		out = append(append(out, prefix...), line...)
@@ -623,8 +643,11 @@ func (o *output) emit(dst io.Writer, prefix, line []byte, lineStart bool) {
 	dst.Write(line)
 }
 
-// wait waits for the copiers to see the end of every pipe, at most d.
-func (o *output) wait(d time.Duration) {
+// stop waits for the copiers to see the end of every pipe, at most d, and
+// then stops them: nothing is written after it returns, and copiers still
+// blocked on a pipe that a leftover process holds open end as their pipe
+// is closed under them.
+func (o *output) stop(d time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		o.wg.Wait()
@@ -634,4 +657,11 @@ func (o *output) wait(d time.Duration) {
 	case <-done:
 	case <-time.After(d):
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stopped = true
+	for _, pr := range o.readEnds {
+		pr.Close() // a copier that already closed it gets an error here, and that is fine
+	}
+	o.readEnds = nil
 }

@@ -140,6 +140,9 @@ func TestVersionMismatchFails(t *testing.T) {
 	if rep.OK() || !strings.Contains(rep.Reason, "negotiated pmi1, not pmi2") {
 		t.Fatalf("reason %q, want a pmi1-instead-of-pmi2 failure", rep.Reason)
 	}
+	if rep.Failure != FailurePMIMismatch {
+		t.Errorf("failure kind %q, want %q", rep.Failure, FailurePMIMismatch)
+	}
 }
 
 func TestMPIAbortKillsOthers(t *testing.T) {
@@ -150,6 +153,9 @@ func TestMPIAbortKillsOthers(t *testing.T) {
 	}
 	if rep.FailedRank != 1 || rep.Reason != "rank 1 called abort with code 7" || rep.ExitStatus != 7 {
 		t.Errorf("failed rank %d, reason %q, status %d; want rank 1, abort code 7", rep.FailedRank, rep.Reason, rep.ExitStatus)
+	}
+	if rep.Failure != FailureAbort {
+		t.Errorf("failure kind %q, want %q", rep.Failure, FailureAbort)
 	}
 	// Every rank initialised (and fenced in MPI_Init) before rank 1
 	// aborted; the others must be gone within a second of that.
@@ -168,6 +174,9 @@ func TestSegfaultingRank(t *testing.T) {
 	rep, out, errOut := launchTest(t, Options{Ranks: 3, Argv: []string{prog}})
 	if rep.FailedRank != 1 || !strings.HasPrefix(rep.Reason, "rank 1 killed by signal 11") {
 		t.Fatalf("failed rank %d, reason %q; want rank 1 killed by signal 11\n%s%s", rep.FailedRank, rep.Reason, out, errOut)
+	}
+	if rep.Failure != FailureSignal {
+		t.Errorf("failure kind %q, want %q", rep.Failure, FailureSignal)
 	}
 	if rep.ExitCodes[1] != -11 || rep.ExitStatus != 128+11 {
 		t.Errorf("rank 1 exit %d, status %d; want -11 and 139", rep.ExitCodes[1], rep.ExitStatus)
@@ -211,6 +220,9 @@ func TestTimeoutKillsHungJob(t *testing.T) {
 	if rep.Reason != "timeout after 3s" || rep.FailedRank != -1 || rep.ExitStatus != 1 {
 		t.Fatalf("reason %q, failed rank %d, status %d; want a timeout\n%s%s", rep.Reason, rep.FailedRank, rep.ExitStatus, out, errOut)
 	}
+	if rep.Failure != FailureTimeout {
+		t.Errorf("failure kind %q, want %q", rep.Failure, FailureTimeout)
+	}
 	pids := pidsIn(out)
 	if len(pids) != 2 {
 		t.Fatalf("want 2 started ranks, output:\n%s%s", out, errOut)
@@ -234,6 +246,9 @@ func TestInterruptedByContext(t *testing.T) {
 	}
 	if rep.Reason != "interrupted" {
 		t.Fatalf("reason %q, want interrupted", rep.Reason)
+	}
+	if rep.Failure != FailureInterrupted {
+		t.Errorf("failure kind %q, want %q", rep.Failure, FailureInterrupted)
 	}
 	assertGone(t, pidsIn(stdout.String()))
 }
@@ -477,5 +492,33 @@ func TestWrapperAppliedAndCleanedUp(t *testing.T) {
 	rep, _, _ = launchTest(t, Options{Ranks: 2, Wrapper: w2, Argv: []string{"sh", "-c", "exit 4"}})
 	if rep.OK() || w2.cleanups != 1 {
 		t.Errorf("failed job: reason %q, cleanups %d", rep.Reason, w2.cleanups)
+	}
+}
+
+// A rank that leaves a background process holding its stdout keeps the
+// pipe open past the output drain; whatever that process writes later must
+// not reach the caller's writer once Launch returned (the writer is then
+// the caller's alone: a plain bytes.Buffer here, so that go test -race
+// reports a late write).
+func TestNoOutputAfterLaunchReturns(t *testing.T) {
+	const late = outputDrain + time.Second
+	script := fmt.Sprintf(`(sleep %g; echo late) & echo early`, late.Seconds())
+	var stdout bytes.Buffer
+	start := time.Now()
+	rep, err := Launch(context.Background(), Options{Ranks: 1, Argv: []string{"sh", "-c", script}, Stdout: &stdout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatal(rep.Reason)
+	}
+	atReturn := stdout.String()
+	if atReturn != "early\n" {
+		t.Fatalf("output at return %q, want %q", atReturn, "early\n")
+	}
+	// Past the moment the leftover process writes.
+	time.Sleep(time.Until(start.Add(late + time.Second)))
+	if got := stdout.String(); got != atReturn {
+		t.Errorf("output changed after Launch returned: %q, then %q", atReturn, got)
 	}
 }

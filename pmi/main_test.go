@@ -1,6 +1,8 @@
 package pmi
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +24,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(fakeRankEnv); mode != "" {
 		os.Exit(fakeRank(mode))
 	}
+	if prog := os.Getenv(PMIxProcessEnv); prog != "" {
+		os.Exit(pmixProcess(prog))
+	}
 	dir, err := os.MkdirTemp("", "hpcbench-pmi-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -30,8 +35,52 @@ func TestMain(m *testing.M) {
 	programDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	if err := Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	os.Exit(code)
 }
+
+// PMIxProcessEnv makes the test binary a process that runs one PMIx job of
+// the MPI program the variable names, at 2 ranks, and then ends as
+// hpcbench's main does, with Shutdown (see TestPMIxProcessLeavesNoFolder).
+const PMIxProcessEnv = "HPCBENCH_PMI_PMIX_PROCESS"
+
+// pmixProcess is that process. It prints the ranks' output, the PMIx
+// tmpdir the job had and whether it existed during the job.
+func pmixProcess(prog string) int {
+	w := &tmpdirWrapper{}
+	var out bytes.Buffer
+	rep, err := Launch(context.Background(), Options{Ranks: 2, PMI: PMIx, Argv: []string{prog},
+		Timeout: 2 * time.Minute, Stdout: &out, Stderr: &out, Wrapper: w})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pmix process:", err)
+		return 2
+	}
+	os.Stdout.Write(out.Bytes())
+	if !rep.OK() {
+		fmt.Fprintln(os.Stderr, "pmix process: launch failed:", rep.Reason)
+		return 3
+	}
+	_, statErr := os.Stat(w.tmpdir)
+	fmt.Printf("pmix tmpdir %s existed %v\n", w.tmpdir, statErr == nil)
+	if err := Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, "pmix process:", err)
+		return 4
+	}
+	return 0
+}
+
+// tmpdirWrapper changes no rank and keeps the PMIx tmpdir of the job.
+type tmpdirWrapper struct{ tmpdir string }
+
+func (w *tmpdirWrapper) Channel() Channel { return ChannelFD }
+func (w *tmpdirWrapper) WrapRank(job Job, _ *RankCommand) error {
+	w.tmpdir = job.PMIxTmpdir // ranks are started one at a time
+	return nil
+}
+func (w *tmpdirWrapper) Cleanup(Job) error { return nil }
 
 // fakeRank runs one misbehaving rank. Rank 0 misbehaves as mode says;
 // the other ranks init properly and wait in a barrier or fence for the

@@ -337,17 +337,6 @@ func TestUnavailableBinary(t *testing.T) {
 	}
 }
 
-func TestRequirePMI(t *testing.T) {
-	ok := &pmi.Report{JobID: "x", Ranks: 2, Negotiated: []string{"pmi1", "pmi1"}}
-	if err := RequirePMI(ok); err != nil {
-		t.Error(err)
-	}
-	bad := &pmi.Report{JobID: "x", Ranks: 3, Negotiated: []string{"pmi1", "", "pmi1"}}
-	if err := RequirePMI(bad); !errors.Is(err, ErrSingleton) || !strings.Contains(err.Error(), "rank(s) 1 of 3") {
-		t.Errorf("RequirePMI = %v", err)
-	}
-}
-
 func TestDescribe(t *testing.T) {
 	got := Describe(map[string]string{"runtime": "docker", "layout": "per-rank", "network": "host", "ipc": "host", "pmi_channel": "tcp"})
 	if got != "docker per-rank, host network, host IPC, PMI over tcp" {

@@ -50,7 +50,7 @@ func checkHello(t *testing.T, res launchResult, flavour pmi.Flavour, n int) {
 	if !res.rep.OK() {
 		t.Fatalf("launch failed: %s\nstdout:\n%s\nstderr:\n%s", res.rep.Reason, res.stdout, res.stderr)
 	}
-	if err := RequirePMI(res.rep); err != nil {
+	if err := pmi.RequireWorld(res.rep, ""); err != nil {
 		t.Fatal(err)
 	}
 	for r, v := range res.rep.Negotiated {
@@ -219,7 +219,7 @@ func TestConformancePerNode(t *testing.T) {
 // TestConformanceMissingPMIIsCaught: a rank without PMI variables runs as a
 // singleton and exits 0. Every wrapper refuses to start such a rank; a rank
 // that loses them inside the container anyway (here "env -u", as an
-// entrypoint that resets the environment would) is caught by RequirePMI.
+// entrypoint that resets the environment would) is caught by pmi.RequireWorld.
 func TestConformanceMissingPMIIsCaught(t *testing.T) {
 	for _, name := range allRuntimes {
 		t.Run(name, func(t *testing.T) {
@@ -251,9 +251,9 @@ func TestConformanceMissingPMIIsCaught(t *testing.T) {
 			if !strings.Contains(res.stdout, "of 1 sum 0") {
 				t.Fatalf("expected singleton ranks without PMI; stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 			}
-			err = RequirePMI(res.rep)
-			if !errors.Is(err, ErrSingleton) {
-				t.Fatalf("RequirePMI on a run of singletons: %v (report ok=%v reason=%q negotiated=%q)", err, res.rep.OK(), res.rep.Reason, res.rep.Negotiated)
+			err = pmi.RequireWorld(res.rep, "")
+			if !errors.Is(err, pmi.ErrSingleton) {
+				t.Fatalf("RequireWorld on a run of singletons: %v (report ok=%v reason=%q negotiated=%q)", err, res.rep.OK(), res.rep.Reason, res.rep.Negotiated)
 			}
 			t.Logf("caught: %v (launcher: ok=%v %q)", err, res.rep.OK(), res.rep.Reason)
 		})

@@ -1,7 +1,6 @@
 package runtimes
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -387,27 +386,4 @@ func placeNode(job pmi.Job, spec Spec, cmd *pmi.RankCommand) (rankPlacement, err
 	binds = append(binds, spec.Binds...)
 	p.binds = normalizeBinds(binds)
 	return p, nil
-}
-
-// ErrSingleton: a rank ran without speaking PMI, so MPI started it as a
-// world of its own and whatever it measured is not the job's.
-var ErrSingleton = errors.New("rank never spoke PMI (it ran as a singleton)")
-
-// RequirePMI fails a report in which some rank never negotiated PMI, even
-// though every rank exited 0: the world-size guard for runs whose PMI
-// variables were lost on the way into a container.
-func RequirePMI(rep *pmi.Report) error {
-	if rep == nil {
-		return nil
-	}
-	var missing []string
-	for r := 0; r < rep.Ranks; r++ {
-		if r >= len(rep.Negotiated) || rep.Negotiated[r] == "" {
-			missing = append(missing, strconv.Itoa(r))
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("job %s: %w: rank(s) %s of %d", rep.JobID, ErrSingleton, strings.Join(missing, ", "), rep.Ranks)
-	}
-	return nil
 }

@@ -1,18 +1,15 @@
 package slurm
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/hpcbench/hpcbench/pmi"
@@ -103,7 +100,7 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	}
 	defer w.Cleanup(job)
 	cmd := &pmi.RankCommand{Rank: rank, Argv: opts.Argv, Dir: wd, CPU: -1}
-	var relay *pmiRelay
+	var relay *pmi.Relay
 	if opts.PMI != pmi.PMIx {
 		fd, err := strconv.Atoi(get("PMI_FD"))
 		if err != nil || fd < 0 {
@@ -112,12 +109,12 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 		syscall.CloseOnExec(fd)
 		sock := os.NewFile(uintptr(fd), "PMI_FD")
 		if job.Channel == pmi.ChannelTCP {
-			relay, err = newPMIRelay(sock, rank, size)
+			relay, err = pmi.NewRelay(sock, rank, size)
 			if err != nil {
 				return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)
 			}
 			defer relay.Close()
-			cmd.Env = append(without(env, "PMI_FD"), "PMI_PORT="+relay.Addr(), "PMI_ID="+strconv.Itoa(rank))
+			cmd.Env = append(without(env, "PMI_FD"), relay.Env()...)
 		} else {
 			cmd.Env = append(without(env, "PMI_FD"), "PMI_FD=3")
 			cmd.ExtraFiles = []*os.File{sock}
@@ -137,8 +134,9 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	if err := x.Start(); err != nil {
 		return 1, fmt.Errorf("slurm task: rank %d: %s: %w", rank, cmd.Argv[0], err)
 	}
+	relayDone := make(chan error, 1)
 	if relay != nil {
-		go relay.Serve()
+		go func() { relayDone <- relay.Serve() }()
 	}
 	// srun signals its tasks on cancel and time limit; pass that on to the
 	// runtime's client, which stops the container.
@@ -147,15 +145,35 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	defer signal.Stop(sigs)
 	waited := make(chan error, 1)
 	go func() { waited <- x.Wait() }()
+	done := ctx.Done()
 	for {
 		select {
 		case s := <-sigs:
 			x.Process.Signal(s)
-		case <-ctx.Done():
+		case <-done:
+			// Once is enough: a closed channel would be ready forever.
+			done = nil
 			x.Process.Signal(syscall.SIGTERM)
 		case err := <-waited:
-			return exitStatus(x, err), nil
+			status := exitStatus(x, err)
+			if status != 0 {
+				reportRelay(opts.Stderr, rank, relayDone)
+			}
+			return status, nil
 		}
+	}
+}
+
+// reportRelay writes why the PMI relay ended, if it ended with an error,
+// as the reason a rank failed may be there. It runs after the rank exited,
+// when nothing else writes to w any more.
+func reportRelay(w io.Writer, rank int, relayDone <-chan error) {
+	select {
+	case err := <-relayDone:
+		if err != nil && w != nil {
+			fmt.Fprintf(w, "slurm task: rank %d: %v\n", rank, err)
+		}
+	default: // still relaying, or no relay
 	}
 }
 
@@ -189,56 +207,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// pmiRelay bridges a rank that can only reach PMI over TCP (PMI_PORT) to
-// Slurm's PMI_FD socket. With PMI_ID set, a PMI-1 client opens with
-// "cmd=initack pmiid=N", which Slurm's fd server does not expect: the relay
-// answers it with the rank and size srun gave, then copies bytes both ways.
-type pmiRelay struct {
-	ln         net.Listener
-	sock       *os.File
-	rank, size int
-	once       sync.Once
-}
-
-func newPMIRelay(sock *os.File, rank, size int) (*pmiRelay, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("PMI relay: %w", err)
-	}
-	return &pmiRelay{ln: ln, sock: sock, rank: rank, size: size}, nil
-}
-
-func (r *pmiRelay) Addr() string { return r.ln.Addr().String() }
-
-// Serve relays the first connection; a rank opens one PMI connection.
-func (r *pmiRelay) Serve() {
-	conn, err := r.ln.Accept()
-	if err != nil {
-		return
-	}
-	r.ln.Close()
-	defer conn.Close()
-	br := bufio.NewReader(conn)
-	first, err := br.ReadString('\n')
-	if err != nil {
-		return
-	}
-	if strings.HasPrefix(strings.TrimSpace(first), "cmd=initack") {
-		fmt.Fprintf(conn, "cmd=initack\ncmd=set size=%d\ncmd=set rank=%d\ncmd=set debug=0\n", r.size, r.rank)
-	} else if _, err := io.WriteString(r.sock, first); err != nil {
-		return
-	}
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(r.sock, br); done <- struct{}{} }()
-	go func() { io.Copy(conn, r.sock); done <- struct{}{} }()
-	<-done
-}
-
-func (r *pmiRelay) Close() {
-	r.once.Do(func() {
-		r.ln.Close()
-		r.sock.Close()
-	})
 }

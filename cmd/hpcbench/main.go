@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/urfave/cli/v2"
 )
 
@@ -77,21 +78,34 @@ Flags may be given before or after the arguments.`,
 }
 
 func main() {
+	code := run()
+	// A launch's PMIx server lives as long as the process: finalise it and
+	// remove its folder however the verb ended. The verbs that launch turn
+	// SIGINT and SIGTERM into a cancelled context and return through here.
+	if err := pmi.Shutdown(); err != nil {
+		fmt.Fprintf(os.Stderr, "hpcbench: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// run runs the verb the command line names and returns the exit status.
+func run() int {
 	app := newApp()
 	args, err := reorderArgs(app, os.Args)
 	if err == nil {
 		err = app.Run(args)
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "hpcbench: %v\n", err)
-		var ee *exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		var ce cli.ExitCoder
-		if errors.As(err, &ce) && ce.ExitCode() != 0 {
-			os.Exit(ce.ExitCode())
-		}
-		os.Exit(1)
+	if err == nil {
+		return 0
 	}
+	fmt.Fprintf(os.Stderr, "hpcbench: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var ce cli.ExitCoder
+	if errors.As(err, &ce) && ce.ExitCode() != 0 {
+		return ce.ExitCode()
+	}
+	return 1
 }
