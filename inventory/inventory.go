@@ -14,12 +14,12 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/sentinel"
 )
 
 // DefaultTimeout bounds each probe when Options.Timeout is zero.
@@ -233,9 +233,9 @@ func (inv *Inventory) PMIOf(mpi string) (flavours []pmi.Flavour, detected bool) 
 
 // Errors RuntimeStatus wraps.
 var (
-	ErrNotInstalled     = errors.New("not installed")
-	ErrEngineNotRunning = errors.New("engine does not answer")
-	ErrUnknownRuntime   = errors.New("unknown runtime")
+	ErrNotInstalled     = sentinel.ErrNotInstalled
+	ErrEngineNotRunning = sentinel.ErrEngineNotRunning
+	ErrUnknownRuntime   = sentinel.ErrUnknownRuntime
 )
 
 // runtimeBinaries maps a runtime name used in configs to the binaries

@@ -20,7 +20,6 @@ package matrix
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -34,6 +33,7 @@ import (
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/runtimes"
+	"github.com/hpcbench/hpcbench/sentinel"
 )
 
 // Options describe one matrix run.
@@ -87,7 +87,7 @@ func (s *Summary) String() string {
 }
 
 // ErrInterrupted is returned when the context was cancelled mid-study.
-var ErrInterrupted = errors.New("interrupted")
+var ErrInterrupted = sentinel.ErrInterrupted
 
 // Run runs the study the options describe.
 func Run(ctx context.Context, opts Options) (*Summary, error) {

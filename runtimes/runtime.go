@@ -51,16 +51,17 @@ import (
 	"strings"
 
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/sentinel"
 )
 
 // Errors a caller can tell apart with errors.Is.
 var (
 	// ErrUnavailable: the runtime is not installed, or its engine does not answer.
-	ErrUnavailable = errors.New("runtime unavailable")
+	ErrUnavailable = sentinel.ErrUnavailable
 	// ErrUnknownRuntime: no adapter has that name.
-	ErrUnknownRuntime = errors.New("unknown runtime")
+	ErrUnknownRuntime = sentinel.ErrUnknownRuntime
 	// ErrImageNotFound: the image is neither in hpcbench's store nor known to the runtime.
-	ErrImageNotFound = errors.New("image not found")
+	ErrImageNotFound = sentinel.ErrImageNotFound
 	// ErrLayout: the runtime does not support the layout asked for.
 	ErrLayout = errors.New("layout not supported")
 	// ErrMissingPMI: a rank's environment lacks the PMI variables it needs;

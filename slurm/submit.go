@@ -17,6 +17,7 @@ import (
 	"github.com/hpcbench/hpcbench/buildinfo"
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/sentinel"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -56,7 +57,7 @@ func (s *Summary) String() string {
 
 // ErrInterrupted: the watch was interrupted; the jobs go on, and
 // "hpcbench slurm collect" imports them later.
-var ErrInterrupted = errors.New("interrupted")
+var ErrInterrupted = sentinel.ErrInterrupted
 
 // Submit generates the scripts, submits each with "sbatch --parsable",
 // watches the jobs until each has ended (its exit-status file appeared, or
