@@ -203,7 +203,7 @@ func bindFlag(binds []string, ro map[string]bool) []string {
 	return []string{"--bind", strings.Join(specs, ",")}
 }
 
-func (a *apptainer) Wrapper(spec Spec) (Wrapper, error) {
+func (a *apptainer) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	spec, err := perRankSpec("apptainer", spec)
 	if err != nil {
 		return nil, err
@@ -211,10 +211,10 @@ func (a *apptainer) Wrapper(spec Spec) (Wrapper, error) {
 	if spec.Image.Ref == "" {
 		return nil, fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
-	return &apptainerWrapper{a: a, spec: spec}, nil
+	return &apptainerWrapper{a: a, spec: spec, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
-func (a *apptainer) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (a *apptainer) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
@@ -233,7 +233,7 @@ func (a *apptainer) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
 
 // Cleanup has nothing to do: without a daemon, the container is the
 // process the launcher started and reaped.
-func (a *apptainer) Cleanup(pmi.Job) error { return nil }
+func (a *apptainer) Cleanup(context.Context, pmi.Job) error { return nil }
 
 type apptainerWrapper struct {
 	a    *apptainer

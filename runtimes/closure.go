@@ -197,6 +197,8 @@ func insideAny(p string, dirs []string) bool {
 // rank's bind mounts (read-only). The ldd walk runs once per wrapper, not
 // once per rank; a wrapper embeds one.
 type hostLibBinds struct {
+	// ctx bounds the ldd walk: the one the wrapper was made with.
+	ctx  context.Context
 	mu   sync.Mutex
 	libs []string
 }
@@ -211,7 +213,11 @@ func (h *hostLibBinds) add(spec Spec, job pmi.Job, binds []string) ([]string, ma
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.libs == nil {
-		libs, err := hostMPIBinds(context.Background(), mpiOf(spec, job))
+		ctx := h.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		libs, err := hostMPIBinds(ctx, mpiOf(spec, job))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -32,7 +32,7 @@ func perRankLayouts(rt Runtime) []Layout {
 
 func wrapperFor(t *testing.T, rt Runtime, mpi string, layout Layout) Wrapper {
 	t.Helper()
-	w, err := rt.Wrapper(specFor(t, rt, mpi, layout))
+	w, err := rt.Wrapper(context.Background(), specFor(t, rt, mpi, layout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestConformancePerNode(t *testing.T) {
 					job := pmi.Job{ID: newJobID(t), Ranks: 2, PMI: mpiFlavour[mpi]}
 					cmd := &pmi.RankCommand{Argv: []string{self, "launch", "-n", "2", "--pmi", string(mpiFlavour[mpi]),
 						"--report", report, "--timeout", "2m", "--", probe(t, mpi), "hello"}, Env: os.Environ(), Dir: dir, CPU: -1}
-					if err := rt.WrapNode(spec, job, cmd); err != nil {
+					if err := rt.WrapNode(context.Background(), spec, job, cmd); err != nil {
 						t.Fatal(err)
 					}
 					c := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
@@ -205,7 +205,7 @@ func TestConformancePerNode(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkHello(t, launchResult{rep: &rep, stdout: string(out)}, mpiFlavour[mpi], 2)
-					if err := rt.Cleanup(job); err != nil {
+					if err := rt.Cleanup(context.Background(), job); err != nil {
 						t.Error(err)
 					}
 					requireNoLeftovers(t, rt, job.ID)
@@ -228,7 +228,7 @@ func TestConformanceMissingPMIIsCaught(t *testing.T) {
 			// The program is not argv[0] here; bind its folder explicitly
 			// (an OCI bundle's /tmp is a fresh tmpfs).
 			spec.Binds = []string{filepath.Dir(probe(t, "mpich"))}
-			w, err := rt.Wrapper(spec)
+			w, err := rt.Wrapper(context.Background(), spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,8 +288,8 @@ func TestLeftoversAfterKilledLauncher(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			defer e.removeJob(jobLive)
-			defer e.removeJob(jobDead)
+			defer e.removeJob(context.Background(), jobLive)
+			defer e.removeJob(context.Background(), jobDead)
 			removed, err := rt.(LeftoverCleaner).CleanupLeftovers(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -375,7 +375,7 @@ func TestConformanceRuntimeFlags(t *testing.T) {
 			if name == "oci" {
 				spec.Flags = []string{"--no-new-keyring"}
 			}
-			w, err := rt.Wrapper(spec)
+			w, err := rt.Wrapper(context.Background(), spec)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -195,7 +195,7 @@ func envArgs(names []string) []string {
 	return args
 }
 
-func (e *engine) Wrapper(spec Spec) (Wrapper, error) {
+func (e *engine) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	spec, err := perRankSpec(e.name, spec)
 	if err != nil {
 		return nil, err
@@ -206,7 +206,7 @@ func (e *engine) Wrapper(spec Spec) (Wrapper, error) {
 	if err := checkFlags(e.name, spec.Flags, detachFlags); err != nil {
 		return nil, err
 	}
-	return &engineWrapper{e: e.withCommand(spec.Command), spec: spec, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{}}, nil
+	return &engineWrapper{e: e.withCommand(spec.Command), spec: spec, ctx: ctx, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{}, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
 // withCommand is e running the executable command ("" keeps e's own).
@@ -223,6 +223,8 @@ func (e *engine) withCommand(command string) *engine {
 type engineWrapper struct {
 	e    *engine
 	spec Spec
+	// ctx is the one the wrapper was made with; Cleanup runs under it.
+	ctx context.Context
 
 	mu sync.Mutex
 	// jobDirs holds, per job, the temporary folder of its ranks' --cidfile
@@ -345,7 +347,7 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 	dir := w.jobDirs[job.ID]
 	delete(w.jobDirs, job.ID)
 	w.mu.Unlock()
-	err := w.e.removeJob(job.ID)
+	err := w.e.removeJob(w.ctx, job.ID)
 	if dir != "" {
 		// After the containers are gone: a client still starting one may
 		// write its cidfile until then.
@@ -356,7 +358,7 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 	return err
 }
 
-func (e *engine) Cleanup(job pmi.Job) error { return e.removeJob(job.ID) }
+func (e *engine) Cleanup(ctx context.Context, job pmi.Job) error { return e.removeJob(ctx, job.ID) }
 
 // removeStaleTempDirs removes runtime's temporary folders
 // ("hpcbench-<runtime>-<pid>-XXXX") whose hpcbench is gone.
@@ -376,8 +378,8 @@ func removeStaleTempDirs(runtime string) {
 // removeJob removes every container labelled with jobID. A container whose
 // client was killed while it was being created can appear a moment later,
 // so a removal is followed by one more look.
-func (e *engine) removeJob(jobID string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+func (e *engine) removeJob(ctx context.Context, jobID string) error {
+	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	for round := 0; round < 3; round++ {
 		ids, err := e.listContainers(ctx, LabelJob+"="+jobID)
@@ -440,7 +442,7 @@ func (e *engine) CleanupLeftovers(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func (e *engine) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (e *engine) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("%s: %w: the spec names no image (call Prepare first)", e.name, ErrImageNotFound)
 	}

@@ -297,6 +297,6 @@ func requireNoLeftovers(t testing.TB, rt Runtime, jobID string) {
 	t.Helper()
 	if left := leftovers(t, rt, jobID); len(left) > 0 {
 		t.Errorf("%s kept %d container(s) of job %s after the launch: %v", rt.Name(), len(left), jobID, left)
-		_ = rt.Cleanup(pmi.Job{ID: jobID})
+		_ = rt.Cleanup(context.Background(), pmi.Job{ID: jobID})
 	}
 }

@@ -47,7 +47,7 @@ func noContainer(spec Spec) error {
 	return nil
 }
 
-func (native) Wrapper(spec Spec) (Wrapper, error) {
+func (native) Wrapper(_ context.Context, spec Spec) (Wrapper, error) {
 	if err := noContainer(spec); err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (native) Wrapper(spec Spec) (Wrapper, error) {
 
 // WrapNode leaves the node launch as it is: natively, "hpcbench launch"
 // simply runs on the host.
-func (native) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (native) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if err := noContainer(spec); err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (native) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	return nil
 }
 
-func (native) Cleanup(pmi.Job) error { return nil }
+func (native) Cleanup(context.Context, pmi.Job) error { return nil }
 
 type nativeWrapper struct{ spec Spec }
 

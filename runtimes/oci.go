@@ -101,7 +101,7 @@ func (o *ociRuntime) Prepare(_ context.Context, image string) (ImageInfo, error)
 	return ImageInfo{Ref: m.Rootfs, Digest: m.RootfsDigest, Meta: map[string]string{"store": m.Dir}}, nil
 }
 
-func (o *ociRuntime) Wrapper(spec Spec) (Wrapper, error) {
+func (o *ociRuntime) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	spec, err := perRankSpec("oci", spec)
 	if err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func (o *ociRuntime) Wrapper(spec Spec) (Wrapper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ociWrapper{o: o, bin: orDefault(spec.Command, o.binary()), spec: spec, bundles: dir}, nil
+	return &ociWrapper{o: o, bin: orDefault(spec.Command, o.binary()), spec: spec, bundles: dir, ctx: ctx, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
 // ociRefusedFlags are the "crun run"/"runc run" options hpcbench sets
@@ -225,6 +225,8 @@ type ociWrapper struct {
 	bin     string
 	spec    Spec
 	bundles string
+	// ctx is the one the wrapper was made with; Cleanup runs under it.
+	ctx context.Context
 
 	libs hostLibBinds
 }
@@ -273,15 +275,19 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	return nil
 }
 
-func (w *ociWrapper) Cleanup(job pmi.Job) error { return ociCleanup(w.bin, job) }
+func (w *ociWrapper) Cleanup(job pmi.Job) error { return ociCleanup(w.ctx, w.bin, job) }
 
 // Cleanup deletes job's containers and this process's bundles of it.
-func (o *ociRuntime) Cleanup(job pmi.Job) error { return ociCleanup(o.binary(), job) }
+func (o *ociRuntime) Cleanup(ctx context.Context, job pmi.Job) error {
+	return ociCleanup(ctx, o.binary(), job)
+}
 
 // ociCleanup deletes job's containers known to the OCI runtime bin (each
 // runtime keeps its own state) and this process's bundles of it.
-func ociCleanup(bin string, job pmi.Job) error {
-	_, err := ociDeleteMatching(bin, func(id, bundle string) bool {
+func ociCleanup(ctx context.Context, bin string, job pmi.Job) error {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	_, err := ociDeleteMatching(ctx, bin, func(id, bundle string) bool {
 		return strings.HasPrefix(id, "hpcbench-"+job.ID+"-")
 	})
 	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "hpcbench-oci-"+strconv.Itoa(os.Getpid())+"-*", "hpcbench-"+job.ID+"-*"))
@@ -292,9 +298,9 @@ func ociCleanup(bin string, job pmi.Job) error {
 	return err
 }
 
-func ociDeleteMatching(bin string, match func(id, bundle string) bool) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
+// ociDeleteMatching deletes the containers of the OCI runtime bin for which
+// match is true; ctx bounds it.
+func ociDeleteMatching(ctx context.Context, bin string, match func(id, bundle string) bool) ([]string, error) {
 	out, err := runTool(ctx, nil, bin, "list")
 	if err != nil {
 		return nil, fmt.Errorf("oci: listing containers: %w", err)
@@ -324,9 +330,11 @@ func ociDeleteMatching(bin string, match func(id, bundle string) bool) ([]string
 
 // CleanupLeftovers deletes hpcbench's containers whose hpcbench is gone,
 // recognised by their bundle folder "hpcbench-oci-<pid>-...".
-func (o *ociRuntime) CleanupLeftovers(context.Context) ([]string, error) {
+func (o *ociRuntime) CleanupLeftovers(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
 	var bundles []string
-	ids, err := ociDeleteMatching(o.binary(), func(id, bundle string) bool {
+	ids, err := ociDeleteMatching(ctx, o.binary(), func(id, bundle string) bool {
 		if !strings.HasPrefix(id, "hpcbench-") {
 			return false
 		}
@@ -357,7 +365,7 @@ func bundleOwner(bundle string) int {
 	return 0
 }
 
-func (o *ociRuntime) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (o *ociRuntime) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}

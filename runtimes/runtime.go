@@ -158,16 +158,21 @@ type Runtime interface {
 	// build", or an image the runtime already has (a SIF path, a local
 	// Docker/Podman image, a root filesystem folder).
 	Prepare(ctx context.Context, image string) (ImageInfo, error)
-	// Wrapper returns the per-rank wrapper for spec (layouts per-rank and bind).
-	Wrapper(spec Spec) (Wrapper, error)
+	// Wrapper returns the per-rank wrapper for spec (layouts per-rank and
+	// bind). ctx bounds the commands the wrapper runs for the job (the
+	// bind layout's ldd walk, removing containers); it must outlive the
+	// job's ranks.
+	Wrapper(ctx context.Context, spec Spec) (Wrapper, error)
 	// WrapNode rewrites cmd, a whole "hpcbench launch ... --report FILE"
 	// command line, to run inside one container holding all of job's
 	// ranks (layout per-node).
-	WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
+	WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
 	// Cleanup removes whatever job left in this runtime (its per-rank or
 	// per-node containers), after its processes ended or were killed. It
-	// is safe to call twice.
-	Cleanup(job pmi.Job) error
+	// is safe to call twice, and still removes the containers when ctx is
+	// already cancelled (an interrupted run): only ctx's values are kept,
+	// under a time limit of its own.
+	Cleanup(ctx context.Context, job pmi.Job) error
 }
 
 // PeakMemory is implemented by wrappers that can tell a rank's peak memory

@@ -381,8 +381,8 @@ func (ir *imageResolver) resolve(ctx context.Context, c configs.Cell) resolvedIm
 		r.info, err = rt.Prepare(ctx, c.Image)
 		if err == nil {
 			spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
-			if _, err = rt.Wrapper(spec); err == nil {
-				r.choices = wrapperChoices(rt, spec)
+			if _, err = rt.Wrapper(ctx, spec); err == nil {
+				r.choices = wrapperChoices(ctx, rt, spec)
 			}
 		}
 	}
@@ -393,8 +393,8 @@ func (ir *imageResolver) resolve(ctx context.Context, c configs.Cell) resolvedIm
 
 // wrapperChoices are the runtime wrapper's choices, as the tasks will make
 // them.
-func wrapperChoices(rt runtimes.Runtime, spec runtimes.Spec) map[string]string {
-	w, err := rt.Wrapper(spec)
+func wrapperChoices(ctx context.Context, rt runtimes.Runtime, spec runtimes.Spec) map[string]string {
+	w, err := rt.Wrapper(ctx, spec)
 	if err != nil {
 		return nil
 	}

@@ -223,7 +223,7 @@ func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
 			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: removed %d leftover container(s): %s\n", len(names), strings.Join(names, ", "))
 		}
 	}
-	w, err := rt.Wrapper(runtimes.Spec{Layout: layout, Image: info, MPI: c.String("mpi"),
+	w, err := rt.Wrapper(ctx, runtimes.Spec{Layout: layout, Image: info, MPI: c.String("mpi"),
 		Command: c.String("runtime-command"), Flags: flags})
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
