@@ -60,7 +60,7 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // unavailable wraps a probe failure in ErrUnavailable.
 func unavailable(name string, err error) error {
 	if errors.Is(err, exec.ErrNotFound) {
-		return fmt.Errorf("%s: %w: not installed (not found in PATH)", name, ErrUnavailable)
+		return fmt.Errorf("%s: %w: %w (not found in PATH)", name, ErrUnavailable, ErrNotInstalled)
 	}
 	return fmt.Errorf("%s: %w: %v", name, ErrUnavailable, err)
 }

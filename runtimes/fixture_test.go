@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -45,7 +46,7 @@ var (
 	hpcbenchMu sync.Mutex
 	hpcbench   string
 	hpcbenchE  error
-	images     = map[string]*Manifest{}
+	testImages = map[string]*images.Manifest{}
 	imageErrs  = map[string]error{}
 )
 
@@ -133,7 +134,7 @@ func buildHpcbench() (string, error) {
 // testImage builds (once per test binary; the store skips unchanged
 // inputs across runs) the minimal image for mpi holding the probe, the
 // EP and pingpong kernels where built, and hpcbench.
-func testImage(t testing.TB, mpi string, withoutMPI bool) *Manifest {
+func testImage(t testing.TB, mpi string, withoutMPI bool) *images.Manifest {
 	t.Helper()
 	name := "hpcbench-test-" + mpi
 	if withoutMPI {
@@ -152,7 +153,7 @@ func testImage(t testing.TB, mpi string, withoutMPI bool) *Manifest {
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if m := images[name]; m != nil {
+	if m := testImages[name]; m != nil {
 		return m
 	}
 	if err := imageErrs[name]; err != nil {
@@ -167,17 +168,40 @@ func testImage(t testing.TB, mpi string, withoutMPI bool) *Manifest {
 	}
 	var log bytes.Buffer
 	start := time.Now()
-	m, err := BuildImage(context.Background(), BuildOptions{
+	m, err := buildTestImage(context.Background(), images.BuildOptions{
 		Name: name, MPI: mpi, Minimal: true, WithoutMPI: withoutMPI,
-		Binaries: bins, Runtimes: rts, Log: &log,
-	})
+		Binaries: bins, Log: &log,
+	}, rts)
 	if err != nil {
 		imageErrs[name] = fmt.Errorf("building test image %s: %v\n%s", name, err, log.String())
 		t.Fatal(imageErrs[name])
 	}
 	t.Logf("image %s (%v): %s", name, time.Since(start).Round(time.Millisecond), strings.TrimSpace(log.String()))
-	images[name] = m
+	testImages[name] = m
 	return m
+}
+
+// buildTestImage builds the root filesystem and imports it into the
+// runtimes named, as package imagebuild does (which this package's tests
+// cannot import: it imports runtimes).
+func buildTestImage(ctx context.Context, opts images.BuildOptions, names []string) (*images.Manifest, error) {
+	m, rebuilt, err := images.BuildRootfs(ctx, &opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		rt, err := Get(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := rt.(Importer).ImportRootfs(ctx, m, rebuilt, opts.Log); err != nil {
+			return nil, err
+		}
+		if err := opts.Store.Save(m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

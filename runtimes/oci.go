@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/pmi"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -51,11 +52,7 @@ func (o *ociRuntime) binary() string {
 			o.bin = b
 			return
 		}
-		order := []string{"crun", "runc"}
-		if !unifiedCgroups() {
-			order = []string{"runc", "crun"}
-		}
-		for _, n := range order {
+		for _, n := range ociPrograms() {
 			if p, err := exec.LookPath(n); err == nil {
 				o.bin = p
 				return
@@ -66,18 +63,49 @@ func (o *ociRuntime) binary() string {
 	return o.bin
 }
 
-func (o *ociRuntime) Detect(ctx context.Context) (string, error) {
-	if !isRoot() {
-		return "", fmt.Errorf("oci: %w: bundles are run as root only (a rootless bundle needs a user namespace mapping hpcbench does not write)", ErrUnavailable)
+// ociPrograms are the OCI runtimes tried, in order: crun, else runc; on
+// hosts with cgroups v1 or hybrid, runc first (crun refuses: "cgroups in
+// hybrid mode not supported").
+func ociPrograms() []string {
+	if !unifiedCgroups() {
+		return []string{"runc", "crun"}
 	}
+	return []string{"crun", "runc"}
+}
+
+// Capabilities: bundles run the image store's root filesystem as it is,
+// pass inherited fds (--preserve-fds), and run as root only.
+func (o *ociRuntime) Capabilities() Capabilities {
+	return Capabilities{
+		Programs: ociPrograms(), TakesCommand: true,
+		Layouts:   []Layout{PerRank, PerNode, Bind},
+		PassesFDs: true, Outlives: true, RunsRootfs: true,
+	}
+}
+
+// Fingerprint asks the OCI runtime for its version; bundles need root.
+func (o *ociRuntime) Fingerprint(ctx context.Context) Fingerprint {
+	fp := Fingerprint{Runtime: "oci", Program: o.binary(), Capabilities: o.Capabilities()}
+	line, ok := fp.probeProgram(ctx, nil, "crun", "--version")
+	if !ok {
+		return fp
+	}
+	fp.Hint, fp.Provenance = "", line
+	if !isRoot() {
+		fp.Detail = "bundles are run as root only (a rootless bundle needs a user namespace mapping hpcbench does not write)"
+		fp.Hint = "run hpcbench as root"
+		fp.Err = fmt.Errorf("oci: %w: %s", ErrUnavailable, fp.Detail)
+		return fp
+	}
+	fp.Usable = true
+	return fp
+}
+
+// Detect returns the OCI runtime's version line: see Fingerprint.
+func (o *ociRuntime) Detect(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
 	defer cancel()
-	out, err := runTool(ctx, nil, o.binary(), "--version")
-	if err != nil {
-		return "", unavailable("oci", err)
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
-	return first, nil
+	return o.Fingerprint(ctx).detected()
 }
 
 // Prepare accepts the name of an image in hpcbench's store (its unpacked
@@ -90,10 +118,10 @@ func (o *ociRuntime) Prepare(_ context.Context, image string) (ImageInfo, error)
 		}
 		return ImageInfo{Ref: root, Meta: map[string]string{"rootfs": "folder (not content-addressed)"}}, nil
 	}
-	m, err := OpenStore("").Lookup(image)
+	m, err := images.OpenStore("").Lookup(image)
 	if err != nil || m.Rootfs == "" {
 		return ImageInfo{}, fmt.Errorf("oci: %w: %q is neither a folder nor an image in the store %s (build it with 'hpcbench image build --name %s')",
-			ErrImageNotFound, image, OpenStore("").Root, image)
+			ErrImageNotFound, image, images.OpenStore("").Root, image)
 	}
 	if _, err := os.Stat(m.Rootfs); err != nil {
 		return ImageInfo{}, fmt.Errorf("oci: %w: image %s: its root filesystem is gone: %v (rebuild it)", ErrImageNotFound, image, err)

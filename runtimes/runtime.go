@@ -151,8 +151,17 @@ type Wrapper interface {
 type Runtime interface {
 	// Name is the canonical name ("docker", "apptainer", ...).
 	Name() string
-	// Detect returns the runtime's version, or an error wrapping
-	// ErrUnavailable when it is not installed or its engine does not answer.
+	// Capabilities are what the adapter can do, as it declares them.
+	Capabilities() Capabilities
+	// Fingerprint finds out whether the runtime can run containers here:
+	// its program (the configured command, else the adapter's own), its
+	// version, whether its engine answers. It is the one source of that
+	// answer: Detect and package inventory both ask it. ctx bounds it.
+	Fingerprint(ctx context.Context) Fingerprint
+	// Detect returns the runtime's version as results record it
+	// (Fingerprint's Provenance), or an error wrapping ErrUnavailable (and
+	// ErrNotInstalled or ErrEngineNotRunning) when it cannot run
+	// containers here.
 	Detect(ctx context.Context) (string, error)
 	// Prepare resolves an image reference: a name built by "hpcbench image
 	// build", or an image the runtime already has (a SIF path, a local
