@@ -298,7 +298,7 @@ func check(cfg *Config, b Benchmark, c *Cell, inv *inventory.Inventory) error {
 		}
 		c.Oversubscribed = true
 	}
-	if _, _, err := inv.RuntimeStatus(c.Runtime); err != nil {
+	if _, _, err := inv.RuntimeStatusCommand(c.Runtime, c.RuntimeCommand); err != nil {
 		return fmt.Errorf("%w: %v", ErrSkipRuntime, err)
 	}
 	if c.MPI != MPINone {
