@@ -19,8 +19,16 @@ import (
 // The conformance suite: every runtime runs the same MPI programs the same
 // way, for real. MPICH ranks speak PMI-1, Open MPI ranks PMIx. A runtime
 // that is not installed is skipped with the reason (CI installs them all).
+// The suite runs over every registered runtime (conformanceRuntimes); one
+// without fixtures fails it.
 
-var allRuntimes = []string{"native", "docker", "podman", "apptainer", "oci"}
+// TestConformanceFixtures: every registered runtime has conformance
+// fixtures, so the suite covers it. It needs no runtime installed.
+func TestConformanceFixtures(t *testing.T) {
+	if len(conformanceRuntimes(t)) == 0 {
+		t.Fatal("no runtime registered")
+	}
+}
 
 // perRankLayouts are the layouts rt runs through a Wrapper.
 func perRankLayouts(rt Runtime) []Layout {
@@ -71,7 +79,7 @@ func checkHello(t *testing.T, res launchResult, flavour pmi.Flavour, n int) {
 }
 
 func TestConformanceHello(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -92,7 +100,7 @@ func TestConformanceHello(t *testing.T) {
 }
 
 func TestConformanceAbortCleansUp(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -119,7 +127,7 @@ func TestConformanceAbortCleansUp(t *testing.T) {
 }
 
 func TestConformanceTimeoutCleansUp(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
@@ -145,7 +153,7 @@ func epValue(out, key string) string {
 }
 
 func TestConformanceEP(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -175,7 +183,7 @@ func TestConformanceEP(t *testing.T) {
 // node: hpcbench serves PMI to the ranks from inside and writes its report
 // to a bound folder.
 func TestConformancePerNode(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -221,7 +229,7 @@ func TestConformancePerNode(t *testing.T) {
 // that loses them inside the container anyway (here "env -u", as an
 // entrypoint that resets the environment would) is caught by RequirePMI.
 func TestConformanceMissingPMIIsCaught(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			spec := specFor(t, rt, "mpich", PerRank)
@@ -264,7 +272,7 @@ func TestConformanceMissingPMIIsCaught(t *testing.T) {
 // SIGKILLed survive under the engine; CleanupLeftovers removes them, and
 // leaves alone those of a live hpcbench.
 func TestLeftoversAfterKilledLauncher(t *testing.T) {
-	for _, name := range []string{"docker", "podman"} {
+	for _, name := range conformanceRuntimesWhere(t, isEngine) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			e := rt.(*engine)
@@ -305,7 +313,7 @@ func TestLeftoversAfterKilledLauncher(t *testing.T) {
 }
 
 func TestPeakMemoryFromCgroup(t *testing.T) {
-	for _, name := range []string{"docker", "podman"} {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return rt.Capabilities().PeakMemory }) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
@@ -338,7 +346,7 @@ func TestPeakMemoryFromCgroup(t *testing.T) {
 // one that succeeds and one that aborts, leave no folder of theirs in
 // $TMPDIR.
 func TestConformanceNoTempFoldersLeft(t *testing.T) {
-	for _, name := range []string{"docker", "podman"} {
+	for _, name := range conformanceRuntimesWhere(t, isEngine) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
@@ -366,15 +374,13 @@ func TestConformanceNoTempFoldersLeft(t *testing.T) {
 // runtime. Docker, Podman and Apptainer get --env, which the ranks must
 // see; OCI bundles get --no-new-keyring, which crun and runc must accept.
 func TestConformanceRuntimeFlags(t *testing.T) {
-	for _, name := range []string{"docker", "podman", "apptainer", "oci"} {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return conformanceFixtures[rt.Name()].runFlags != nil }) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
+			fixture := conformanceFixtures[name]
 			spec := specFor(t, rt, "mpich", PerRank)
 			spec.Binds = []string{filepath.Dir(probe(t, "mpich"))}
-			spec.Flags = []string{"--env", "HPCBENCH_FLAG_SEEN=yes"}
-			if name == "oci" {
-				spec.Flags = []string{"--no-new-keyring"}
-			}
+			spec.Flags = fixture.runFlags
 			w, err := rt.Wrapper(context.Background(), spec)
 			if err != nil {
 				t.Fatal(err)
@@ -383,7 +389,7 @@ func TestConformanceRuntimeFlags(t *testing.T) {
 			res := launchJob(t, w, pmi.PMI1, 2, argv, 2*time.Minute)
 			checkHello(t, res, pmi.PMI1, 2)
 			requireNoLeftovers(t, rt, res.jobID)
-			if name != "oci" && strings.Count(res.stdout, "flag=yes") != 2 {
+			if fixture.envFlag && strings.Count(res.stdout, "flag=yes") != 2 {
 				t.Errorf("the ranks did not see the --env of runtime.flags:\n%s", res.stdout)
 			}
 			if got := w.Choices()["runtime_flags"]; got != quoteArgs(spec.Flags) {

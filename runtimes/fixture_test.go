@@ -160,8 +160,11 @@ func testImage(t testing.TB, mpi string, withoutMPI bool) *images.Manifest {
 		t.Fatal(err)
 	}
 	var rts []string
-	for _, n := range []string{"docker", "podman", "apptainer"} {
+	for _, n := range Names() {
 		rt, _ := Get(n)
+		if _, imports := rt.(Importer); !imports || rt.Name() != n {
+			continue
+		}
 		if _, err := rt.Detect(context.Background()); err == nil {
 			rts = append(rts, n)
 		}
@@ -290,31 +293,104 @@ func launchJob(t testing.TB, w pmi.Wrapper, flavour pmi.Flavour, ranks int, argv
 	return res
 }
 
+// conformanceFixture is what the conformance suite needs to know of a
+// runtime beyond its interface. Every registered runtime must have one: a
+// new adapter without fixtures fails the suite (TestConformanceFixtures)
+// instead of being left out of it.
+type conformanceFixture struct {
+	// leftovers lists the containers the runtime still holds of a job;
+	// nil where the containers are the rank processes themselves.
+	leftovers func(t testing.TB, rt Runtime, jobID string) []string
+	// runFlags are a config's runtime.flags the runtime must accept (nil:
+	// it takes none); envFlag says they set HPCBENCH_FLAG_SEEN=yes in the
+	// ranks' environment.
+	runFlags []string
+	envFlag  bool
+}
+
+var envFlags = []string{"--env", "HPCBENCH_FLAG_SEEN=yes"}
+
+var conformanceFixtures = map[string]conformanceFixture{
+	"native":    {},
+	"docker":    {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
+	"podman":    {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
+	"apptainer": {runFlags: envFlags, envFlag: true},
+	"oci":       {leftovers: ociLeftovers, runFlags: []string{"--no-new-keyring"}},
+}
+
+// conformanceRuntimes are the registered runtimes, each once under its
+// canonical name (singularity is apptainer's alias), that have fixtures;
+// one without fails t.
+func conformanceRuntimes(t testing.TB) []string {
+	t.Helper()
+	var names []string
+	for _, n := range Names() {
+		rt, _ := Get(n)
+		if rt.Name() != n {
+			continue
+		}
+		if _, ok := conformanceFixtures[n]; !ok {
+			t.Errorf("runtime %s is registered but has no conformance fixture (add it to conformanceFixtures)", n)
+			continue
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// conformanceRuntimesWhere are the conformanceRuntimes for which keep is
+// true.
+func conformanceRuntimesWhere(t testing.TB, keep func(Runtime) bool) []string {
+	t.Helper()
+	var names []string
+	for _, n := range conformanceRuntimes(t) {
+		if rt, _ := Get(n); keep(rt) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// isEngine: Docker and Podman, whose containers the tests start and list
+// with the engine's own client.
+func isEngine(rt Runtime) bool { _, ok := rt.(*engine); return ok }
+
 // leftovers lists what the runtime still holds of job.
 func leftovers(t testing.TB, rt Runtime, jobID string) []string {
 	t.Helper()
-	ctx := context.Background()
-	switch e := rt.(type) {
-	case *engine:
-		ids, err := e.listContainers(ctx, LabelJob+"="+jobID)
-		if err != nil {
-			t.Fatalf("%s ps: %v", e.name, err)
-		}
-		return ids
-	case *ociRuntime:
-		out, err := runTool(ctx, nil, e.binary(), "list")
-		if err != nil {
-			t.Fatalf("oci list: %v", err)
-		}
-		var ids []string
-		for _, line := range strings.Split(out, "\n") {
-			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "hpcbench-"+jobID+"-") {
-				ids = append(ids, f[0])
-			}
-		}
-		return ids
+	f, ok := conformanceFixtures[rt.Name()]
+	if !ok {
+		t.Fatalf("runtime %s has no conformance fixture", rt.Name())
 	}
-	return nil
+	if f.leftovers == nil {
+		return nil
+	}
+	return f.leftovers(t, rt, jobID)
+}
+
+func engineLeftovers(t testing.TB, rt Runtime, jobID string) []string {
+	t.Helper()
+	e := rt.(*engine)
+	ids, err := e.listContainers(context.Background(), LabelJob+"="+jobID)
+	if err != nil {
+		t.Fatalf("%s ps: %v", e.name, err)
+	}
+	return ids
+}
+
+func ociLeftovers(t testing.TB, rt Runtime, jobID string) []string {
+	t.Helper()
+	out, err := runTool(context.Background(), nil, rt.(*ociRuntime).binary(), "list")
+	if err != nil {
+		t.Fatalf("oci list: %v", err)
+	}
+	var ids []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "hpcbench-"+jobID+"-") {
+			ids = append(ids, f[0])
+		}
+	}
+	return ids
 }
 
 func requireNoLeftovers(t testing.TB, rt Runtime, jobID string) {
