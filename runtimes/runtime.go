@@ -5,17 +5,24 @@
 // The launcher (package pmi) spawns the ranks and serves PMI; a runtime only
 // rewrites each rank's command line before it starts:
 //
-//	matrix cell ──Get(name)──> Runtime ──Detect──> version, or ErrUnavailable
-//	                              │ Prepare(image) ──> ImageInfo{Ref, Digest}
+//	matrix cell ──Get(name)──> Runtime ──Fingerprint──> program, version, engine
+//	                              │     answering, Capabilities; Detect: the
+//	                              │     version, or ErrUnavailable
+//	                              │ Prepare(ctx, image) ──> ImageInfo{Ref, Digest}
 //	                              │
-//	              layout per-rank │ Wrapper(spec) ──> pmi.Wrapper
+//	              layout per-rank │ Wrapper(ctx, spec) ──> pmi.Wrapper
 //	                              │    WrapRank: argv "ep" becomes
 //	                              │    "docker run --name hpcbench-<job>-<rank> ... ep"
 //	                              │    Cleanup: remove the job's containers
 //	                              │
-//	              layout per-node │ WrapNode(spec, job, cmd): one container runs
+//	              layout per-node │ WrapNode(ctx, spec, job, cmd): one container runs
 //	                              │    "hpcbench launch ... --report FILE", which
 //	                              │    spawns and serves the node's ranks inside
+//
+// Each adapter fingerprints itself and declares its Capabilities (layouts,
+// fd passing, rootless, daemon, image import, ...): Detect and package
+// inventory ("hpcbench doctor", config validation) both take their answer
+// from Fingerprint, so they cannot disagree.
 //
 // How PMI crosses the container boundary is chosen per runtime and recorded
 // in the wrapper's Choices: an inherited socket (PMI_FD) where the runtime
@@ -39,8 +46,12 @@
 // /dev/fuse is closed to the user (--unsquash).
 //
 // Optional capabilities are found by type assertion: PeakMemory (a rank's
-// peak memory from its container's cgroup) and LeftoverCleaner (removing
-// containers an earlier, killed hpcbench left behind).
+// peak memory from its container's cgroup), LeftoverCleaner (removing
+// containers an earlier, killed hpcbench left behind) and Importer
+// (importing a root filesystem built by package images into the runtime's
+// own format: Docker's and Podman's storage, a SIF file). The runtimes
+// import package images, never the reverse; building an image for every
+// runtime is package imagebuild's, above both.
 package runtimes
 
 import (
