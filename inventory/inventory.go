@@ -3,6 +3,11 @@
 // the PMI client and server libraries, the container runtimes (and whether
 // their engines answer), Slurm, and the benchmark binaries.
 //
+// The container runtimes are not probed here: each runtime adapter
+// fingerprints itself (package runtimes), and the inventory lists the
+// answers for every program a registered adapter may run. Planning,
+// doctor and the run itself thus agree on what is usable.
+//
 // Detect runs every probe concurrently, each under its own timeout, so a
 // hung docker engine or an unreachable Slurm controller costs seconds, not
 // minutes. Nothing missing is an error: a missing component is reported as
@@ -16,10 +21,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/runtimes"
+	"github.com/hpcbench/hpcbench/sentinel"
 )
 
 // DefaultTimeout bounds each probe when Options.Timeout is zero.
@@ -104,6 +113,10 @@ type Runtime struct {
 	Usable bool `json:"usable"`
 	// Engine is the Docker engine's version when it answered.
 	Engine string `json:"engine,omitempty"`
+
+	// reason is why the adapter found it unusable (its fingerprint's Err);
+	// not serialised.
+	reason error
 }
 
 // Slurm is the Slurm client and whether a controller answers.
@@ -150,6 +163,10 @@ type Inventory struct {
 	Runtimes   []Runtime     `json:"runtimes"` // docker, podman, apptainer, singularity, crun, runc
 	Slurm      Slurm         `json:"slurm"`
 	Benchmarks Benchmarks    `json:"benchmarks"`
+
+	// probed caches the fingerprints of configured runtime commands
+	// (RuntimeStatusCommand); nil in an Inventory Detect did not make.
+	probed *commandProbes
 }
 
 // Detect probes the node. It never fails: what cannot be found is
@@ -160,9 +177,10 @@ func Detect(ctx context.Context, opts Options) *Inventory {
 	}
 	p := &prober{timeout: opts.Timeout}
 	start := time.Now()
-	inv := &Inventory{Taken: start.UTC().Truncate(time.Second)}
+	inv := &Inventory{Taken: start.UTC().Truncate(time.Second), probed: &commandProbes{timeout: opts.Timeout}}
 	inv.MPI = make([]MPI, 2)
-	inv.Runtimes = make([]Runtime, len(runtimeProbes))
+	rows := runtimeRows()
+	inv.Runtimes = make([]Runtime, len(rows))
 	probes := []func(){
 		func() { inv.Host = p.host(ctx) },
 		func() { inv.MPI[0] = p.mpich(ctx) },
@@ -172,8 +190,8 @@ func Detect(ctx context.Context, opts Options) *Inventory {
 		func() { inv.Slurm = p.slurm(ctx) },
 		func() { inv.Benchmarks = p.benchmarks(opts.NPBDirs) },
 	}
-	for i, rp := range runtimeProbes {
-		probes = append(probes, func() { inv.Runtimes[i] = p.runtime(ctx, rp) })
+	for i, row := range rows {
+		probes = append(probes, func() { inv.Runtimes[i] = p.runtime(ctx, row) })
 	}
 	var wg sync.WaitGroup
 	for _, probe := range probes {
@@ -233,37 +251,57 @@ func (inv *Inventory) PMIOf(mpi string) (flavours []pmi.Flavour, detected bool) 
 
 // Errors RuntimeStatus wraps.
 var (
-	ErrNotInstalled     = errors.New("not installed")
-	ErrEngineNotRunning = errors.New("engine does not answer")
-	ErrUnknownRuntime   = errors.New("unknown runtime")
+	ErrNotInstalled     = sentinel.ErrNotInstalled
+	ErrEngineNotRunning = sentinel.ErrEngineNotRunning
+	ErrUnknownRuntime   = sentinel.ErrUnknownRuntime
 )
 
-// runtimeBinaries maps a runtime name used in configs to the binaries
-// that provide it, in order of preference.
-var runtimeBinaries = map[string][]string{
-	"docker":      {"docker"},
-	"podman":      {"podman"},
-	"apptainer":   {"apptainer", "singularity"},
-	"singularity": {"singularity", "apptainer"},
-	"oci":         {"crun", "runc"},
+// RuntimeStatus says whether runtime name (native, docker, podman,
+// apptainer, singularity, oci, or any other registered adapter) can run
+// containers here with its default program. It returns the program that
+// provides it and its version; the error wraps ErrNotInstalled,
+// ErrEngineNotRunning or ErrUnknownRuntime (or the adapter's reason, which
+// wraps ErrUnavailable) and carries the hint. "native" is always
+// available. The programs tried, in order, are the adapter's
+// (Capabilities.Programs): apptainer and singularity answer for each
+// other; oci is crun or else runc.
+func (inv *Inventory) RuntimeStatus(name string) (binary, version string, err error) {
+	return inv.RuntimeStatusCommand(name, "")
 }
 
-// RuntimeStatus says whether runtime name (native, docker, podman,
-// apptainer, singularity or oci) can run containers here. It returns the
-// binary that provides it and its version; the error wraps
-// ErrNotInstalled, ErrEngineNotRunning or ErrUnknownRuntime and carries the
-// hint. "native" is always available. apptainer and singularity answer for
-// each other; oci is crun or else runc.
-func (inv *Inventory) RuntimeStatus(name string) (binary, version string, err error) {
-	if name == "native" {
-		return "", "", nil
+// RuntimeStatusCommand is RuntimeStatus for a runtime whose program a
+// config names (runtime.command: a name looked up in PATH, or a path);
+// "" is RuntimeStatus. A program the inventory lists is answered from
+// it; another is fingerprinted by the adapter on first use and
+// remembered.
+func (inv *Inventory) RuntimeStatusCommand(name, command string) (binary, version string, err error) {
+	rt, err := runtimes.GetCommand(name, command)
+	if err != nil {
+		if errors.Is(err, ErrUnknownRuntime) {
+			return "", "", fmt.Errorf("%q: %w", name, ErrUnknownRuntime)
+		}
+		return "", "", err
 	}
-	bins, ok := runtimeBinaries[name]
-	if !ok {
-		return "", "", fmt.Errorf("%q: %w", name, ErrUnknownRuntime)
+	caps := rt.Capabilities()
+	if len(caps.Programs) == 0 {
+		return "", "", nil // runs no program: native
 	}
+	command = strings.TrimSpace(command)
+	if command == "" {
+		return inv.statusOf(name, caps.Programs)
+	}
+	if listed := inv.findProgram(command); listed != nil {
+		return inv.statusOf(name, []string{listed.Name})
+	}
+	entry := inv.probed.fingerprint(rt, command)
+	return statusOf(name, &entry)
+}
+
+// statusOf answers for the first usable of programs, else for the first
+// listed one.
+func (inv *Inventory) statusOf(name string, programs []string) (binary, version string, err error) {
 	var first *Runtime
-	for _, b := range bins {
+	for _, b := range programs {
 		rt := inv.FindRuntime(b)
 		if rt == nil {
 			continue
@@ -275,12 +313,73 @@ func (inv *Inventory) RuntimeStatus(name string) (binary, version string, err er
 			return rt.Name, rt.Version, nil
 		}
 	}
+	return statusOf(name, first)
+}
+
+// statusOf answers for one entry; nil is a program never looked for.
+func statusOf(name string, rt *Runtime) (binary, version string, err error) {
 	switch {
-	case first == nil:
+	case rt == nil:
 		return "", "", fmt.Errorf("%s: %w", name, ErrNotInstalled)
-	case first.Found:
-		return "", "", fmt.Errorf("%s: %w (%s)", name, ErrEngineNotRunning, first.Hint)
+	case rt.Usable:
+		return rt.Name, rt.Version, nil
+	case !rt.Found:
+		return "", "", fmt.Errorf("%s: %w (%s)", name, ErrNotInstalled, rt.Hint)
+	case rt.reason != nil && !errors.Is(rt.reason, ErrEngineNotRunning):
+		// Found, answering, and still unusable (OCI bundles as non-root).
+		return "", "", fmt.Errorf("%w (%s)", rt.reason, rt.Hint)
 	default:
-		return "", "", fmt.Errorf("%s: %w (%s)", name, ErrNotInstalled, first.Hint)
+		return "", "", fmt.Errorf("%s: %w (%s)", name, ErrEngineNotRunning, rt.Hint)
 	}
+}
+
+// findProgram returns the entry whose program is command: by name
+// ("podman") or by path ("/usr/bin/podman", or a name PATH resolves to
+// the same file); nil when none is.
+func (inv *Inventory) findProgram(command string) *Runtime {
+	if inv == nil {
+		return nil
+	}
+	path, _ := exec.LookPath(command)
+	for i := range inv.Runtimes {
+		rt := &inv.Runtimes[i]
+		if rt.Name == command || (rt.Path != "" && (rt.Path == command || rt.Path == path)) {
+			return rt
+		}
+	}
+	return nil
+}
+
+// commandProbes remembers the fingerprints of configured runtime commands
+// the inventory did not list, so that a study's many cells probe each once.
+type commandProbes struct {
+	timeout time.Duration
+	mu      sync.Mutex
+	seen    map[string]Runtime
+}
+
+// fingerprint returns rt's fingerprint of command as an inventory entry,
+// probing it on first use. A nil c probes every time.
+func (c *commandProbes) fingerprint(rt runtimes.Runtime, command string) Runtime {
+	timeout := DefaultTimeout
+	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if e, ok := c.seen[rt.Name()+"\x00"+command]; ok {
+			return e
+		}
+		if c.timeout > 0 {
+			timeout = c.timeout
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout) // two commands, as in Detect
+	defer cancel()
+	e := fromFingerprint(command, rt.Fingerprint(ctx))
+	if c != nil {
+		if c.seen == nil {
+			c.seen = map[string]Runtime{}
+		}
+		c.seen[rt.Name()+"\x00"+command] = e
+	}
+	return e
 }

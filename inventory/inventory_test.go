@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/runtimes"
 )
 
 func TestDetectThisNode(t *testing.T) {
@@ -176,21 +177,6 @@ func TestParseMPIPlugins(t *testing.T) {
 	}
 }
 
-func TestVersionRe(t *testing.T) {
-	for in, want := range map[string]string{
-		"Docker version 28.2.2, build e6534b4": "28.2.2",
-		"podman version 4.3.1":                 "4.3.1",
-		"apptainer version 1.4.5":              "1.4.5",
-		"runc version 1.1.5+ds1":               "1.1.5+ds1",
-		"crun version 1.8.1":                   "1.8.1",
-		"singularity-ce version 4.1.0-jammy":   "4.1.0-jammy",
-	} {
-		if got := versionRe.FindString(in); got != want {
-			t.Errorf("version of %q = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestRuntimeStatus(t *testing.T) {
 	inv := &Inventory{Runtimes: []Runtime{
 		{Component: Component{Name: "docker", Found: true, Version: "28.2.2", Hint: "start the engine"}},
@@ -242,4 +228,39 @@ func errorsIs(err, target error) bool {
 		return err == nil
 	}
 	return errors.Is(err, target)
+}
+
+// TestRuntimeStatusCommand: a config's runtime.command is what is asked
+// about, whether the inventory lists that program or not.
+func TestRuntimeStatusCommand(t *testing.T) {
+	if ErrUnknownRuntime != runtimes.ErrUnknownRuntime {
+		t.Fatal("inventory and runtimes have different ErrUnknownRuntime values")
+	}
+	fake := filepath.Join(t.TempDir(), "fake-docker")
+	script := "#!/bin/sh\ncase \"$1\" in\n--version) echo 'Docker version 28.2.2, build x';;\nversion) echo 27.0.1;;\nesac\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inv := &Inventory{Runtimes: []Runtime{
+		{Component: Component{Name: "docker", Hint: "apt-get install docker.io"}},
+		{Component: Component{Name: "podman", Found: true, Version: "4.3.1", Path: "/usr/bin/podman"}, Usable: true},
+	}}
+	if _, _, err := inv.RuntimeStatus("docker"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("default docker: %v, want ErrNotInstalled", err)
+	}
+	if bin, v, err := inv.RuntimeStatusCommand("docker", fake); err != nil || bin != fake || v != "28.2.2" {
+		t.Errorf("docker with runtime.command %s = %q, %q, %v; want it usable", fake, bin, v, err)
+	}
+	if bin, _, err := inv.RuntimeStatusCommand("podman", "/usr/bin/podman"); err != nil || bin != "podman" {
+		t.Errorf("podman by its listed path = %q, %v; want the listed entry", bin, err)
+	}
+	if _, _, err := inv.RuntimeStatusCommand("docker", "/nonexistent/docker"); !errors.Is(err, ErrNotInstalled) {
+		t.Errorf("docker with a missing runtime.command: %v, want ErrNotInstalled", err)
+	}
+	if _, _, err := inv.RuntimeStatusCommand("native", "/bin/true"); err == nil {
+		t.Error("native with a runtime.command accepted")
+	}
+	if _, _, err := inv.RuntimeStatusCommand("lxc", ""); !errors.Is(err, ErrUnknownRuntime) || !errors.Is(err, runtimes.ErrUnknownRuntime) {
+		t.Errorf("lxc: %v, want ErrUnknownRuntime", err)
+	}
 }

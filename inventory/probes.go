@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/runtimes"
 )
 
 // prober runs the external commands probes need, each under a timeout.
@@ -419,58 +421,70 @@ func (p *prober) slurmPMI2() Component {
 
 // ---- runtimes ----
 
-type runtimeProbe struct {
-	name string
-	hint string
-	args []string // version command
-	// engine, when set, asks the daemon for its version; the runtime is
-	// usable only if it answers.
-	engine     []string
-	engineHint string
+// runtimeRow is one program doctor lists, with the adapter that
+// fingerprints it.
+type runtimeRow struct {
+	program string // "docker", "singularity", "crun", ...
+	runtime string // the adapter's name: "docker", "apptainer", "oci", ...
 }
 
-var runtimeProbes = []runtimeProbe{
-	{name: "docker", hint: "apt-get install docker.io, then start dockerd", args: []string{"--version"},
-		engine: []string{"version", "--format", "{{.Server.Version}}"}, engineHint: "start the engine (systemctl start docker, or dockerd & as root)"},
-	{name: "podman", hint: "apt-get install podman runc", args: []string{"--version"}},
-	{name: "apptainer", hint: "build Apptainer from source (scripts/setup-debian.sh does)", args: []string{"--version"}},
-	{name: "singularity", hint: "install SingularityCE, or Apptainer which answers for it", args: []string{"--version"}},
-	{name: "crun", hint: "apt-get install crun", args: []string{"--version"}},
-	{name: "runc", hint: "apt-get install runc", args: []string{"--version"}},
+// shownFirst is the order doctor lists runtimes in; any other registered
+// runtime follows, by name.
+var shownFirst = []string{"docker", "podman", "apptainer", "singularity", "oci"}
+
+// runtimeRows are every program a registered runtime may run (its
+// Capabilities.Programs), each once. The adapters are the one source of
+// what to look for and how.
+func runtimeRows() []runtimeRow {
+	names := append([]string(nil), shownFirst...)
+	for _, n := range runtimes.Names() {
+		if !slices.Contains(shownFirst, n) {
+			names = append(names, n)
+		}
+	}
+	var rows []runtimeRow
+	seen := map[string]bool{}
+	for _, n := range names {
+		rt, err := runtimes.Get(n)
+		if err != nil {
+			continue
+		}
+		// By name within a runtime, so that the listing does not change
+		// with the adapter's preference (OCI: runc first on hybrid cgroups).
+		for _, prog := range slices.Sorted(slices.Values(rt.Capabilities().Programs)) {
+			if !seen[prog] {
+				seen[prog] = true
+				rows = append(rows, runtimeRow{program: prog, runtime: rt.Name()})
+			}
+		}
+	}
+	return rows
 }
 
-// versionRe takes the first dotted version number of a tool's output
-// ("Docker version 28.2.2, build", "podman version 4.3.1",
-// "apptainer version 1.4.5", "runc version 1.1.5+ds1").
-var versionRe = regexp.MustCompile(`\d+\.\d+(?:\.\d+)?(?:[-+~][0-9A-Za-z.+~-]*)?`)
-
-func (p *prober) runtime(ctx context.Context, rp runtimeProbe) Runtime {
-	rt := Runtime{Component: Component{Name: rp.name, Hint: rp.hint}}
-	path, ok := lookPath(rp.name)
-	if !ok {
-		return rt
-	}
-	rt.Found, rt.Path, rt.Hint = true, path, ""
-	if out, err := p.output(ctx, path, rp.args...); err != nil {
-		rt.Detail = err.Error()
-	} else {
-		rt.Version = versionRe.FindString(firstLine(out))
-	}
-	if rp.engine == nil {
-		rt.Usable = true
-		return rt
-	}
-	out, err := p.output(ctx, path, rp.engine...)
-	if v := strings.TrimSpace(out); err == nil && v != "" {
-		rt.Usable, rt.Engine = true, v
-		rt.Detail = "engine " + v + " answers"
-		return rt
-	}
-	rt.Detail = "engine does not answer"
+// runtime asks the adapter to fingerprint the row's program. A
+// fingerprint runs up to two commands (the program's version, then its
+// engine's), each of which gets the probe timeout.
+func (p *prober) runtime(ctx context.Context, row runtimeRow) Runtime {
+	rt, err := runtimes.GetCommand(row.runtime, row.program)
 	if err != nil {
-		rt.Detail += ": " + err.Error()
+		return Runtime{Component: Component{Name: row.program, Detail: err.Error()}, reason: err}
 	}
-	rt.Hint = rp.engineHint
+	ctx, cancel := context.WithTimeout(ctx, 2*p.timeout)
+	defer cancel()
+	return fromFingerprint(row.program, rt.Fingerprint(ctx))
+}
+
+// fromFingerprint is the inventory's entry for an adapter's fingerprint
+// of program.
+func fromFingerprint(program string, fp runtimes.Fingerprint) Runtime {
+	rt := Runtime{
+		Component: Component{Name: program, Found: fp.Found, Version: fp.Version, Path: fp.Path, Detail: fp.Detail, Hint: fp.Hint},
+		Usable:    fp.Usable,
+		reason:    fp.Err,
+	}
+	if fp.Capabilities.Daemon && fp.EngineAnswers {
+		rt.Engine = fp.Engine
+	}
 	return rt
 }
 

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/npb"
-	"github.com/hpcbench/hpcbench/runtimes"
 )
 
 // EnvBLASLibrary is the key under which an HPL or HPCC run's Env records
@@ -44,7 +44,7 @@ func describeBLAS(ctx context.Context, c Cell, ir *Resolved) string {
 		if ir == nil || ir.Err != nil {
 			return "unknown: the image was not prepared"
 		}
-		m, err := runtimes.OpenStore("").Lookup(c.Image)
+		m, err := images.OpenStore("").Lookup(c.Image)
 		if err != nil || m.Rootfs == "" {
 			return fmt.Sprintf("unknown: %s is not an image hpcbench built, so its files were not inspected", c.Image)
 		}

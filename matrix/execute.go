@@ -137,7 +137,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 			Argv: argv, Env: env, Dir: work, Stdout: out, Stderr: out,
 		}
 		if !c.IsNative() {
-			w, werr := ir.Runtime.Wrapper(spec)
+			w, werr := ir.Runtime.Wrapper(ctx, spec)
 			if werr != nil {
 				run.Status, run.Reason = results.StatusFailed, werr.Error()
 				return run, nil
@@ -305,7 +305,7 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 	inner = append(append(inner, "--"), argv...)
 	job := pmi.Job{ID: fmt.Sprintf("%d-%s", os.Getpid(), filepath.Base(work)), Ranks: c.Ranks, PMI: c.PMI}
 	cmd := &pmi.RankCommand{Argv: inner, Env: append(os.Environ(), env...), Dir: work}
-	if err := rt.WrapNode(spec, job, cmd); err != nil {
+	if err := rt.WrapNode(ctx, spec, job, cmd); err != nil {
 		return nil, nil, err
 	}
 	choices := runtimes.NodeChoices(rt, spec)
@@ -337,7 +337,7 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 			killedKind = pmi.FailureTimeout
 		}
 	}
-	rt.Cleanup(job)
+	rt.Cleanup(ctx, job)
 	rep := &pmi.Report{}
 	b, err := os.ReadFile(reportPath)
 	if err == nil {

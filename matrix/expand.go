@@ -300,7 +300,7 @@ func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inv
 		}
 		c.Oversubscribed = true
 	}
-	if _, _, err := inv.RuntimeStatus(c.Runtime); err != nil {
+	if _, _, err := inv.RuntimeStatusCommand(c.Runtime, c.RuntimeCommand); err != nil {
 		return fmt.Errorf("%w: %v", ErrSkipRuntime, err)
 	}
 	if c.MPI != configs.MPINone {

@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/imagebuild"
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/npb"
 	"github.com/hpcbench/hpcbench/pmi/pmix"
 	"github.com/hpcbench/hpcbench/results"
-	"github.com/hpcbench/hpcbench/runtimes"
 )
 
 // hpccImage is the minimal image the container cells of the HPCC tests
@@ -97,9 +98,9 @@ func TestHPCCNativeAndInContainers(t *testing.T) {
 		t.Logf("container cells left out, runtime unavailable: %s", strings.Join(missing, "; "))
 	}
 	if len(rts) > 1 {
-		m, err := runtimes.BuildImage(ctx, runtimes.BuildOptions{
-			Name: hpccImage, MPI: "openmpi", Minimal: true, Binaries: []string{hpcc}, Runtimes: rts[1:],
-		})
+		m, err := imagebuild.Build(ctx, images.BuildOptions{
+			Name: hpccImage, MPI: "openmpi", Minimal: true, Binaries: []string{hpcc},
+		}, rts[1:])
 		if err != nil {
 			t.Fatalf("image with hpcc: %v", err)
 		}

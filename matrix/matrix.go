@@ -29,7 +29,6 @@ package matrix
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -41,6 +40,7 @@ import (
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/runtimes"
+	"github.com/hpcbench/hpcbench/sentinel"
 )
 
 // Local runs a plan's cells on this node, one run at a time, in the
@@ -93,7 +93,7 @@ func (s *Summary) String() string {
 func (s *Summary) StudyName() string { return s.Study }
 
 // ErrInterrupted is returned when the context was cancelled mid-study.
-var ErrInterrupted = errors.New("interrupted")
+var ErrInterrupted = sentinel.ErrInterrupted
 
 // Run is RunStudy as an Executor.
 func (l *Local) Run(ctx context.Context, plan *Plan, store *results.Store) (StudyResult, error) {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/hpcbench/hpcbench/sentinel"
 )
 
 // BLAS says which BLAS library a benchmark binary loads: HPL's speed is
@@ -44,7 +46,7 @@ func (b BLAS) String() string {
 
 // ErrNoBinary is returned when the binary whose BLAS is asked for is not
 // on this host.
-var ErrNoBinary = errors.New("binary not found")
+var ErrNoBinary = sentinel.ErrBinaryNotFound
 
 // blasSoname matches the file names of the BLAS implementations HPL is
 // linked with: the generic libblas/libcblas, OpenBLAS, BLIS, ATLAS, MKL,

@@ -2,18 +2,15 @@ package runtimes
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/pmi"
-	"github.com/sylabs/sif/v2/pkg/sif"
 )
 
 // Apptainer runs each rank with "apptainer exec IMAGE.sif". Apptainer
@@ -68,18 +65,39 @@ func (a *apptainer) binary() string {
 	return a.bin
 }
 
+// Capabilities: Apptainer shares the host's namespaces and passes
+// inherited fds; there is no daemon, so nothing outlives the ranks.
+func (a *apptainer) Capabilities() Capabilities {
+	programs := []string{"apptainer", "singularity"}
+	if a.prefer == "singularity" {
+		programs = []string{"singularity", "apptainer"}
+	}
+	return Capabilities{
+		Programs: programs, TakesCommand: true,
+		Layouts:   []Layout{PerRank, PerNode, Bind},
+		PassesFDs: true, Rootless: true, ImportsImages: true,
+	}
+}
+
+// Fingerprint asks the program for its version; there is no engine.
+func (a *apptainer) Fingerprint(ctx context.Context) Fingerprint {
+	fp := Fingerprint{Runtime: "apptainer", Program: a.binary(), Capabilities: a.Capabilities()}
+	if _, ok := fp.probeProgram(ctx, nil, a.prefer, "--version"); !ok {
+		return fp
+	}
+	fp.Usable, fp.Hint = true, ""
+	fp.Provenance = fp.Version
+	if filepath.Base(fp.Program) == "singularity" {
+		fp.Provenance = "singularity " + fp.Version
+	}
+	return fp
+}
+
+// Detect returns the version: see Fingerprint.
 func (a *apptainer) Detect(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
 	defer cancel()
-	out, err := runTool(ctx, nil, a.binary(), "version")
-	if err != nil {
-		return "", unavailable("apptainer", err)
-	}
-	v := strings.TrimSpace(out)
-	if filepath.Base(a.binary()) == "singularity" {
-		v = "singularity " + v
-	}
-	return v, nil
+	return a.Fingerprint(ctx).detected()
 }
 
 // Prepare accepts a SIF path or the name of an image in hpcbench's store.
@@ -87,10 +105,10 @@ func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) 
 	path := image
 	meta := map[string]string{}
 	if _, err := os.Stat(path); err != nil {
-		m, lerr := OpenStore("").Lookup(image)
+		m, lerr := images.OpenStore("").Lookup(image)
 		if lerr != nil || m.SIF == nil {
 			return ImageInfo{}, fmt.Errorf("apptainer: %w: %q is neither a SIF file nor an image with a SIF in the store %s (build it with 'hpcbench image build --name %s --runtimes apptainer')",
-				ErrImageNotFound, image, OpenStore("").Root, image)
+				ErrImageNotFound, image, images.OpenStore("").Root, image)
 		}
 		path = m.SIF.Path
 		meta["store"] = m.Dir
@@ -99,49 +117,14 @@ func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) 
 	if err != nil {
 		return ImageInfo{}, err
 	}
-	digest, err := fileSHA256(abs)
+	digest, err := images.FileSHA256(abs)
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("apptainer: image %s: %w", abs, err)
 	}
-	for k, v := range sifMetadata(abs) {
+	for k, v := range images.SIFMetadata(abs) {
 		meta[k] = v
 	}
 	return ImageInfo{Ref: abs, Digest: digest, Meta: meta}, nil
-}
-
-// sifMetadata reads what a SIF says about itself; a sandbox folder or a
-// file that is not SIF yields nothing.
-func sifMetadata(path string) map[string]string {
-	fi, err := sif.LoadContainerFromPath(path, sif.OptLoadWithFlag(os.O_RDONLY))
-	if err != nil {
-		return nil
-	}
-	defer fi.UnloadContainer()
-	m := map[string]string{
-		"sif_id":      fi.ID(),
-		"sif_created": fi.CreatedAt().UTC().Format("2006-01-02T15:04:05Z"),
-		"sif_arch":    fi.PrimaryArch(),
-		"sif_version": fi.Version(),
-	}
-	if ds, err := fi.GetDescriptors(sif.WithPartitionType(sif.PartPrimSys)); err == nil && len(ds) > 0 {
-		if fs, _, _, err := ds[0].PartitionMetadata(); err == nil {
-			m["sif_rootfs"] = fs.String()
-		}
-	}
-	return m
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // execFlags are the flags every "apptainer exec" gets. Where root lacks
@@ -203,7 +186,7 @@ func bindFlag(binds []string, ro map[string]bool) []string {
 	return []string{"--bind", strings.Join(specs, ",")}
 }
 
-func (a *apptainer) Wrapper(spec Spec) (Wrapper, error) {
+func (a *apptainer) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	spec, err := perRankSpec("apptainer", spec)
 	if err != nil {
 		return nil, err
@@ -211,10 +194,10 @@ func (a *apptainer) Wrapper(spec Spec) (Wrapper, error) {
 	if spec.Image.Ref == "" {
 		return nil, fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
-	return &apptainerWrapper{a: a, spec: spec}, nil
+	return &apptainerWrapper{a: a, spec: spec, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
-func (a *apptainer) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (a *apptainer) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
@@ -233,7 +216,7 @@ func (a *apptainer) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
 
 // Cleanup has nothing to do: without a daemon, the container is the
 // process the launcher started and reaped.
-func (a *apptainer) Cleanup(pmi.Job) error { return nil }
+func (a *apptainer) Cleanup(context.Context, pmi.Job) error { return nil }
 
 type apptainerWrapper struct {
 	a    *apptainer

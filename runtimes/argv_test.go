@@ -1,6 +1,7 @@
 package runtimes
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -114,7 +115,7 @@ func TestEngineArgv(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, _ := Get(tc.rt)
-			w, err := rt.Wrapper(Spec{Layout: PerRank, Image: image})
+			w, err := rt.Wrapper(context.Background(), Spec{Layout: PerRank, Image: image})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +187,7 @@ func TestApptainerArgv(t *testing.T) {
 	if rt.Name() != "apptainer" {
 		t.Fatalf("singularity answers as %q", rt.Name())
 	}
-	w, err := rt.Wrapper(Spec{Image: ImageInfo{Ref: "/images/x.sif"}})
+	w, err := rt.Wrapper(context.Background(), Spec{Image: ImageInfo{Ref: "/images/x.sif"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func TestOCIBundle(t *testing.T) {
 	work := t.TempDir()
 	rt, _ := Get("oci")
 	rootfs := t.TempDir()
-	w, err := rt.Wrapper(Spec{Image: ImageInfo{Ref: rootfs}})
+	w, err := rt.Wrapper(context.Background(), Spec{Image: ImageInfo{Ref: rootfs}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestOCIBundle(t *testing.T) {
 	if err := w.WrapRank(job, cmd); err != nil {
 		t.Fatal(err)
 	}
-	defer rt.Cleanup(job)
+	defer rt.Cleanup(context.Background(), job)
 	argv := cmd.Argv
 	if argv[1] != "run" || argv[len(argv)-1] != "hpcbench-o1-1" || !slices.Contains(flagValues(argv, "--preserve-fds"), "1") {
 		t.Fatalf("argv %q", argv)
@@ -315,14 +316,14 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("Get(lxc) = %v, want ErrUnknownRuntime", err)
 	}
 	rt, _ := Get("docker")
-	if _, err := rt.Wrapper(Spec{Layout: PerNode, Image: ImageInfo{Ref: "x"}}); !errors.Is(err, ErrLayout) {
+	if _, err := rt.Wrapper(context.Background(), Spec{Layout: PerNode, Image: ImageInfo{Ref: "x"}}); !errors.Is(err, ErrLayout) {
 		t.Errorf("per-node wrapper: %v, want ErrLayout", err)
 	}
-	if _, err := rt.Wrapper(Spec{}); !errors.Is(err, ErrImageNotFound) {
+	if _, err := rt.Wrapper(context.Background(), Spec{}); !errors.Is(err, ErrImageNotFound) {
 		t.Errorf("wrapper without an image: %v, want ErrImageNotFound", err)
 	}
 	nat, _ := Get("native")
-	if _, err := nat.Wrapper(Spec{Layout: Bind}); !errors.Is(err, ErrLayout) {
+	if _, err := nat.Wrapper(context.Background(), Spec{Layout: Bind}); !errors.Is(err, ErrLayout) {
 		t.Errorf("native bind: %v, want ErrLayout", err)
 	}
 }
@@ -341,20 +342,6 @@ func TestDescribe(t *testing.T) {
 	got := Describe(map[string]string{"runtime": "docker", "layout": "per-rank", "network": "host", "ipc": "host", "pmi_channel": "tcp"})
 	if got != "docker per-rank, host network, host IPC, PMI over tcp" {
 		t.Errorf("Describe = %q", got)
-	}
-}
-
-func TestAptMirror(t *testing.T) {
-	oneLine := "# comment\ndeb-src http://mirror.invalid/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] http://mirror.invalid/debian bookworm main\n"
-	if got := mirrorFromOneLine(oneLine, "bookworm"); got != "http://mirror.invalid/debian" {
-		t.Errorf("one-line: %q", got)
-	}
-	if got := mirrorFromOneLine(oneLine, "trixie"); got != "" {
-		t.Errorf("one-line, other suite: %q", got)
-	}
-	deb822 := "Types: deb\nURIs: http://security.invalid/debian-security\nSuites: bookworm-security\n\nTypes: deb deb-src\n# a comment\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"
-	if got := mirrorFromDeb822(deb822, "bookworm"); got != "http://mirror.invalid/debian" {
-		t.Errorf("deb822: %q", got)
 	}
 }
 

@@ -19,8 +19,16 @@ import (
 // The conformance suite: every runtime runs the same MPI programs the same
 // way, for real. MPICH ranks speak PMI-1, Open MPI ranks PMIx. A runtime
 // that is not installed is skipped with the reason (CI installs them all).
+// The suite runs over every registered runtime (conformanceRuntimes); one
+// without fixtures fails it.
 
-var allRuntimes = []string{"native", "docker", "podman", "apptainer", "oci"}
+// TestConformanceFixtures: every registered runtime has conformance
+// fixtures, so the suite covers it. It needs no runtime installed.
+func TestConformanceFixtures(t *testing.T) {
+	if len(conformanceRuntimes(t)) == 0 {
+		t.Fatal("no runtime registered")
+	}
+}
 
 // perRankLayouts are the layouts rt runs through a Wrapper.
 func perRankLayouts(rt Runtime) []Layout {
@@ -32,7 +40,7 @@ func perRankLayouts(rt Runtime) []Layout {
 
 func wrapperFor(t *testing.T, rt Runtime, mpi string, layout Layout) Wrapper {
 	t.Helper()
-	w, err := rt.Wrapper(specFor(t, rt, mpi, layout))
+	w, err := rt.Wrapper(context.Background(), specFor(t, rt, mpi, layout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +79,7 @@ func checkHello(t *testing.T, res launchResult, flavour pmi.Flavour, n int) {
 }
 
 func TestConformanceHello(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -92,7 +100,7 @@ func TestConformanceHello(t *testing.T) {
 }
 
 func TestConformanceAbortCleansUp(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -119,7 +127,7 @@ func TestConformanceAbortCleansUp(t *testing.T) {
 }
 
 func TestConformanceTimeoutCleansUp(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
@@ -145,7 +153,7 @@ func epValue(out, key string) string {
 }
 
 func TestConformanceEP(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -175,7 +183,7 @@ func TestConformanceEP(t *testing.T) {
 // node: hpcbench serves PMI to the ranks from inside and writes its report
 // to a bound folder.
 func TestConformancePerNode(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			for _, mpi := range []string{"mpich", "openmpi"} {
@@ -187,7 +195,7 @@ func TestConformancePerNode(t *testing.T) {
 					job := pmi.Job{ID: newJobID(t), Ranks: 2, PMI: mpiFlavour[mpi]}
 					cmd := &pmi.RankCommand{Argv: []string{self, "launch", "-n", "2", "--pmi", string(mpiFlavour[mpi]),
 						"--report", report, "--timeout", "2m", "--", probe(t, mpi), "hello"}, Env: os.Environ(), Dir: dir, CPU: -1}
-					if err := rt.WrapNode(spec, job, cmd); err != nil {
+					if err := rt.WrapNode(context.Background(), spec, job, cmd); err != nil {
 						t.Fatal(err)
 					}
 					c := exec.Command(cmd.Argv[0], cmd.Argv[1:]...)
@@ -205,7 +213,7 @@ func TestConformancePerNode(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkHello(t, launchResult{rep: &rep, stdout: string(out)}, mpiFlavour[mpi], 2)
-					if err := rt.Cleanup(job); err != nil {
+					if err := rt.Cleanup(context.Background(), job); err != nil {
 						t.Error(err)
 					}
 					requireNoLeftovers(t, rt, job.ID)
@@ -221,14 +229,14 @@ func TestConformancePerNode(t *testing.T) {
 // that loses them inside the container anyway (here "env -u", as an
 // entrypoint that resets the environment would) is caught by pmi.RequireWorld.
 func TestConformanceMissingPMIIsCaught(t *testing.T) {
-	for _, name := range allRuntimes {
+	for _, name := range conformanceRuntimes(t) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			spec := specFor(t, rt, "mpich", PerRank)
 			// The program is not argv[0] here; bind its folder explicitly
 			// (an OCI bundle's /tmp is a fresh tmpfs).
 			spec.Binds = []string{filepath.Dir(probe(t, "mpich"))}
-			w, err := rt.Wrapper(spec)
+			w, err := rt.Wrapper(context.Background(), spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +272,7 @@ func TestConformanceMissingPMIIsCaught(t *testing.T) {
 // SIGKILLed survive under the engine; CleanupLeftovers removes them, and
 // leaves alone those of a live hpcbench.
 func TestLeftoversAfterKilledLauncher(t *testing.T) {
-	for _, name := range []string{"docker", "podman"} {
+	for _, name := range conformanceRuntimesWhere(t, isEngine) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			e := rt.(*engine)
@@ -288,8 +296,8 @@ func TestLeftoversAfterKilledLauncher(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			defer e.removeJob(jobLive)
-			defer e.removeJob(jobDead)
+			defer e.removeJob(context.Background(), jobLive)
+			defer e.removeJob(context.Background(), jobDead)
 			removed, err := rt.(LeftoverCleaner).CleanupLeftovers(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -305,7 +313,7 @@ func TestLeftoversAfterKilledLauncher(t *testing.T) {
 }
 
 func TestPeakMemoryFromCgroup(t *testing.T) {
-	for _, name := range []string{"docker", "podman"} {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return rt.Capabilities().PeakMemory }) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
@@ -338,7 +346,7 @@ func TestPeakMemoryFromCgroup(t *testing.T) {
 // one that succeeds and one that aborts, leave no folder of theirs in
 // $TMPDIR.
 func TestConformanceNoTempFoldersLeft(t *testing.T) {
-	for _, name := range []string{"docker", "podman"} {
+	for _, name := range conformanceRuntimesWhere(t, isEngine) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
@@ -366,16 +374,14 @@ func TestConformanceNoTempFoldersLeft(t *testing.T) {
 // runtime. Docker, Podman and Apptainer get --env, which the ranks must
 // see; OCI bundles get --no-new-keyring, which crun and runc must accept.
 func TestConformanceRuntimeFlags(t *testing.T) {
-	for _, name := range []string{"docker", "podman", "apptainer", "oci"} {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return conformanceFixtures[rt.Name()].runFlags != nil }) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
+			fixture := conformanceFixtures[name]
 			spec := specFor(t, rt, "mpich", PerRank)
 			spec.Binds = []string{filepath.Dir(probe(t, "mpich"))}
-			spec.Flags = []string{"--env", "HPCBENCH_FLAG_SEEN=yes"}
-			if name == "oci" {
-				spec.Flags = []string{"--no-new-keyring"}
-			}
-			w, err := rt.Wrapper(spec)
+			spec.Flags = fixture.runFlags
+			w, err := rt.Wrapper(context.Background(), spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,7 +389,7 @@ func TestConformanceRuntimeFlags(t *testing.T) {
 			res := launchJob(t, w, pmi.PMI1, 2, argv, 2*time.Minute)
 			checkHello(t, res, pmi.PMI1, 2)
 			requireNoLeftovers(t, rt, res.jobID)
-			if name != "oci" && strings.Count(res.stdout, "flag=yes") != 2 {
+			if fixture.envFlag && strings.Count(res.stdout, "flag=yes") != 2 {
 				t.Errorf("the ranks did not see the --env of runtime.flags:\n%s", res.stdout)
 			}
 			if got := w.Choices()["runtime_flags"]; got != quoteArgs(spec.Flags) {

@@ -2,6 +2,7 @@ package runtimes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -45,24 +47,61 @@ func (e *engine) tool(ctx context.Context, args ...string) (string, error) {
 
 func (e *engine) Name() string { return e.name }
 
+// engineHints say how to make an engine answer.
+var engineHints = map[string]string{
+	"docker": "start the engine (systemctl start docker, or dockerd & as root)",
+	"podman": "podman info fails: fix what it says (storage, OCI runtime, containers.conf)",
+}
+
+// Capabilities: Docker and Podman place ranks in every layout. Docker's
+// daemon starts the containers, so no fd reaches them; Podman's client
+// does, and hands them over with --preserve-fds.
+func (e *engine) Capabilities() Capabilities {
+	return Capabilities{
+		Programs: []string{e.name}, TakesCommand: true,
+		Layouts:   []Layout{PerRank, PerNode, Bind},
+		PassesFDs: e.passFD, Rootless: e.name == "podman", Daemon: e.name == "docker",
+		Outlives: true, ImportsImages: true, PeakMemory: true,
+	}
+}
+
+// Fingerprint asks the client for its version, then the engine for its
+// own: Docker's daemon ("docker version"), Podman's storage and OCI
+// runtime ("podman info"). Only an engine that answers makes the runtime
+// usable.
+func (e *engine) Fingerprint(ctx context.Context) Fingerprint {
+	fp := Fingerprint{Runtime: e.name, Program: e.bin, Capabilities: e.Capabilities()}
+	if _, ok := fp.probeProgram(ctx, e.env, e.name, "--version"); !ok {
+		return fp
+	}
+	fp.Hint = ""
+	var ask []string
+	if e.name == "docker" {
+		ask = []string{"version", "--format", "{{.Server.Version}}"}
+	} else {
+		ask = []string{"info", "--format", "{{.Version.Version}}"}
+	}
+	out, err := probeTool(ctx, e.env, fp.Path, append(append([]string(nil), e.globalArgs...), ask...)...)
+	v := strings.TrimSpace(out)
+	if err == nil && v == "" {
+		err = errors.New("the engine reported no version")
+	}
+	if err != nil {
+		fp.engineDown(err, engineHints[e.name])
+		return fp
+	}
+	fp.Usable, fp.EngineAnswers, fp.Engine, fp.Provenance = true, true, v, v
+	if fp.Capabilities.Daemon {
+		fp.Detail = "engine " + v + " answers"
+	}
+	return fp
+}
+
+// Detect returns the engine's version: see Fingerprint.
 func (e *engine) Detect(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
 	defer cancel()
-	var format []string
-	if e.name == "docker" {
-		format = []string{"version", "--format", "{{.Server.Version}}"}
-	} else {
-		format = []string{"info", "--format", "{{.Version.Version}}"}
-	}
-	out, err := e.tool(ctx, format...)
-	if err != nil {
-		return "", unavailable(e.name, err)
-	}
-	v := strings.TrimSpace(out)
-	if v == "" {
-		return "", fmt.Errorf("%s: %w: the engine reported no version", e.name, ErrUnavailable)
-	}
-	return v, nil
+	return e.Fingerprint(ctx).detected()
 }
 
 func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
@@ -71,7 +110,7 @@ func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
 	}
 	ref := image
 	meta := map[string]string{}
-	if m, err := OpenStore("").Lookup(image); err == nil {
+	if m, err := images.OpenStore("").Lookup(image); err == nil {
 		if r := m.Engines[e.name]; r.Ref != "" {
 			ref = r.Ref
 			meta["store"] = m.Dir
@@ -195,7 +234,7 @@ func envArgs(names []string) []string {
 	return args
 }
 
-func (e *engine) Wrapper(spec Spec) (Wrapper, error) {
+func (e *engine) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	spec, err := perRankSpec(e.name, spec)
 	if err != nil {
 		return nil, err
@@ -206,7 +245,7 @@ func (e *engine) Wrapper(spec Spec) (Wrapper, error) {
 	if err := checkFlags(e.name, spec.Flags, detachFlags); err != nil {
 		return nil, err
 	}
-	return &engineWrapper{e: e.withCommand(spec.Command), spec: spec, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{}}, nil
+	return &engineWrapper{e: e.withCommand(spec.Command), spec: spec, ctx: ctx, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{}, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
 // withCommand is e running the executable command ("" keeps e's own).
@@ -223,6 +262,8 @@ func (e *engine) withCommand(command string) *engine {
 type engineWrapper struct {
 	e    *engine
 	spec Spec
+	// ctx is the one the wrapper was made with; Cleanup runs under it.
+	ctx context.Context
 
 	mu sync.Mutex
 	// jobDirs holds, per job, the temporary folder of its ranks' --cidfile
@@ -345,7 +386,7 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 	dir := w.jobDirs[job.ID]
 	delete(w.jobDirs, job.ID)
 	w.mu.Unlock()
-	err := w.e.removeJob(job.ID)
+	err := w.e.removeJob(w.ctx, job.ID)
 	if dir != "" {
 		// After the containers are gone: a client still starting one may
 		// write its cidfile until then.
@@ -356,7 +397,7 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 	return err
 }
 
-func (e *engine) Cleanup(job pmi.Job) error { return e.removeJob(job.ID) }
+func (e *engine) Cleanup(ctx context.Context, job pmi.Job) error { return e.removeJob(ctx, job.ID) }
 
 // removeStaleTempDirs removes runtime's temporary folders
 // ("hpcbench-<runtime>-<pid>-XXXX") whose hpcbench is gone.
@@ -376,8 +417,8 @@ func removeStaleTempDirs(runtime string) {
 // removeJob removes every container labelled with jobID. A container whose
 // client was killed while it was being created can appear a moment later,
 // so a removal is followed by one more look.
-func (e *engine) removeJob(jobID string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+func (e *engine) removeJob(ctx context.Context, jobID string) error {
+	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	for round := 0; round < 3; round++ {
 		ids, err := e.listContainers(ctx, LabelJob+"="+jobID)
@@ -440,7 +481,7 @@ func (e *engine) CleanupLeftovers(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func (e *engine) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (e *engine) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("%s: %w: the spec names no image (call Prepare first)", e.name, ErrImageNotFound)
 	}

@@ -48,10 +48,19 @@ const detectTimeout = 20 * time.Second
 // cleanupTimeout bounds removing one job's containers.
 const cleanupTimeout = 60 * time.Second
 
+// cleanupContext bounds a cleanup by cleanupTimeout. It drops ctx's
+// cancellation: the containers of an interrupted run must still go.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
 // unavailable wraps a probe failure in ErrUnavailable.
 func unavailable(name string, err error) error {
 	if errors.Is(err, exec.ErrNotFound) {
-		return fmt.Errorf("%s: %w: not installed (not found in PATH)", name, ErrUnavailable)
+		return fmt.Errorf("%s: %w: %w (not found in PATH)", name, ErrUnavailable, ErrNotInstalled)
 	}
 	return fmt.Errorf("%s: %w: %v", name, ErrUnavailable, err)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -45,7 +46,7 @@ var (
 	hpcbenchMu sync.Mutex
 	hpcbench   string
 	hpcbenchE  error
-	images     = map[string]*Manifest{}
+	testImages = map[string]*images.Manifest{}
 	imageErrs  = map[string]error{}
 )
 
@@ -133,7 +134,7 @@ func buildHpcbench() (string, error) {
 // testImage builds (once per test binary; the store skips unchanged
 // inputs across runs) the minimal image for mpi holding the probe, the
 // EP and pingpong kernels where built, and hpcbench.
-func testImage(t testing.TB, mpi string, withoutMPI bool) *Manifest {
+func testImage(t testing.TB, mpi string, withoutMPI bool) *images.Manifest {
 	t.Helper()
 	name := "hpcbench-test-" + mpi
 	if withoutMPI {
@@ -152,32 +153,58 @@ func testImage(t testing.TB, mpi string, withoutMPI bool) *Manifest {
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if m := images[name]; m != nil {
+	if m := testImages[name]; m != nil {
 		return m
 	}
 	if err := imageErrs[name]; err != nil {
 		t.Fatal(err)
 	}
 	var rts []string
-	for _, n := range []string{"docker", "podman", "apptainer"} {
+	for _, n := range Names() {
 		rt, _ := Get(n)
+		if _, imports := rt.(Importer); !imports || rt.Name() != n {
+			continue
+		}
 		if _, err := rt.Detect(context.Background()); err == nil {
 			rts = append(rts, n)
 		}
 	}
 	var log bytes.Buffer
 	start := time.Now()
-	m, err := BuildImage(context.Background(), BuildOptions{
+	m, err := buildTestImage(context.Background(), images.BuildOptions{
 		Name: name, MPI: mpi, Minimal: true, WithoutMPI: withoutMPI,
-		Binaries: bins, Runtimes: rts, Log: &log,
-	})
+		Binaries: bins, Log: &log,
+	}, rts)
 	if err != nil {
 		imageErrs[name] = fmt.Errorf("building test image %s: %v\n%s", name, err, log.String())
 		t.Fatal(imageErrs[name])
 	}
 	t.Logf("image %s (%v): %s", name, time.Since(start).Round(time.Millisecond), strings.TrimSpace(log.String()))
-	images[name] = m
+	testImages[name] = m
 	return m
+}
+
+// buildTestImage builds the root filesystem and imports it into the
+// runtimes named, as package imagebuild does (which this package's tests
+// cannot import: it imports runtimes).
+func buildTestImage(ctx context.Context, opts images.BuildOptions, names []string) (*images.Manifest, error) {
+	m, rebuilt, err := images.BuildRootfs(ctx, &opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		rt, err := Get(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := rt.(Importer).ImportRootfs(ctx, m, rebuilt, opts.Log); err != nil {
+			return nil, err
+		}
+		if err := opts.Store.Save(m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -266,37 +293,110 @@ func launchJob(t testing.TB, w pmi.Wrapper, flavour pmi.Flavour, ranks int, argv
 	return res
 }
 
+// conformanceFixture is what the conformance suite needs to know of a
+// runtime beyond its interface. Every registered runtime must have one: a
+// new adapter without fixtures fails the suite (TestConformanceFixtures)
+// instead of being left out of it.
+type conformanceFixture struct {
+	// leftovers lists the containers the runtime still holds of a job;
+	// nil where the containers are the rank processes themselves.
+	leftovers func(t testing.TB, rt Runtime, jobID string) []string
+	// runFlags are a config's runtime.flags the runtime must accept (nil:
+	// it takes none); envFlag says they set HPCBENCH_FLAG_SEEN=yes in the
+	// ranks' environment.
+	runFlags []string
+	envFlag  bool
+}
+
+var envFlags = []string{"--env", "HPCBENCH_FLAG_SEEN=yes"}
+
+var conformanceFixtures = map[string]conformanceFixture{
+	"native":    {},
+	"docker":    {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
+	"podman":    {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
+	"apptainer": {runFlags: envFlags, envFlag: true},
+	"oci":       {leftovers: ociLeftovers, runFlags: []string{"--no-new-keyring"}},
+}
+
+// conformanceRuntimes are the registered runtimes, each once under its
+// canonical name (singularity is apptainer's alias), that have fixtures;
+// one without fails t.
+func conformanceRuntimes(t testing.TB) []string {
+	t.Helper()
+	var names []string
+	for _, n := range Names() {
+		rt, _ := Get(n)
+		if rt.Name() != n {
+			continue
+		}
+		if _, ok := conformanceFixtures[n]; !ok {
+			t.Errorf("runtime %s is registered but has no conformance fixture (add it to conformanceFixtures)", n)
+			continue
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// conformanceRuntimesWhere are the conformanceRuntimes for which keep is
+// true.
+func conformanceRuntimesWhere(t testing.TB, keep func(Runtime) bool) []string {
+	t.Helper()
+	var names []string
+	for _, n := range conformanceRuntimes(t) {
+		if rt, _ := Get(n); keep(rt) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// isEngine: Docker and Podman, whose containers the tests start and list
+// with the engine's own client.
+func isEngine(rt Runtime) bool { _, ok := rt.(*engine); return ok }
+
 // leftovers lists what the runtime still holds of job.
 func leftovers(t testing.TB, rt Runtime, jobID string) []string {
 	t.Helper()
-	ctx := context.Background()
-	switch e := rt.(type) {
-	case *engine:
-		ids, err := e.listContainers(ctx, LabelJob+"="+jobID)
-		if err != nil {
-			t.Fatalf("%s ps: %v", e.name, err)
-		}
-		return ids
-	case *ociRuntime:
-		out, err := runTool(ctx, nil, e.binary(), "list")
-		if err != nil {
-			t.Fatalf("oci list: %v", err)
-		}
-		var ids []string
-		for _, line := range strings.Split(out, "\n") {
-			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "hpcbench-"+jobID+"-") {
-				ids = append(ids, f[0])
-			}
-		}
-		return ids
+	f, ok := conformanceFixtures[rt.Name()]
+	if !ok {
+		t.Fatalf("runtime %s has no conformance fixture", rt.Name())
 	}
-	return nil
+	if f.leftovers == nil {
+		return nil
+	}
+	return f.leftovers(t, rt, jobID)
+}
+
+func engineLeftovers(t testing.TB, rt Runtime, jobID string) []string {
+	t.Helper()
+	e := rt.(*engine)
+	ids, err := e.listContainers(context.Background(), LabelJob+"="+jobID)
+	if err != nil {
+		t.Fatalf("%s ps: %v", e.name, err)
+	}
+	return ids
+}
+
+func ociLeftovers(t testing.TB, rt Runtime, jobID string) []string {
+	t.Helper()
+	out, err := runTool(context.Background(), nil, rt.(*ociRuntime).binary(), "list")
+	if err != nil {
+		t.Fatalf("oci list: %v", err)
+	}
+	var ids []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "hpcbench-"+jobID+"-") {
+			ids = append(ids, f[0])
+		}
+	}
+	return ids
 }
 
 func requireNoLeftovers(t testing.TB, rt Runtime, jobID string) {
 	t.Helper()
 	if left := leftovers(t, rt, jobID); len(left) > 0 {
 		t.Errorf("%s kept %d container(s) of job %s after the launch: %v", rt.Name(), len(left), jobID, left)
-		_ = rt.Cleanup(pmi.Job{ID: jobID})
+		_ = rt.Cleanup(context.Background(), pmi.Job{ID: jobID})
 	}
 }

@@ -1,6 +1,7 @@
 package runtimes
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -32,13 +33,13 @@ func wrapFor(t *testing.T, runtime string, spec Spec) ([]string, map[string]stri
 	if spec.Layout == PerNode {
 		self := filepath.Join(t.TempDir(), "hpcbench")
 		cmd := &pmi.RankCommand{Argv: []string{self, "launch", "-n", "2", "--report", filepath.Join(work, "r.json"), "--", "/opt/bench/ep", "S"}, Dir: work, CPU: -1}
-		if err := rt.WrapNode(spec, job, cmd); err != nil {
+		if err := rt.WrapNode(context.Background(), spec, job, cmd); err != nil {
 			return nil, nil, err
 		}
 		t.Cleanup(func() { _ = ociCleanupBundlesOnly(job) })
 		return cmd.Argv, NodeChoices(rt, spec), nil
 	}
-	w, err := rt.Wrapper(spec)
+	w, err := rt.Wrapper(context.Background(), spec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -210,14 +211,14 @@ func TestEngineWrapperRemovesItsFolder(t *testing.T) {
 	for _, name := range []string{"docker", "podman"} {
 		rt, _ := Get(name)
 		for i := 0; i < 5; i++ {
-			if _, err := rt.Wrapper(Spec{Image: ImageInfo{Ref: "img"}, Command: bin}); err != nil {
+			if _, err := rt.Wrapper(context.Background(), Spec{Image: ImageInfo{Ref: "img"}, Command: bin}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if left, _ := filepath.Glob(filepath.Join(tmp, "hpcbench-*")); len(left) != 0 {
 			t.Fatalf("%s: wrappers that wrapped nothing left %d folder(s): %q", name, len(left), left)
 		}
-		w, err := rt.Wrapper(Spec{Image: ImageInfo{Ref: "img"}, Command: bin})
+		w, err := rt.Wrapper(context.Background(), Spec{Image: ImageInfo{Ref: "img"}, Command: bin})
 		if err != nil {
 			t.Fatal(err)
 		}

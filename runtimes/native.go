@@ -19,14 +19,29 @@ func init() { register("native", newNative) }
 
 func (native) Name() string { return "native" }
 
-// Detect returns the kernel release: there is nothing else to be missing.
-func (native) Detect(context.Context) (string, error) {
+// Capabilities: ranks run on the host; there is no bind layout (no
+// container to bind the host's MPI into).
+func (native) Capabilities() Capabilities {
+	return Capabilities{Layouts: []Layout{PerRank, PerNode}, PassesFDs: true, Rootless: true}
+}
+
+// Fingerprint reads the kernel release: there is nothing else to be
+// missing.
+func (n native) Fingerprint(context.Context) Fingerprint {
+	fp := Fingerprint{Runtime: "native", Capabilities: n.Capabilities()}
 	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
 	if err != nil {
-		return "", fmt.Errorf("native: %w", err)
+		fp.Err = fmt.Errorf("native: %w", err)
+		return fp
 	}
-	return "linux " + strings.TrimSpace(string(b)), nil
+	fp.Found, fp.Usable = true, true
+	fp.Version = strings.TrimSpace(string(b))
+	fp.Provenance = "linux " + fp.Version
+	return fp
 }
+
+// Detect returns "linux" and the kernel release.
+func (n native) Detect(ctx context.Context) (string, error) { return n.Fingerprint(ctx).detected() }
 
 // Prepare accepts no image: native ranks run on the host's files.
 func (native) Prepare(_ context.Context, image string) (ImageInfo, error) {
@@ -47,7 +62,7 @@ func noContainer(spec Spec) error {
 	return nil
 }
 
-func (native) Wrapper(spec Spec) (Wrapper, error) {
+func (native) Wrapper(_ context.Context, spec Spec) (Wrapper, error) {
 	if err := noContainer(spec); err != nil {
 		return nil, err
 	}
@@ -64,7 +79,7 @@ func (native) Wrapper(spec Spec) (Wrapper, error) {
 
 // WrapNode leaves the node launch as it is: natively, "hpcbench launch"
 // simply runs on the host.
-func (native) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (native) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if err := noContainer(spec); err != nil {
 		return err
 	}
@@ -74,7 +89,7 @@ func (native) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	return nil
 }
 
-func (native) Cleanup(pmi.Job) error { return nil }
+func (native) Cleanup(context.Context, pmi.Job) error { return nil }
 
 type nativeWrapper struct{ spec Spec }
 

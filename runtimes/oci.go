@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/pmi"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -51,11 +52,7 @@ func (o *ociRuntime) binary() string {
 			o.bin = b
 			return
 		}
-		order := []string{"crun", "runc"}
-		if !unifiedCgroups() {
-			order = []string{"runc", "crun"}
-		}
-		for _, n := range order {
+		for _, n := range ociPrograms() {
 			if p, err := exec.LookPath(n); err == nil {
 				o.bin = p
 				return
@@ -66,18 +63,49 @@ func (o *ociRuntime) binary() string {
 	return o.bin
 }
 
-func (o *ociRuntime) Detect(ctx context.Context) (string, error) {
-	if !isRoot() {
-		return "", fmt.Errorf("oci: %w: bundles are run as root only (a rootless bundle needs a user namespace mapping hpcbench does not write)", ErrUnavailable)
+// ociPrograms are the OCI runtimes tried, in order: crun, else runc; on
+// hosts with cgroups v1 or hybrid, runc first (crun refuses: "cgroups in
+// hybrid mode not supported").
+func ociPrograms() []string {
+	if !unifiedCgroups() {
+		return []string{"runc", "crun"}
 	}
+	return []string{"crun", "runc"}
+}
+
+// Capabilities: bundles run the image store's root filesystem as it is,
+// pass inherited fds (--preserve-fds), and run as root only.
+func (o *ociRuntime) Capabilities() Capabilities {
+	return Capabilities{
+		Programs: ociPrograms(), TakesCommand: true,
+		Layouts:   []Layout{PerRank, PerNode, Bind},
+		PassesFDs: true, Outlives: true, RunsRootfs: true,
+	}
+}
+
+// Fingerprint asks the OCI runtime for its version; bundles need root.
+func (o *ociRuntime) Fingerprint(ctx context.Context) Fingerprint {
+	fp := Fingerprint{Runtime: "oci", Program: o.binary(), Capabilities: o.Capabilities()}
+	line, ok := fp.probeProgram(ctx, nil, "crun", "--version")
+	if !ok {
+		return fp
+	}
+	fp.Hint, fp.Provenance = "", line
+	if !isRoot() {
+		fp.Detail = "bundles are run as root only (a rootless bundle needs a user namespace mapping hpcbench does not write)"
+		fp.Hint = "run hpcbench as root"
+		fp.Err = fmt.Errorf("oci: %w: %s", ErrUnavailable, fp.Detail)
+		return fp
+	}
+	fp.Usable = true
+	return fp
+}
+
+// Detect returns the OCI runtime's version line: see Fingerprint.
+func (o *ociRuntime) Detect(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
 	defer cancel()
-	out, err := runTool(ctx, nil, o.binary(), "--version")
-	if err != nil {
-		return "", unavailable("oci", err)
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
-	return first, nil
+	return o.Fingerprint(ctx).detected()
 }
 
 // Prepare accepts the name of an image in hpcbench's store (its unpacked
@@ -90,10 +118,10 @@ func (o *ociRuntime) Prepare(_ context.Context, image string) (ImageInfo, error)
 		}
 		return ImageInfo{Ref: root, Meta: map[string]string{"rootfs": "folder (not content-addressed)"}}, nil
 	}
-	m, err := OpenStore("").Lookup(image)
+	m, err := images.OpenStore("").Lookup(image)
 	if err != nil || m.Rootfs == "" {
 		return ImageInfo{}, fmt.Errorf("oci: %w: %q is neither a folder nor an image in the store %s (build it with 'hpcbench image build --name %s')",
-			ErrImageNotFound, image, OpenStore("").Root, image)
+			ErrImageNotFound, image, images.OpenStore("").Root, image)
 	}
 	if _, err := os.Stat(m.Rootfs); err != nil {
 		return ImageInfo{}, fmt.Errorf("oci: %w: image %s: its root filesystem is gone: %v (rebuild it)", ErrImageNotFound, image, err)
@@ -101,7 +129,7 @@ func (o *ociRuntime) Prepare(_ context.Context, image string) (ImageInfo, error)
 	return ImageInfo{Ref: m.Rootfs, Digest: m.RootfsDigest, Meta: map[string]string{"store": m.Dir}}, nil
 }
 
-func (o *ociRuntime) Wrapper(spec Spec) (Wrapper, error) {
+func (o *ociRuntime) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	spec, err := perRankSpec("oci", spec)
 	if err != nil {
 		return nil, err
@@ -116,7 +144,7 @@ func (o *ociRuntime) Wrapper(spec Spec) (Wrapper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ociWrapper{o: o, bin: orDefault(spec.Command, o.binary()), spec: spec, bundles: dir}, nil
+	return &ociWrapper{o: o, bin: orDefault(spec.Command, o.binary()), spec: spec, bundles: dir, ctx: ctx, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
 // ociRefusedFlags are the "crun run"/"runc run" options hpcbench sets
@@ -225,6 +253,8 @@ type ociWrapper struct {
 	bin     string
 	spec    Spec
 	bundles string
+	// ctx is the one the wrapper was made with; Cleanup runs under it.
+	ctx context.Context
 
 	libs hostLibBinds
 }
@@ -273,15 +303,19 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	return nil
 }
 
-func (w *ociWrapper) Cleanup(job pmi.Job) error { return ociCleanup(w.bin, job) }
+func (w *ociWrapper) Cleanup(job pmi.Job) error { return ociCleanup(w.ctx, w.bin, job) }
 
 // Cleanup deletes job's containers and this process's bundles of it.
-func (o *ociRuntime) Cleanup(job pmi.Job) error { return ociCleanup(o.binary(), job) }
+func (o *ociRuntime) Cleanup(ctx context.Context, job pmi.Job) error {
+	return ociCleanup(ctx, o.binary(), job)
+}
 
 // ociCleanup deletes job's containers known to the OCI runtime bin (each
 // runtime keeps its own state) and this process's bundles of it.
-func ociCleanup(bin string, job pmi.Job) error {
-	_, err := ociDeleteMatching(bin, func(id, bundle string) bool {
+func ociCleanup(ctx context.Context, bin string, job pmi.Job) error {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	_, err := ociDeleteMatching(ctx, bin, func(id, bundle string) bool {
 		return strings.HasPrefix(id, "hpcbench-"+job.ID+"-")
 	})
 	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "hpcbench-oci-"+strconv.Itoa(os.Getpid())+"-*", "hpcbench-"+job.ID+"-*"))
@@ -292,9 +326,9 @@ func ociCleanup(bin string, job pmi.Job) error {
 	return err
 }
 
-func ociDeleteMatching(bin string, match func(id, bundle string) bool) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
+// ociDeleteMatching deletes the containers of the OCI runtime bin for which
+// match is true; ctx bounds it.
+func ociDeleteMatching(ctx context.Context, bin string, match func(id, bundle string) bool) ([]string, error) {
 	out, err := runTool(ctx, nil, bin, "list")
 	if err != nil {
 		return nil, fmt.Errorf("oci: listing containers: %w", err)
@@ -324,9 +358,11 @@ func ociDeleteMatching(bin string, match func(id, bundle string) bool) ([]string
 
 // CleanupLeftovers deletes hpcbench's containers whose hpcbench is gone,
 // recognised by their bundle folder "hpcbench-oci-<pid>-...".
-func (o *ociRuntime) CleanupLeftovers(context.Context) ([]string, error) {
+func (o *ociRuntime) CleanupLeftovers(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
 	var bundles []string
-	ids, err := ociDeleteMatching(o.binary(), func(id, bundle string) bool {
+	ids, err := ociDeleteMatching(ctx, o.binary(), func(id, bundle string) bool {
 		if !strings.HasPrefix(id, "hpcbench-") {
 			return false
 		}
@@ -357,7 +393,7 @@ func bundleOwner(bundle string) int {
 	return 0
 }
 
-func (o *ociRuntime) WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (o *ociRuntime) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}

@@ -5,17 +5,24 @@
 // The launcher (package pmi) spawns the ranks and serves PMI; a runtime only
 // rewrites each rank's command line before it starts:
 //
-//	matrix cell ──Get(name)──> Runtime ──Detect──> version, or ErrUnavailable
-//	                              │ Prepare(image) ──> ImageInfo{Ref, Digest}
+//	matrix cell ──Get(name)──> Runtime ──Fingerprint──> program, version, engine
+//	                              │     answering, Capabilities; Detect: the
+//	                              │     version, or ErrUnavailable
+//	                              │ Prepare(ctx, image) ──> ImageInfo{Ref, Digest}
 //	                              │
-//	              layout per-rank │ Wrapper(spec) ──> pmi.Wrapper
+//	              layout per-rank │ Wrapper(ctx, spec) ──> pmi.Wrapper
 //	                              │    WrapRank: argv "ep" becomes
 //	                              │    "docker run --name hpcbench-<job>-<rank> ... ep"
 //	                              │    Cleanup: remove the job's containers
 //	                              │
-//	              layout per-node │ WrapNode(spec, job, cmd): one container runs
+//	              layout per-node │ WrapNode(ctx, spec, job, cmd): one container runs
 //	                              │    "hpcbench launch ... --report FILE", which
 //	                              │    spawns and serves the node's ranks inside
+//
+// Each adapter fingerprints itself and declares its Capabilities (layouts,
+// fd passing, rootless, daemon, image import, ...): Detect and package
+// inventory ("hpcbench doctor", config validation) both take their answer
+// from Fingerprint, so they cannot disagree.
 //
 // How PMI crosses the container boundary is chosen per runtime and recorded
 // in the wrapper's Choices: an inherited socket (PMI_FD) where the runtime
@@ -39,8 +46,12 @@
 // /dev/fuse is closed to the user (--unsquash).
 //
 // Optional capabilities are found by type assertion: PeakMemory (a rank's
-// peak memory from its container's cgroup) and LeftoverCleaner (removing
-// containers an earlier, killed hpcbench left behind).
+// peak memory from its container's cgroup), LeftoverCleaner (removing
+// containers an earlier, killed hpcbench left behind) and Importer
+// (importing a root filesystem built by package images into the runtime's
+// own format: Docker's and Podman's storage, a SIF file). The runtimes
+// import package images, never the reverse; building an image for every
+// runtime is package imagebuild's, above both.
 package runtimes
 
 import (
@@ -51,16 +62,17 @@ import (
 	"strings"
 
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/sentinel"
 )
 
 // Errors a caller can tell apart with errors.Is.
 var (
 	// ErrUnavailable: the runtime is not installed, or its engine does not answer.
-	ErrUnavailable = errors.New("runtime unavailable")
+	ErrUnavailable = sentinel.ErrUnavailable
 	// ErrUnknownRuntime: no adapter has that name.
-	ErrUnknownRuntime = errors.New("unknown runtime")
+	ErrUnknownRuntime = sentinel.ErrUnknownRuntime
 	// ErrImageNotFound: the image is neither in hpcbench's store nor known to the runtime.
-	ErrImageNotFound = errors.New("image not found")
+	ErrImageNotFound = sentinel.ErrImageNotFound
 	// ErrLayout: the runtime does not support the layout asked for.
 	ErrLayout = errors.New("layout not supported")
 	// ErrMissingPMI: a rank's environment lacks the PMI variables it needs;
@@ -150,23 +162,37 @@ type Wrapper interface {
 type Runtime interface {
 	// Name is the canonical name ("docker", "apptainer", ...).
 	Name() string
-	// Detect returns the runtime's version, or an error wrapping
-	// ErrUnavailable when it is not installed or its engine does not answer.
+	// Capabilities are what the adapter can do, as it declares them.
+	Capabilities() Capabilities
+	// Fingerprint finds out whether the runtime can run containers here:
+	// its program (the configured command, else the adapter's own), its
+	// version, whether its engine answers. It is the one source of that
+	// answer: Detect and package inventory both ask it. ctx bounds it.
+	Fingerprint(ctx context.Context) Fingerprint
+	// Detect returns the runtime's version as results record it
+	// (Fingerprint's Provenance), or an error wrapping ErrUnavailable (and
+	// ErrNotInstalled or ErrEngineNotRunning) when it cannot run
+	// containers here.
 	Detect(ctx context.Context) (string, error)
 	// Prepare resolves an image reference: a name built by "hpcbench image
 	// build", or an image the runtime already has (a SIF path, a local
 	// Docker/Podman image, a root filesystem folder).
 	Prepare(ctx context.Context, image string) (ImageInfo, error)
-	// Wrapper returns the per-rank wrapper for spec (layouts per-rank and bind).
-	Wrapper(spec Spec) (Wrapper, error)
+	// Wrapper returns the per-rank wrapper for spec (layouts per-rank and
+	// bind). ctx bounds the commands the wrapper runs for the job (the
+	// bind layout's ldd walk, removing containers); it must outlive the
+	// job's ranks.
+	Wrapper(ctx context.Context, spec Spec) (Wrapper, error)
 	// WrapNode rewrites cmd, a whole "hpcbench launch ... --report FILE"
 	// command line, to run inside one container holding all of job's
 	// ranks (layout per-node).
-	WrapNode(spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
+	WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error
 	// Cleanup removes whatever job left in this runtime (its per-rank or
 	// per-node containers), after its processes ended or were killed. It
-	// is safe to call twice.
-	Cleanup(job pmi.Job) error
+	// is safe to call twice, and still removes the containers when ctx is
+	// already cancelled (an interrupted run): only ctx's values are kept,
+	// under a time limit of its own.
+	Cleanup(ctx context.Context, job pmi.Job) error
 }
 
 // PeakMemory is implemented by wrappers that can tell a rank's peak memory

@@ -369,8 +369,8 @@ func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage 
 	r := resolvedImage{version: res.Version, info: res.Image, err: res.Err}
 	if r.err == nil && !c.IsNative() {
 		spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
-		if _, r.err = res.Runtime.Wrapper(spec); r.err == nil {
-			r.choices = wrapperChoices(res.Runtime, spec)
+		if _, r.err = res.Runtime.Wrapper(ctx, spec); r.err == nil {
+			r.choices = wrapperChoices(ctx, res.Runtime, spec)
 		}
 	}
 	ci.seen[key] = r
@@ -379,8 +379,8 @@ func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage 
 
 // wrapperChoices are the runtime wrapper's choices, as the tasks will make
 // them.
-func wrapperChoices(rt runtimes.Runtime, spec runtimes.Spec) map[string]string {
-	w, err := rt.Wrapper(spec)
+func wrapperChoices(ctx context.Context, rt runtimes.Runtime, spec runtimes.Spec) map[string]string {
+	w, err := rt.Wrapper(ctx, spec)
 	if err != nil {
 		return nil
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/imagebuild"
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/runtimes"
@@ -289,7 +291,7 @@ func testImage(t *testing.T, mpi string, kernels string, rts []string) string {
 	}
 	var log bytes.Buffer
 	start := time.Now()
-	if _, err := runtimes.BuildImage(context.Background(), runtimes.BuildOptions{Name: name, MPI: mpi, Minimal: true, Binaries: bins, Runtimes: rts, Log: &log}); err != nil {
+	if _, err := imagebuild.Build(context.Background(), images.BuildOptions{Name: name, MPI: mpi, Minimal: true, Binaries: bins, Log: &log}, rts); err != nil {
 		t.Fatalf("building %s: %v\n%s", name, err, log.String())
 	}
 	t.Logf("image %s (%v): %s", name, time.Since(start).Round(time.Millisecond), strings.TrimSpace(log.String()))

@@ -18,6 +18,7 @@ import (
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/sentinel"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -57,7 +58,7 @@ func (s *Summary) String() string {
 
 // ErrInterrupted: the watch was interrupted; the jobs go on, and
 // "hpcbench slurm collect" imports them later.
-var ErrInterrupted = errors.New("interrupted")
+var ErrInterrupted = sentinel.ErrInterrupted
 
 // StudyName is the name the runs were stored under.
 func (s *Summary) StudyName() string { return s.Study }

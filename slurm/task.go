@@ -88,7 +88,7 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	os.Setenv("TMPDIR", wd)
 	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd},
 		Command: opts.Command, Flags: opts.Flags}
-	w, err := rt.Wrapper(spec)
+	w, err := rt.Wrapper(ctx, spec)
 	if err != nil {
 		return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)
 	}

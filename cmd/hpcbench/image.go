@@ -6,7 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/hpcbench/hpcbench/runtimes"
+	"github.com/hpcbench/hpcbench/imagebuild"
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/urfave/cli/v2"
 )
 
@@ -88,12 +89,12 @@ func runImageBuild(c *cli.Context) error {
 	if s := c.String("runtimes"); s != "" {
 		rts = strings.Split(s, ",")
 	}
-	opts := runtimes.BuildOptions{
+	opts := images.BuildOptions{
 		Name: c.String("name"), MPI: mpi, Minimal: c.Bool("minimal"), WithoutMPI: c.Bool("without-mpi"),
-		Binaries: bins, Runtimes: rts, Store: runtimes.OpenStore(c.String("store")),
+		Binaries: bins, Store: images.OpenStore(c.String("store")),
 		Force: c.Bool("force"), Log: c.App.ErrWriter,
 	}
-	m, err := runtimes.BuildImage(c.Context, opts)
+	m, err := imagebuild.Build(c.Context, opts, rts)
 	if err != nil {
 		return fmt.Errorf("image build: %w", err)
 	}
@@ -101,7 +102,7 @@ func runImageBuild(c *cli.Context) error {
 	return nil
 }
 
-func printManifest(w interface{ Write([]byte) (int, error) }, m *runtimes.Manifest) {
+func printManifest(w interface{ Write([]byte) (int, error) }, m *images.Manifest) {
 	kind := "full"
 	if m.Minimal {
 		kind = "minimal"
@@ -122,7 +123,7 @@ func printManifest(w interface{ Write([]byte) (int, error) }, m *runtimes.Manife
 }
 
 func runImageList(c *cli.Context) error {
-	store := runtimes.OpenStore(c.String("store"))
+	store := images.OpenStore(c.String("store"))
 	list, err := store.List()
 	if err != nil {
 		return fmt.Errorf("image list: %w", err)

@@ -190,7 +190,7 @@ func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
 			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: removed %d leftover container(s): %s\n", len(names), strings.Join(names, ", "))
 		}
 	}
-	w, err := res.Runtime.Wrapper(runtimes.Spec{Layout: layout, Image: res.Image, MPI: c.String("mpi"),
+	w, err := res.Runtime.Wrapper(ctx, runtimes.Spec{Layout: layout, Image: res.Image, MPI: c.String("mpi"),
 		Command: c.String("runtime-command"), Flags: flags})
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)

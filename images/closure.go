@@ -1,4 +1,4 @@
-package runtimes
+package images
 
 import (
 	"bufio"
@@ -11,9 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-
-	"github.com/hpcbench/hpcbench/pmi"
 )
 
 // MPI library locations of Debian's packages (x86_64).
@@ -122,10 +119,10 @@ func sharedObjects(dir string) ([]string, error) {
 	return out, err
 }
 
-// canonicalLibPath rewrites a library path through the host's folder
+// CanonicalLibPath rewrites a library path through the host's folder
 // symlinks (/lib -> usr/lib on merged-/usr systems) while keeping its file
 // name, so that a bind mount lands on the path an image's loader searches.
-func canonicalLibPath(p string) string {
+func CanonicalLibPath(p string) string {
 	dir, err := filepath.EvalSymlinks(filepath.Dir(p))
 	if err != nil {
 		return p
@@ -133,10 +130,10 @@ func canonicalLibPath(p string) string {
 	return filepath.Join(dir, filepath.Base(p))
 }
 
-// hostMPIBinds returns the host paths the bind layout mounts for mpi: the
+// HostMPIBinds returns the host paths the bind layout mounts for mpi: the
 // MPI libraries, the libraries they and their plugins need except the C
 // library, and the plugin folders.
-func hostMPIBinds(ctx context.Context, mpi string) ([]string, error) {
+func HostMPIBinds(ctx context.Context, mpi string) ([]string, error) {
 	layout, err := mpiFiles(mpi)
 	if err != nil {
 		return nil, err
@@ -166,7 +163,7 @@ func hostMPIBinds(ctx context.Context, mpi string) ([]string, error) {
 		if isGlibc(l) {
 			continue
 		}
-		l = canonicalLibPath(l)
+		l = CanonicalLibPath(l)
 		if insideAny(l, layout.dirs) {
 			continue // inside a bound folder
 		}
@@ -191,34 +188,4 @@ func insideAny(p string, dirs []string) bool {
 		}
 	}
 	return false
-}
-
-// hostLibBinds adds, for the bind layout, the host's MPI libraries to a
-// rank's bind mounts (read-only). The ldd walk runs once per wrapper, not
-// once per rank; a wrapper embeds one.
-type hostLibBinds struct {
-	mu   sync.Mutex
-	libs []string
-}
-
-// add returns binds, and the paths to mount read-only, for a rank of job
-// placed by spec.
-func (h *hostLibBinds) add(spec Spec, job pmi.Job, binds []string) ([]string, map[string]bool, error) {
-	ro := map[string]bool{}
-	if spec.Layout != Bind {
-		return binds, ro, nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.libs == nil {
-		libs, err := hostMPIBinds(context.Background(), mpiOf(spec, job))
-		if err != nil {
-			return nil, nil, err
-		}
-		h.libs = libs
-	}
-	for _, l := range h.libs {
-		ro[l] = true
-	}
-	return normalizeBinds(append(append([]string(nil), binds...), h.libs...)), ro, nil
 }

@@ -1,4 +1,4 @@
-package runtimes
+package images
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func TestMinimalImageCarriesUCXModules(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(root, cma)); err != nil {
 				t.Errorf("minimal %s image lacks UCX's cma module: %v", mpi, err)
 			}
-			binds, err := hostMPIBinds(context.Background(), mpi)
+			binds, err := HostMPIBinds(context.Background(), mpi)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,3 +46,5 @@ func TestMinimalImageCarriesUCXModules(t *testing.T) {
 		})
 	}
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

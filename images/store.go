@@ -1,4 +1,4 @@
-package runtimes
+package images
 
 import (
 	"encoding/json"
@@ -143,7 +143,9 @@ func (s *Store) List() ([]*Manifest, error) {
 	return out, nil
 }
 
-func (s *Store) save(m *Manifest) error {
+// Save writes m's manifest into its folder (m.Dir), replacing the old one
+// in one rename.
+func (s *Store) Save(m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err

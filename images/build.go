@@ -1,4 +1,4 @@
-package runtimes
+package images
 
 import (
 	"archive/tar"
@@ -21,8 +21,8 @@ import (
 )
 
 // BuildOptions describe an image for "hpcbench image build". No registry is
-// involved: the root filesystem is assembled on this machine and imported
-// into each runtime.
+// involved: the root filesystem is assembled on this machine; the runtimes
+// then import it into their own formats (package runtimes).
 type BuildOptions struct {
 	// Name is the image's name in the store and in Docker/Podman.
 	Name string
@@ -37,9 +37,6 @@ type BuildOptions struct {
 	WithoutMPI bool
 	// Binaries are copied in at their host paths, with their libraries.
 	Binaries []string
-	// Runtimes to import the image into: "docker", "podman", "apptainer"
-	// (the root filesystem itself serves "oci"). Empty: every one available.
-	Runtimes []string
 	// Store defaults to OpenStore("").
 	Store *Store
 	// Suite and Mirror are for full images; Mirror "" takes the URI of
@@ -48,7 +45,8 @@ type BuildOptions struct {
 	Mirror string
 	// Force rebuilds even when the inputs are unchanged.
 	Force bool
-	// Log receives progress lines; nil discards them.
+	// Log receives progress lines; nil discards them. The runtimes'
+	// imports write theirs there too.
 	Log io.Writer
 }
 
@@ -56,19 +54,31 @@ type BuildOptions struct {
 // the cache does not keep images built the old way.
 const buildFormat = 2 // 2: minimal images carry UCX's transport modules
 
-// BuildImage builds (or reuses) the image opts describes and returns its
-// manifest. A rebuild is skipped when the inputs (the binaries' contents,
-// the MPI and its package versions, minimal or full) are unchanged and
-// every runtime still holds the recorded image.
-func BuildImage(ctx context.Context, opts BuildOptions) (*Manifest, error) {
+// Validate checks the options before anything is built: the image name,
+// the MPI, and that only a minimal image leaves the MPI out.
+func (opts *BuildOptions) Validate() error {
 	if err := checkImageName(opts.Name); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := mpiFiles(opts.MPI); err != nil {
-		return nil, err
+		return err
 	}
 	if opts.WithoutMPI && !opts.Minimal {
-		return nil, errors.New("an image without MPI is a minimal one: add --minimal")
+		return errors.New("an image without MPI is a minimal one: add --minimal")
+	}
+	return nil
+}
+
+// BuildRootfs builds (or reuses) the root filesystem opts describes, saves
+// its manifest in the store and returns it. A rebuild is skipped when the
+// inputs (the binaries' contents, the MPI and its package versions, minimal
+// or full) are unchanged and the root filesystem is still there; rebuilt
+// says whether it was made anew, in which case every runtime's copy
+// recorded in the manifest is stale. opts.Store and opts.Suite get their
+// defaults filled in.
+func BuildRootfs(ctx context.Context, opts *BuildOptions) (m *Manifest, rebuilt bool, err error) {
+	if err := opts.Validate(); err != nil {
+		return nil, false, err
 	}
 	if opts.Store == nil {
 		opts.Store = OpenStore("")
@@ -80,120 +90,75 @@ func BuildImage(ctx context.Context, opts BuildOptions) (*Manifest, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	runtimes, err := importTargets(ctx, opts.Runtimes, log)
-	if err != nil {
-		return nil, err
-	}
 	var bins []BinaryInput
 	for _, b := range opts.Binaries {
 		abs, err := filepath.Abs(b)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		sum, err := fileSHA256(abs)
+		sum, err := FileSHA256(abs)
 		if err != nil {
-			return nil, fmt.Errorf("binary %s: %w", b, err)
+			return nil, false, fmt.Errorf("binary %s: %w", b, err)
 		}
 		bins = append(bins, BinaryInput{Path: abs, SHA256: sum})
 	}
 	sort.Slice(bins, func(i, j int) bool { return bins[i].Path < bins[j].Path })
-	inputs := inputsDigest(opts, bins)
+	inputs := inputsDigest(*opts, bins)
 
 	dir := filepath.Join(opts.Store.Root, opts.Name)
 	old, _ := opts.Store.Lookup(opts.Name)
-	m := old
-	fresh := m == nil || m.Inputs != inputs || opts.Force
-	if !fresh {
+	m = old
+	rebuilt = m == nil || m.Inputs != inputs || opts.Force
+	if !rebuilt {
 		if _, err := os.Stat(m.Rootfs); err != nil {
-			fresh = true
+			rebuilt = true
 		}
 	}
-	if fresh {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("image store %s: %w", opts.Store.Root, err)
-		}
-		m = &Manifest{Name: opts.Name, MPI: opts.MPI, Minimal: opts.Minimal, WithoutMPI: opts.WithoutMPI,
-			Binaries: bins, Inputs: inputs, Dir: dir, Engines: map[string]EngineImage{}}
-		start := time.Now()
-		rootfs := filepath.Join(dir, "rootfs")
-		tmp := rootfs + ".new"
-		_ = removeTree(tmp)
-		if opts.Minimal {
-			err = buildMinimal(ctx, tmp, opts, bins)
-		} else {
-			err = buildFull(ctx, tmp, opts, bins, log)
-		}
-		if err != nil {
-			_ = removeTree(tmp)
-			return nil, fmt.Errorf("image %s: %w", opts.Name, err)
-		}
-		if err := removeTree(rootfs); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(tmp, rootfs); err != nil {
-			return nil, err
-		}
-		m.Rootfs = rootfs
-		cw := &countingWriter{}
-		h := sha256.New()
-		if err := writeRootfsTar(rootfs, io.MultiWriter(h, cw)); err != nil {
-			return nil, fmt.Errorf("image %s: %w", opts.Name, err)
-		}
-		m.RootfsDigest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-		m.RootfsBytes = cw.n
-		m.Created = time.Now().UTC()
-		fmt.Fprintf(log, "root filesystem %s: %.1f MB in %.1f s\n", rootfs, float64(cw.n)/1e6, time.Since(start).Seconds())
-		if err := opts.Store.save(m); err != nil {
-			return nil, err
-		}
-	} else {
+	if !rebuilt {
 		fmt.Fprintf(log, "root filesystem %s: inputs unchanged, kept\n", m.Rootfs)
-	}
-	if m.Engines == nil {
-		m.Engines = map[string]EngineImage{}
-	}
-	for _, rt := range runtimes {
-		if err := importInto(ctx, rt, m, fresh, log); err != nil {
-			return nil, fmt.Errorf("image %s: %w", opts.Name, err)
+		if m.Engines == nil {
+			m.Engines = map[string]EngineImage{}
 		}
-		if err := opts.Store.save(m); err != nil {
-			return nil, err
-		}
+		return m, false, nil
 	}
-	return m, nil
-}
-
-// importTargets checks the runtimes asked for; with none asked, it takes
-// every available one.
-func importTargets(ctx context.Context, names []string, log io.Writer) ([]string, error) {
-	explicit := len(names) > 0
-	if !explicit {
-		names = []string{"docker", "podman", "apptainer"}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, false, fmt.Errorf("image store %s: %w", opts.Store.Root, err)
 	}
-	var out []string
-	for _, n := range names {
-		n = strings.ToLower(strings.TrimSpace(n))
-		if n == "singularity" {
-			n = "apptainer"
-		}
-		switch n {
-		case "oci":
-			continue // the root filesystem is the OCI image
-		case "docker", "podman", "apptainer":
-		default:
-			return nil, fmt.Errorf("runtime %q: images are built for docker, podman, apptainer or oci", n)
-		}
-		rt, _ := Get(n)
-		if _, err := rt.Detect(ctx); err != nil {
-			if explicit {
-				return nil, err
-			}
-			fmt.Fprintf(log, "%s: skipped (%v)\n", n, err)
-			continue
-		}
-		out = append(out, n)
+	m = &Manifest{Name: opts.Name, MPI: opts.MPI, Minimal: opts.Minimal, WithoutMPI: opts.WithoutMPI,
+		Binaries: bins, Inputs: inputs, Dir: dir, Engines: map[string]EngineImage{}}
+	start := time.Now()
+	rootfs := filepath.Join(dir, "rootfs")
+	tmp := rootfs + ".new"
+	_ = removeTree(tmp)
+	if opts.Minimal {
+		err = buildMinimal(ctx, tmp, *opts, bins)
+	} else {
+		err = buildFull(ctx, tmp, *opts, bins, log)
 	}
-	return out, nil
+	if err != nil {
+		_ = removeTree(tmp)
+		return nil, false, fmt.Errorf("image %s: %w", opts.Name, err)
+	}
+	if err := removeTree(rootfs); err != nil {
+		return nil, false, err
+	}
+	if err := os.Rename(tmp, rootfs); err != nil {
+		return nil, false, err
+	}
+	m.Rootfs = rootfs
+	cw := &countingWriter{}
+	h := sha256.New()
+	if err := WriteRootfsTar(rootfs, io.MultiWriter(h, cw)); err != nil {
+		return nil, false, fmt.Errorf("image %s: %w", opts.Name, err)
+	}
+	m.RootfsDigest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	m.RootfsBytes = cw.n
+	m.Created = time.Now().UTC()
+	fmt.Fprintf(log, "root filesystem %s: %.1f MB in %.1f s\n", rootfs, float64(cw.n)/1e6, time.Since(start).Seconds())
+	if err := opts.Store.Save(m); err != nil {
+		return nil, false, err
+	}
+	return m, true, nil
 }
 
 // inputsDigest identifies what a root filesystem is built from.
@@ -218,77 +183,6 @@ func packageVersions() string {
 	out, _ := exec.Command("dpkg-query", "-W", "-f", "${Package}=${Version}\n",
 		"libmpich12", "libopenmpi3", "libpmix2", "libucx0", "busybox-static", "libc6").Output()
 	return string(out)
-}
-
-// importInto puts m's root filesystem into runtime rt, unless it already
-// holds the same image.
-func importInto(ctx context.Context, rt string, m *Manifest, fresh bool, log io.Writer) error {
-	start := time.Now()
-	switch rt {
-	case "docker", "podman":
-		r, _ := Get(rt)
-		e := r.(*engine)
-		if have, ok := m.Engines[rt]; ok && !fresh {
-			if out, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", have.Ref); err == nil && sameID(strings.TrimSpace(out), have.ID) {
-				fmt.Fprintf(log, "%s: %s unchanged (%s)\n", rt, have.Ref, shortID(have.ID))
-				return nil
-			}
-		}
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeRootfsTar(m.Rootfs, pw)) }()
-		args := append(append([]string(nil), e.globalArgs...), "import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "-", m.Name)
-		cmd := exec.CommandContext(ctx, e.bin, args...)
-		cmd.Stdin = pr
-		if len(e.env) > 0 {
-			cmd.Env = append(os.Environ(), e.env...)
-		}
-		out, err := cmd.CombinedOutput()
-		pr.Close()
-		if err != nil {
-			return fmt.Errorf("%s import: %w: %s", rt, err, strings.TrimSpace(string(out)))
-		}
-		idOut, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", m.Name)
-		if err != nil {
-			return err
-		}
-		id := strings.TrimSpace(idOut)
-		if !strings.Contains(id, ":") {
-			id = "sha256:" + id
-		}
-		m.Engines[rt] = EngineImage{Ref: m.Name, ID: id}
-		fmt.Fprintf(log, "%s: imported %s as %s in %.1f s\n", rt, m.Name, shortID(id), time.Since(start).Seconds())
-	case "apptainer":
-		path := filepath.Join(m.Dir, m.Name+".sif")
-		if m.SIF != nil && !fresh {
-			if d, err := fileSHA256(m.SIF.Path); err == nil && d == m.SIF.Digest {
-				fmt.Fprintf(log, "apptainer: %s unchanged\n", m.SIF.Path)
-				return nil
-			}
-		}
-		a := newApptainer("apptainer", "").(*apptainer)
-		if _, err := runTool(ctx, nil, a.binary(), "build", "--force", path, m.Rootfs); err != nil {
-			return fmt.Errorf("apptainer build: %w", err)
-		}
-		d, err := fileSHA256(path)
-		if err != nil {
-			return err
-		}
-		m.SIF = &SIFImage{Path: path, Digest: d, Meta: sifMetadata(path)}
-		fmt.Fprintf(log, "apptainer: built %s in %.1f s\n", path, time.Since(start).Seconds())
-	}
-	return nil
-}
-
-func sameID(a, b string) bool {
-	return strings.TrimPrefix(a, "sha256:") == strings.TrimPrefix(b, "sha256:")
-}
-
-func shortID(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 type countingWriter struct{ n int64 }
@@ -327,7 +221,7 @@ func (b *rootfsBuilder) addDepth(p string, depth int) error {
 	if depth > 40 {
 		return fmt.Errorf("%s: too many levels of symbolic links", p)
 	}
-	if b.done[p] || b.exclude[canonicalLibPath(p)] {
+	if b.done[p] || b.exclude[CanonicalLibPath(p)] {
 		return nil
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
@@ -451,7 +345,7 @@ func buildMinimal(ctx context.Context, root string, opts BuildOptions, bins []Bi
 	b := newRootfsBuilder(root)
 	layout, _ := mpiFiles(opts.MPI)
 	if opts.WithoutMPI {
-		libs, err := hostMPIBinds(ctx, opts.MPI)
+		libs, err := HostMPIBinds(ctx, opts.MPI)
 		if err != nil {
 			return err
 		}
@@ -701,9 +595,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// writeRootfsTar writes root as a tar stream in a fixed order, so that its
-// digest identifies the content.
-func writeRootfsTar(root string, w io.Writer) error {
+// WriteRootfsTar writes root as a tar stream in a fixed order, so that its
+// digest identifies the content (and Docker and Podman import it).
+func WriteRootfsTar(root string, w io.Writer) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
