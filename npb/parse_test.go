@@ -2,9 +2,11 @@ package npb
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -130,18 +132,32 @@ func TestEveryTestdataFileHasAGoldenCase(t *testing.T) {
 	}
 }
 
+// TestSamplesAreVerbatim checks the real outputs in testdata against the
+// SHA-256 sums recorded in testdata/samples.sha256 when they were copied
+// from the runs that produced them, so that no edit slips into them.
 func TestSamplesAreVerbatim(t *testing.T) {
-	for _, name := range []string{"npb-ep.S.2.mpich.txt", "npb-cg.S.2.mpich.txt", "npb-is.S.2.mpich.txt", "hpl-2000-1x2.txt", "hpccoutf.txt"} {
-		orig, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "samples", name))
-		if err != nil {
-			t.Skipf("samples folder not here (%v); the copies are checked against it where it exists", err)
+	sums, err := os.ReadFile(filepath.Join("testdata", "samples.sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		want, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Fatalf("testdata/samples.sha256: %q is not \"SUM  FILE\"", line)
 		}
-		copied, err := os.ReadFile(filepath.Join("testdata", name))
+		listed[name] = true
+		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(orig, copied) {
-			t.Errorf("testdata/%s is no longer the verbatim sample", name)
+		if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != want {
+			t.Errorf("testdata/%s is no longer the verbatim sample: sha256 %s, recorded %s", name, got, want)
+		}
+	}
+	for _, tc := range goldenCases {
+		if !strings.HasPrefix(tc.file, "constructed-") && !listed[tc.file] {
+			t.Errorf("testdata/%s is a real output but has no sum in testdata/samples.sha256", tc.file)
 		}
 	}
 }

@@ -71,3 +71,16 @@ func SkipIfShort(t testing.TB, why string) {
 		Skipf(t, "-short given, but this test %s", why)
 	}
 }
+
+// Missingf reports a missing tool that the test can do without (it covers
+// what it can with the rest): a log line normally, an error in require
+// mode, where the test goes on but fails.
+func Missingf(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if RequireAll() {
+		t.Errorf("required by %s=1, missing: %s", RequireAllEnv, msg)
+		return
+	}
+	t.Log(msg)
+}
