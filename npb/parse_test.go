@@ -346,7 +346,7 @@ func TestHPLFields(t *testing.T) {
 	}
 	r := rs[0]
 	if r.N != 4000 || r.NB != 128 || r.P != 1 || r.Q != 2 || r.TimeSeconds != 5.12 || r.Gflops != 8.34521 ||
-		r.Residual != 0.0037252 || !r.Passed || !r.Valid || r.Version != "2.1" || r.Variant != "WR01C2R4" {
+		r.Residual != 0.0037252 || !r.Passed || !r.Valid || r.Version != "2.1" || r.Variant != "WR11C2R4" {
 		t.Errorf("got %+v", r)
 	}
 	if name, v, higher := r.Metric(); name != "gflops" || v != 8.34521 || !higher {
