@@ -52,6 +52,14 @@ var goldenCases = []struct {
 	{"constructed-hpcc1.5-failed.txt", 4, nil, []bool{false}},
 	{"constructed-hpcc1.5-appended.txt", 4, nil, []bool{true, false}},
 	{"constructed-hpcc1.5-killed.txt", 4, ErrNoSummary, []bool{false}},
+	// One per phrase of NPB and HPL refusing to run (see failures_test.go).
+	{"constructed-npb3.4-is.S.3-compiled-for-4.txt", 3, ErrNoSummary, []bool{false}},
+	{"constructed-npb3.3-cg.S.3-expecting.txt", 3, ErrNoSummary, []bool{false}},
+	{"constructed-npb3.4-mg.S.6-not-power-of-two.txt", 6, ErrNoSummary, []bool{false}},
+	{"constructed-npb3.4-mg.A.64-too-big.txt", 64, ErrNoSummary, []bool{false}},
+	{"constructed-npb3.3-bt.S.2-square.txt", 2, ErrNoSummary, []bool{false}},
+	{"constructed-npb3.4-ep.S.2048-too-many.txt", 2048, ErrNoSummary, []bool{false}},
+	{"constructed-hpl2.3-need-more.txt", 2, ErrNoSummary, []bool{false}},
 }
 
 // goldenDoc is what a .golden file holds: the results as JSON and the
