@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // UCX opens its transport modules with dlopen, so no ldd walk finds them.
@@ -20,7 +22,7 @@ func TestMinimalImageCarriesUCXModules(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !fileExists(layout.libs[0]) || !fileExists(cma) {
-				t.Skipf("%s or %s not installed here (CI installs %s with UCX)", layout.libs[0], cma, mpi)
+				testenv.Skipf(t, "%s or %s not installed here (CI installs %s with UCX)", layout.libs[0], cma, mpi)
 			}
 			root := t.TempDir()
 			if err := buildMinimal(context.Background(), root, BuildOptions{MPI: mpi}, nil); err != nil {

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 )
@@ -81,9 +81,7 @@ func TestDetectThisNode(t *testing.T) {
 // TestMPICHOnThisNode checks the detection against Debian 12's MPICH,
 // which speaks PMI-1 only.
 func TestMPICHOnThisNode(t *testing.T) {
-	if _, err := exec.LookPath("mpichversion"); err != nil {
-		t.Skip("MPICH not installed (apt-get install mpich libmpich-dev)")
-	}
+	testenv.LookPath(t, "mpichversion", "apt-get install mpich libmpich-dev")
 	m := (&prober{timeout: 5 * time.Second}).mpich(context.Background())
 	if !m.Found || m.Version == "" || m.Library == "" {
 		t.Fatalf("mpich = %+v", m)
@@ -94,9 +92,7 @@ func TestMPICHOnThisNode(t *testing.T) {
 }
 
 func TestOpenMPIOnThisNode(t *testing.T) {
-	if _, err := exec.LookPath("ompi_info"); err != nil {
-		t.Skip("Open MPI not installed (apt-get install openmpi-bin libopenmpi-dev)")
-	}
+	testenv.LookPath(t, "ompi_info", "apt-get install openmpi-bin libopenmpi-dev")
 	m := (&prober{timeout: 10 * time.Second}).openMPI(context.Background())
 	if !m.Found || m.Version == "" {
 		t.Fatalf("openmpi = %+v", m)

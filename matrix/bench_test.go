@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
@@ -25,9 +26,7 @@ import (
 //
 //	go test -run '^$' -bench MatrixOverhead -benchtime 1x ./matrix/
 func BenchmarkMatrixOverhead(b *testing.B) {
-	if _, err := exec.LookPath("mpicc.mpich"); err != nil {
-		b.Skip("mpicc.mpich not installed (apt-get install libmpich-dev)")
-	}
+	testenv.LookPath(b, "mpicc.mpich", "apt-get install libmpich-dev")
 	tmp := b.TempDir()
 	hello := filepath.Join(tmp, "hello")
 	src := filepath.Join(repoRoot(b), "pmi", "testdata", "hello_mpi.c")

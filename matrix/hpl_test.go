@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/imagebuild"
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/npb"
 	"github.com/hpcbench/hpcbench/pmi/pmix"
@@ -27,19 +27,12 @@ const hpccImage = "hpcbench-test-hpcc"
 // are all here, and returns hpcc's path and the node's inventory.
 func needHPCC(t *testing.T) (string, *inventory.Inventory) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs Debian's hpcc for real")
-	}
-	path, err := exec.LookPath("hpcc")
-	if err != nil {
-		t.Skip("Debian's hpcc is not installed (apt-get install hpcc)")
-	}
-	if err := pmix.Available(); err != nil {
-		t.Skipf("hpcc is linked with Open MPI, which needs hpcbench's PMIx server: %v", err)
-	}
+	testenv.SkipIfShort(t, "runs Debian's hpcc for real")
+	path := testenv.LookPath(t, "hpcc", "apt-get install hpcc")
+	testenv.Require(t, "hpcbench's PMIx server (hpcc is linked with Open MPI)", pmix.Available())
 	inv := inventory.Detect(context.Background(), inventory.Options{})
 	if m := inv.FindMPI("openmpi"); m == nil || !m.Found {
-		t.Skip("Open MPI is not installed (apt-get install openmpi-bin libopenmpi-dev)")
+		testenv.Skipf(t, "Open MPI (apt-get install openmpi-bin libopenmpi-dev)")
 	}
 	return path, inv
 }
@@ -95,7 +88,7 @@ func TestHPCCNativeAndInContainers(t *testing.T) {
 		rts = append(rts, rt)
 	}
 	if len(missing) > 0 {
-		t.Logf("container cells left out, runtime unavailable: %s", strings.Join(missing, "; "))
+		testenv.Missingf(t, "container cells left out, runtime unavailable: %s", strings.Join(missing, "; "))
 	}
 	if len(rts) > 1 {
 		m, err := imagebuild.Build(ctx, images.BuildOptions{

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
 )
@@ -109,18 +110,15 @@ func buildHpcbench(t *testing.T) string {
 func needKernel(t *testing.T, mpi, name string) string {
 	t.Helper()
 	p := filepath.Join(repoRoot(t), "npb", "kernels", "build", mpi, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("kernel %s not built (run make kernels): %v", p, err)
-	}
+	_, err := os.Stat(p)
+	testenv.Require(t, "kernel "+p+" (run make kernels)", err)
 	return filepath.Dir(filepath.Dir(p))
 }
 
 // TestKillAndResume kills hpcbench with SIGKILL in the middle of a study,
 // resumes it, and checks every run is stored exactly once.
 func TestKillAndResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a real study")
-	}
+	testenv.SkipIfShort(t, "runs a real study")
 	dir := needKernel(t, "mpich", "ep")
 	bin := buildHpcbench(t)
 	tmp := t.TempDir()

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 func TestIsBLASLibrary(t *testing.T) {
@@ -80,9 +82,7 @@ func TestLddPaths(t *testing.T) {
 
 // TestDetectBLASOfHPCC asks which BLAS Debian's hpcc really loads here.
 func TestDetectBLASOfHPCC(t *testing.T) {
-	if _, err := exec.LookPath("hpcc"); err != nil {
-		t.Skip("Debian's hpcc is not installed (apt-get install hpcc)")
-	}
+	testenv.LookPath(t, "hpcc", "apt-get install hpcc")
 	b, err := DetectBLAS(context.Background(), "hpcc")
 	if err != nil {
 		t.Fatal(err)

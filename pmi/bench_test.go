@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // Benchmarks print tables; run them with "make -C pmi bench" or
@@ -127,9 +129,7 @@ func runLaunchSample(hello string, ranks int) (launchSample, time.Duration, erro
 // medians with the ratio hpcbench/Hydra.
 func BenchmarkLaunchVsHydra(b *testing.B) {
 	hello := program(b, "hello")
-	if _, err := exec.LookPath("mpiexec.mpich"); err != nil {
-		b.Skip("mpiexec.mpich not found (install mpich)")
-	}
+	testenv.LookPath(b, "mpiexec.mpich", "install mpich")
 	bin := buildHpcbench(b)
 	reps := benchReps()
 	type cell struct {

@@ -1,9 +1,10 @@
+//go:build cgo && !nopmix
+
 package pmi_test
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/npb"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/pmi/pmix"
@@ -22,16 +24,13 @@ import (
 // with Open MPI does.
 var pmixOpenMPIEnv = []string{"OMPI_MCA_pml=ob1", "OMPI_MCA_btl=self,vader"}
 
-// requirePMIx skips a test in a build without PMIx (the stub is tested by
-// TestLaunchPMIxWithoutPMIx) or without Open MPI's compiler.
+// requirePMIx skips a test when libpmix cannot start a server or Open
+// MPI's compiler is missing. Builds without PMIx do not compile this file;
+// their stub is tested by TestLaunchPMIxWithoutPMIx.
 func requirePMIx(t *testing.T) {
 	t.Helper()
-	if err := pmix.Available(); err != nil {
-		t.Skipf("PMIx: %v", err)
-	}
-	if _, err := exec.LookPath("mpicc.openmpi"); err != nil {
-		t.Skip("mpicc.openmpi not found (install libopenmpi-dev)")
-	}
+	testenv.Require(t, "PMIx", pmix.Available())
+	testenv.LookPath(t, "mpicc.openmpi", "install libopenmpi-dev")
 }
 
 // buildOpenMPIProgram compiles pmi/testdata/NAME.c with Open MPI's mpicc
@@ -207,9 +206,8 @@ func TestLaunchPMIxCG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(cg); err != nil {
-		t.Skipf("CG kernel for Open MPI not built (make -C npb/kernels): %v", err)
-	}
+	_, err = os.Stat(cg)
+	testenv.Require(t, "the CG kernel for Open MPI (make -C npb/kernels)", err)
 	run := launchPMIx(t, context.Background(), pmi.Options{
 		Ranks: 4, Argv: []string{cg, "S"}, Env: append(pmixOpenMPIEnv, "OMPI_MCA_mpi_yield_when_idle=1"),
 	})
@@ -227,10 +225,7 @@ func TestLaunchPMIxCG(t *testing.T) {
 // problem in a fresh folder and checks hpccoutf.txt reports success.
 func TestLaunchPMIxHPCC(t *testing.T) {
 	requirePMIx(t)
-	hpcc, err := exec.LookPath("hpcc")
-	if err != nil {
-		t.Skip("hpcc not found (install Debian's hpcc)")
-	}
+	hpcc := testenv.LookPath(t, "hpcc", "install Debian's hpcc")
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("ranks=%d", n), func(t *testing.T) {
 			dir := t.TempDir()
@@ -257,18 +252,6 @@ func TestLaunchPMIxHPCC(t *testing.T) {
 				t.Errorf("hpccoutf.txt does not report %d processes", n)
 			}
 		})
-	}
-}
-
-// TestLaunchPMIxWithoutPMIx: a build without PMIx refuses a PMIx launch
-// with ErrUnsupported and says why.
-func TestLaunchPMIxWithoutPMIx(t *testing.T) {
-	if pmix.Available() == nil {
-		t.Skip("this build has PMIx; run with -tags nopmix or CGO_ENABLED=0")
-	}
-	_, err := pmi.Launch(context.Background(), pmi.Options{Ranks: 1, PMI: pmi.PMIx, Argv: []string{"true"}})
-	if !errors.Is(err, pmi.ErrUnsupported) || !errors.Is(err, pmix.ErrNoPMIx) {
-		t.Fatalf("Launch with PMIx in a build without it: %v, want ErrUnsupported and ErrNoPMIx", err)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the launcher's output copiers.
@@ -268,9 +270,7 @@ func buildHpcbench(t testing.TB) string {
 // terminal would, and checks that no rank is left.
 func TestCtrlC(t *testing.T) {
 	prog := program(t, "hang")
-	if testing.Short() {
-		t.Skip("builds the hpcbench command")
-	}
+	testenv.SkipIfShort(t, "builds the hpcbench command")
 	bin := buildHpcbench(t)
 	cmd := exec.Command(bin, "launch", "-n", "3", "--timeout", "2m", "--", prog)
 	stdout, err := cmd.StdoutPipe()
@@ -421,11 +421,10 @@ func TestNPBKernels(t *testing.T) {
 	for _, k := range []string{"ep", "is", "cg"} {
 		t.Run(k, func(t *testing.T) {
 			bin := filepath.Join("..", "npb", "kernels", "build", "mpich", k)
-			if _, err := os.Stat(bin); err != nil {
-				t.Skipf("%s not built (make -C npb/kernels)", bin)
-			}
-			if k == "cg" && testing.Short() {
-				t.Skip("CG class S at 4 ranks takes over a minute on 2 cores (MPICH polls)")
+			_, err := os.Stat(bin)
+			testenv.Require(t, bin+" (make -C npb/kernels)", err)
+			if k == "cg" {
+				testenv.SkipIfShort(t, "runs CG class S at 4 ranks, over a minute on 2 cores (MPICH polls)")
 			}
 			rep, out, errOut := launchTest(t, Options{Ranks: 4, Argv: []string{bin, "S"}, Timeout: 3 * time.Minute})
 			if !rep.OK() {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // fakeRankEnv makes the test binary act as one rank of a job: a PMI client
@@ -160,13 +162,10 @@ func program(t testing.TB, name string) string {
 	if name == "pmi2client" {
 		compiler, extra = "gcc", []string{"-lpmi2"}
 	}
-	if _, err := exec.LookPath(compiler); err != nil {
-		t.Skipf("%s not found (install mpich, or gcc and libpmi2-0-dev): %v", compiler, err)
-	}
+	testenv.LookPath(t, compiler, "install mpich, or gcc and libpmi2-0-dev")
 	if name == "pmi2client" {
-		if _, err := os.Stat("/usr/include/slurm/pmi2.h"); err != nil {
-			t.Skip("Slurm's libpmi2 headers are missing (install libpmi2-0-dev)")
-		}
+		_, err := os.Stat("/usr/include/slurm/pmi2.h")
+		testenv.Require(t, "Slurm's libpmi2 headers (install libpmi2-0-dev)", err)
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()

@@ -19,6 +19,38 @@ type recordingSink struct {
 	finals   []int
 	aborts   []string
 	failures []string
+	changed  chan struct{} // closed at the next event (see waitFor)
+}
+
+// eventLocked wakes waitFor; s.mu is held.
+func (s *recordingSink) eventLocked() {
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// waitFor returns, with s.mu held, once cond (called with s.mu held) is
+// true, checking after each event; it fails the test after 5 seconds.
+func (s *recordingSink) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		s.mu.Lock()
+		if cond() {
+			return
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		next := s.changed
+		s.mu.Unlock()
+		select {
+		case <-next:
+		case <-timeout:
+			t.Fatalf("no %s after 5s", what)
+		}
+	}
 }
 
 func (s *recordingSink) initialised(r int, v string) {
@@ -28,19 +60,32 @@ func (s *recordingSink) initialised(r int, v string) {
 		s.inits = map[int]string{}
 	}
 	s.inits[r] = v
+	s.eventLocked()
 }
-func (s *recordingSink) fenceCompleted()  { s.mu.Lock(); s.fences++; s.mu.Unlock() }
-func (s *recordingSink) finalized(r int)  { s.mu.Lock(); s.finals = append(s.finals, r); s.mu.Unlock() }
+func (s *recordingSink) fenceCompleted() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fences++
+	s.eventLocked()
+}
+func (s *recordingSink) finalized(r int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finals = append(s.finals, r)
+	s.eventLocked()
+}
 func (s *recordingSink) disconnected(int) {}
 func (s *recordingSink) aborted(r, code int, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.aborts = append(s.aborts, fmt.Sprintf("%d:%d:%s", r, code, msg))
+	s.eventLocked()
 }
 func (s *recordingSink) failed(r int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, fmt.Sprintf("%d: %v", r, err))
+	s.eventLocked()
 }
 
 func (s *recordingSink) failuresNow() []string {
@@ -132,9 +177,8 @@ func TestPMI1Transcript(t *testing.T) {
 	}
 	expect(t, a, "cmd=finalize", "cmd=finalize_ack")
 	expect(t, a, "cmd=get_maxes", "cmd=get_maxes_result rc=-1 msg=already_finalized")
-	a.writeRaw("cmd=abort exitcode=7\n")
-
-	time.Sleep(50 * time.Millisecond)
+	// A finalized rank's abort is refused; the reply says it was handled.
+	expect(t, a, "cmd=abort exitcode=7", "cmd=abort_result rc=-1 msg=already_finalized")
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if sink.inits[0] != "pmi1" || sink.inits[1] != "pmi1" || sink.fences != 1 || len(sink.finals) != 1 || len(sink.failures) != 0 {
@@ -180,8 +224,7 @@ func TestPMI2Transcript(t *testing.T) {
 	expectFrame(t, a, "cmd=name-publish;name=x;port=y;", "cmd=name-publish-response;rc=-1;errmsg=unsupported command name-publish;")
 	expectFrame(t, a, "cmd=finalize;", "cmd=finalize-response;rc=0;")
 	b.sendFrame("cmd=abort;isworld=TRUE;msg=giving up;; sorry;")
-	time.Sleep(50 * time.Millisecond)
-	sink.mu.Lock()
+	sink.waitFor(t, "abort event", func() bool { return len(sink.aborts) == 1 })
 	defer sink.mu.Unlock()
 	if sink.inits[0] != "pmi2" || sink.inits[1] != "pmi2" || sink.fences != 1 ||
 		len(sink.aborts) != 1 || sink.aborts[0] != "0:1:giving up; sorry" || len(sink.failures) != 0 {
@@ -318,7 +361,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	b.pmi2Init(1)
 	a.writeRaw("cmd=barrier_in\n")
 	b.sendFrame("cmd=info-getnodeattr;key=never;wait=TRUE;")
-	time.Sleep(20 * time.Millisecond)
+	waitHeld(t, s, func() bool { return len(s.fenceQueue) == 1 && len(s.nodeWaiters["never"]) == 1 })
 	done := make(chan struct{})
 	go func() { s.close(); close(done) }()
 	select {
@@ -339,4 +382,24 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Errorf("closing reported failures: %q", f)
 	}
 	s.close() // twice is fine
+}
+
+// waitHeld waits until the server holds what cond (called with s.mu held)
+// looks for. The server has no event for a request it holds, so this polls
+// its state; it fails the test after 5 seconds.
+func waitHeld(t *testing.T, s *simpleServer, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		held := cond()
+		s.mu.Unlock()
+		if held {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not hold the requests within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -57,7 +58,7 @@ func BenchmarkRuntimeTable(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := rt.Detect(b.Context()); err != nil {
-			b.Logf("%s: skipped: %v", name, err)
+			testenv.Missingf(b, "%s not available here, left out: %v", name, err)
 			continue
 		}
 		for _, mpi := range mpis {

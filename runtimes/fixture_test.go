@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -59,12 +60,12 @@ func probe(t testing.TB, mpi string) string {
 		return p
 	}
 	if err, ok := probeErrs[mpi]; ok {
-		t.Skip(err)
+		testenv.Skipf(t, "%v", err)
 	}
 	cc, err := exec.LookPath(mpiCC[mpi])
 	if err != nil {
 		probeErrs[mpi] = fmt.Errorf("%s not installed: no %s programs (apt-get install lib%s-dev)", mpiCC[mpi], mpi, map[string]string{"mpich": "mpich", "openmpi": "openmpi"}[mpi])
-		t.Skip(probeErrs[mpi])
+		testenv.Skipf(t, "%v", probeErrs[mpi])
 	}
 	out := filepath.Join(fixtureDir, mpi, "probe")
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -94,9 +95,8 @@ func same(a, b string) bool {
 func kernel(t testing.TB, mpi, name string) string {
 	t.Helper()
 	p, _ := filepath.Abs(filepath.Join("..", "npb", "kernels", "build", mpi, name))
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not built yet (make -C npb/kernels): %v", p, err)
-	}
+	_, err := os.Stat(p)
+	testenv.Require(t, p+" (make -C npb/kernels)", err)
 	return p
 }
 
@@ -217,9 +217,7 @@ func available(t testing.TB, name string) Runtime {
 		t.Fatal(err)
 	}
 	v, err := rt.Detect(context.Background())
-	if err != nil {
-		t.Skipf("%s not available here (CI installs it): %v", name, err)
-	}
+	testenv.Require(t, name, err)
 	t.Logf("%s %s", name, v)
 	return rt
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // TestUnprivileged runs "hpcbench launch" as an ordinary user through
@@ -22,33 +24,29 @@ import (
 // launches with runuser, and removes the user and its processes at the
 // end. Run as an ordinary user, the conformance suite already covers it.
 func TestUnprivileged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: makes a user and imports images")
-	}
+	testenv.SkipIfShort(t, "makes a user and imports images")
 	if !isRoot() {
-		t.Skip("already unprivileged: the conformance suite runs as this user")
+		testenv.Skipf(t, "root, to make a throwaway user (as an ordinary user the conformance suite covers this)")
 	}
 	for _, tool := range []string{"useradd", "userdel", "runuser"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed: cannot make a throwaway user", tool)
-		}
+		testenv.LookPath(t, tool, "needed to make a throwaway user; Debian's passwd and util-linux")
 	}
 	var rts []Runtime
 	for _, name := range []string{"podman", "apptainer"} {
 		rt, _ := Get(name)
 		if _, err := rt.Detect(context.Background()); err != nil {
-			t.Logf("%s not available here (CI installs it): %v", name, err)
+			testenv.Missingf(t, "%s not available here (CI installs it): %v", name, err)
 			continue
 		}
 		rts = append(rts, rt)
 	}
 	if len(rts) == 0 {
-		t.Skip("neither Podman nor Apptainer is available")
+		testenv.Skipf(t, "Podman or Apptainer")
 	}
 	self := hpcbenchBinary(t)
 	name := fmt.Sprintf("hpcbt%d", os.Getpid()%100000)
 	if out, err := exec.Command("useradd", "--create-home", "--shell", "/bin/sh", name).CombinedOutput(); err != nil {
-		t.Skipf("useradd %s: %v: %s", name, err, out)
+		testenv.Skipf(t, "a throwaway user: useradd %s: %v: %s", name, err, out)
 	}
 	u, err := user.Lookup(name)
 	if err != nil {

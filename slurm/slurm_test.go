@@ -16,6 +16,7 @@ import (
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/imagebuild"
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/runtimes"
@@ -91,7 +92,7 @@ func bringUpSlurm(stateDir string) string {
 func needSlurm(t *testing.T) {
 	t.Helper()
 	if slurmSkip != "" {
-		t.Skip(slurmSkip)
+		testenv.Skipf(t, "a Slurm cluster: %s", slurmSkip)
 	}
 }
 
@@ -118,9 +119,8 @@ func kernelDir(t *testing.T, mpis ...string) string {
 	dir, _ := filepath.Abs("../npb/kernels/build")
 	for _, mpi := range mpis {
 		for _, k := range []string{"ep", "cg", "is"} {
-			if _, err := os.Stat(filepath.Join(dir, mpi, k)); err != nil {
-				t.Skipf("%s/%s/%s not built (make -C npb/kernels): %v", dir, mpi, k, err)
-			}
+			_, err := os.Stat(filepath.Join(dir, mpi, k))
+			testenv.Require(t, fmt.Sprintf("%s/%s/%s (make -C npb/kernels)", dir, mpi, k), err)
 		}
 	}
 	return dir
@@ -305,7 +305,7 @@ func containerRuntimes(t *testing.T) []string {
 	for _, n := range []string{"apptainer", "podman", "docker"} {
 		rt, _ := runtimes.Get(n)
 		if v, err := rt.Detect(context.Background()); err != nil {
-			t.Logf("%s not available here (CI installs it): %v", n, err)
+			testenv.Missingf(t, "%s not available here (CI installs it): %v", n, err)
 		} else {
 			t.Logf("%s %s", n, v)
 			have = append(have, n)

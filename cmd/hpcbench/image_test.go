@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/runtimes"
 )
 
@@ -19,12 +19,9 @@ import (
 // apptainer runtime's Prepare reads the file's sha256 and its SIF header.
 func TestImageBuildMakesSIF(t *testing.T) {
 	rt, _ := runtimes.Get("apptainer")
-	if _, err := rt.Detect(context.Background()); err != nil {
-		t.Skipf("apptainer not available here (CI installs it): %v", err)
-	}
-	if _, err := exec.LookPath("mpichversion"); err != nil {
-		t.Skip("MPICH not installed (apt-get install mpich): no MPI to put in the image")
-	}
+	_, err := rt.Detect(context.Background())
+	testenv.Require(t, "apptainer (CI installs it)", err)
+	testenv.LookPath(t, "mpichversion", "apt-get install mpich: the MPI to put in the image")
 	store := t.TempDir()
 	const name = "hpcbench-clitest"
 	out, err := runApp(t, "image", "build", "--mpi", "mpich", "--name", name, "--minimal", "--runtimes", "apptainer", "--store", store)

@@ -3,10 +3,11 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // TestMatrixBLASThreads runs Debian's hpcc once with --blas-threads 2 and
@@ -40,12 +41,8 @@ name = "native"
 	if code != 2 || !strings.Contains(out, "--blas-threads 0") {
 		t.Errorf("--blas-threads 0: exit %d, want 2 with the flag named\n%s", code, out)
 	}
-	if testing.Short() {
-		t.Skip("runs hpcc")
-	}
-	if _, err := exec.LookPath("hpcc"); err != nil {
-		t.Skip("Debian's hpcc is not installed (apt-get install hpcc)")
-	}
+	testenv.SkipIfShort(t, "runs hpcc")
+	testenv.LookPath(t, "hpcc", "apt-get install hpcc")
 	out, code = runCLI(t, bin, "matrix", "--quiet", "--db", db, "--study", "blas2", cfg, "--blas-threads", "2")
 	if code != 0 || !strings.Contains(out, "1 ok") {
 		t.Fatalf("exit %d, want one ok run\n%s", code, out)

@@ -31,7 +31,7 @@ func TestResultsVerbs(t *testing.T) {
 	samples := filepath.Join("..", "..", "npb", "testdata")
 	cg := filepath.Join(samples, "npb-cg.S.2.mpich.txt")
 	if _, err := os.Stat(cg); err != nil {
-		t.Skipf("sample log missing: %v", err)
+		t.Fatalf("sample log of the repository: %v", err)
 	}
 	if _, err := runApp(t, "results", "list", "--db", db); err == nil || !strings.Contains(err.Error(), "no results file") {
 		t.Errorf("list of a missing file: %v", err)

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // buildMPICH builds the MPICH flavour of the kernels with make and
@@ -19,9 +21,7 @@ import (
 func buildMPICH(t *testing.T) string {
 	t.Helper()
 	for _, tool := range []string{"make", "mpicc.mpich", "mpiexec.mpich"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found in PATH: install MPICH (Debian: mpich, libmpich-dev) to build and run the kernels", tool)
-		}
+		testenv.LookPath(t, tool, "install MPICH (Debian: mpich, libmpich-dev) to build and run the kernels")
 	}
 	dir, err := os.Getwd()
 	if err != nil {

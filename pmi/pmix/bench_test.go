@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -56,13 +57,8 @@ func (s launchSample) own() time.Duration { return s.wall - s.span }
 // set mpi_yield_when_idle when oversubscribed (mpirun by itself, hpcbench
 // through its rank settings).
 func BenchmarkLaunchVsMpirun(b *testing.B) {
-	mpirun, err := exec.LookPath("mpirun.openmpi")
-	if err != nil {
-		b.Skip("mpirun.openmpi not found (install openmpi-bin)")
-	}
-	if _, err := exec.LookPath("mpicc.openmpi"); err != nil {
-		b.Skip("mpicc.openmpi not found (install libopenmpi-dev)")
-	}
+	mpirun := testenv.LookPath(b, "mpirun.openmpi", "install openmpi-bin")
+	testenv.LookPath(b, "mpicc.openmpi", "install libopenmpi-dev")
 	hello := filepath.Join(b.TempDir(), "hello_mpi")
 	if out, err := exec.Command("mpicc.openmpi", "-O1", "-o", hello, "../testdata/hello_mpi.c").CombinedOutput(); err != nil {
 		b.Fatalf("building hello_mpi: %v\n%s", err, out)

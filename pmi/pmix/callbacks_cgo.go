@@ -16,6 +16,28 @@ import (
 	"unsafe"
 )
 
+// lookupJob and post serve only the up-calls below, so they are built only
+// with libpmix.
+
+// lookupJob returns the open job of nspace, or nil.
+func lookupJob(nspace string) *Job {
+	server.mu.Lock()
+	defer server.mu.Unlock()
+	return server.jobs[nspace]
+}
+
+// post queues an event; it never blocks, because it runs on libpmix's
+// progress thread.
+func (j *Job) post(e event) {
+	j.qmu.Lock()
+	defer j.qmu.Unlock()
+	if j.stopping {
+		return
+	}
+	j.queue = append(j.queue, e)
+	j.qcond.Signal()
+}
+
 //export goOpDone
 func goOpDone(status C.pmix_status_t, handle C.uintptr_t) {
 	h := cgo.Handle(handle)

@@ -18,18 +18,6 @@ type event struct {
 	msg    string
 }
 
-// post queues an event; it never blocks, because it runs on libpmix's
-// progress thread.
-func (j *Job) post(e event) {
-	j.qmu.Lock()
-	defer j.qmu.Unlock()
-	if j.stopping {
-		return
-	}
-	j.queue = append(j.queue, e)
-	j.qcond.Signal()
-}
-
 // dispatch delivers queued events in order until the job is forgotten and
 // its queue is empty.
 func (j *Job) dispatch() {

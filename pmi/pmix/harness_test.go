@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // programs holds the test programs, built once per test binary.
@@ -64,21 +66,21 @@ func program(t testing.TB, name string) string {
 		return out
 	}
 	if err, failed := programs.err[name]; failed {
-		t.Skip(err)
+		testenv.Skipf(t, "%v", err)
 	}
 	src, _ := filepath.Abs(filepath.Join("testdata", name+".c"))
 	var cmd *exec.Cmd
 	if len(name) > 4 && name[:4] == "mpi_" {
 		if _, err := exec.LookPath("mpicc.openmpi"); err != nil {
 			programs.err[name] = fmt.Errorf("mpicc.openmpi not found (install libopenmpi-dev): %v", err)
-			t.Skip(programs.err[name])
+			testenv.Skipf(t, "%v", programs.err[name])
 		}
 		cmd = exec.Command("mpicc.openmpi", "-O1", "-o", out, src)
 	} else {
 		flags, err := exec.Command("pkg-config", "--cflags", "--libs", "pmix").Output()
 		if err != nil {
 			programs.err[name] = fmt.Errorf("pkg-config pmix failed (install libpmix-dev): %v", err)
-			t.Skip(programs.err[name])
+			testenv.Skipf(t, "%v", programs.err[name])
 		}
 		args := append([]string{"-O1", "-o", out, src}, splitFields(string(flags))...)
 		cmd = exec.Command("cc", args...)

@@ -71,12 +71,6 @@ var server struct {
 	jobs map[string]*Job
 }
 
-func lookupJob(nspace string) *Job {
-	server.mu.Lock()
-	defer server.mu.Unlock()
-	return server.jobs[nspace]
-}
-
 // start brings the server up once; server.lifecycle is held.
 func start() error {
 	if server.running {

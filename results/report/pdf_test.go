@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/results/resultstest"
 )
@@ -19,10 +20,7 @@ var generated = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 // pdfText extracts a PDF's text with poppler's pdftotext.
 func pdfText(t testing.TB, pdf []byte) string {
 	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext (Debian package poppler-utils) is not installed; cannot read the report back")
-	}
+	bin := testenv.LookPath(t, "pdftotext", "Debian package poppler-utils; reads the report back")
 	path := filepath.Join(t.TempDir(), "report.pdf")
 	if err := os.WriteFile(path, pdf, 0o644); err != nil {
 		t.Fatal(err)
