@@ -32,7 +32,13 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HPCBENCH_IMAGES") == "" {
 		os.Setenv("HPCBENCH_IMAGES", filepath.Join(fixtureDir, "images"))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// PMIx jobs ran in this process: finalise the server and remove its folder.
+	if err := pmi.Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // mpiFlavour is the PMI each MPI of the machine speaks.
