@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 // A backend serves one PMI flavour to the ranks of one job. The launcher
@@ -60,6 +61,10 @@ type backendConfig struct {
 // goroutine and must not block for long; the launcher records them under a
 // lock.
 type eventSink interface {
+	// spoke: rank r's first PMI message reached the server at the given
+	// time (PMI-1/PMI-2: its first request; PMIx: its connection
+	// handshake). Called once per rank, before initialised.
+	spoke(r int, at time.Time)
 	// initialised: rank r finished PMI init speaking version ("pmi1", ...).
 	initialised(r int, version string)
 	// fenceCompleted: a fence or barrier completed for all ranks.

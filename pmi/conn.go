@@ -40,6 +40,11 @@ type conn struct {
 	version   int // 0 before init, 1 or 2 after
 	fullInit  bool
 	finalized bool
+	// firstMessage is when the connection's first request arrived; it is
+	// reported as the rank's first PMI message once the rank is known
+	// (at once over PMI_FD, after initack or fullinit over TCP).
+	firstMessage time.Time
+	spokeSent    bool
 }
 
 func (s *simpleServer) acceptLoop() {
@@ -92,6 +97,9 @@ func (c *conn) serve() {
 	}()
 	for {
 		msg, pmi2, err := c.rd.next()
+		if err == nil && c.firstMessage.IsZero() {
+			c.firstMessage = time.Now()
+		}
 		if err == nil {
 			if pmi2 {
 				err = parseFrameInto(&c.req, msg)
@@ -109,6 +117,10 @@ func (c *conn) serve() {
 		if err := c.handle(&c.req, pmi2); err != nil {
 			c.fail(err)
 			return
+		}
+		if !c.spokeSent && c.rank >= 0 {
+			c.spokeSent = true
+			c.s.events.spoke(c.rank, c.firstMessage)
 		}
 	}
 }

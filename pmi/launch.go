@@ -103,6 +103,26 @@ type Report struct {
 	// FirstFence is from the first spawn until the first fence/barrier
 	// completed for all ranks. 0 if never.
 	FirstFence time.Duration `json:"first_fence_ns"`
+	// WireUp and FirstFence mix two costs: starting each rank (a process,
+	// or a container and the process in it) and the PMI exchange itself.
+	// RankStart, ContainerStart and PMIExchange tell them apart.
+	//
+	// RankStart is, per rank, from that rank's own spawn until its first
+	// PMI message reached the server (PMI-1/PMI-2: its first request;
+	// PMIx: its connection handshake); 0 for a rank that never spoke.
+	RankStart []time.Duration `json:"rank_start_ns,omitempty"`
+	// ContainerStart is the largest RankStart: the slowest rank gates
+	// the job, as no fence completes before it speaks. The name says
+	// what it measures in a container; natively it is the process start
+	// and MPI's own set-up before PMI. For a per-node launch it is
+	// measured inside the container, so it leaves out the container's
+	// own start. 0 if no rank spoke.
+	ContainerStart time.Duration `json:"container_start_ns,omitempty"`
+	// PMIExchange is from the moment every rank had spoken PMI (the last
+	// rank's first message) until the first fence/barrier completed for
+	// all ranks: the PMI protocol's own time, without waiting for slow
+	// starters. 0 if a rank never spoke or no fence completed.
+	PMIExchange time.Duration `json:"pmi_exchange_ns,omitempty"`
 	// Negotiated is the PMI version each rank actually spoke ("pmi1",
 	// "pmi2", "pmix"; "" for a rank that never spoke PMI).
 	Negotiated []string `json:"negotiated"`

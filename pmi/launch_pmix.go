@@ -3,6 +3,7 @@ package pmi
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hpcbench/hpcbench/pmi/pmix"
 )
@@ -26,7 +27,13 @@ func newPMIxBackend(cfg backendConfig) (backend, error) {
 	job, err := pmix.NewJob("hpcbench-"+cfg.Job.ID, cfg.Job.Ranks, pmix.Events{
 		// A PMIx client is initialised once its handshake with the server
 		// completed; WireUp is therefore "every rank connected".
-		Connected: func(r int) { ev.initialised(r, string(PMIx)) },
+		// The handshake is also the first PMIx message the server sees of
+		// the rank; it is stamped when delivered, one goroutine hop after
+		// libpmix's up-call, as the fence completion is.
+		Connected: func(r int) {
+			ev.spoke(r, time.Now())
+			ev.initialised(r, string(PMIx))
+		},
 		// libpmix reports a closed connection the same way as
 		// PMIx_Finalize, so a rank that crashed also counts as finalized
 		// here; its exit status still fails the job.

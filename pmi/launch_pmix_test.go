@@ -116,6 +116,10 @@ func TestLaunchPMIxOpenMPIHello(t *testing.T) {
 			if rep.FirstFence <= 0 || rep.FirstFence > rep.Wall {
 				t.Errorf("FirstFence %v outside (0, Wall %v]", rep.FirstFence, rep.Wall)
 			}
+			if rep.ContainerStart <= 0 || rep.PMIExchange <= 0 || rep.ContainerStart+rep.PMIExchange > rep.FirstFence {
+				t.Errorf("container start %v, PMI exchange %v: want both > 0 and their sum within the first fence %v",
+					rep.ContainerStart, rep.PMIExchange, rep.FirstFence)
+			}
 			if rep.Settings["OMPI_MCA_schizo"] != "^orte" {
 				t.Errorf("Settings %v lack OMPI_MCA_schizo=^orte", rep.Settings)
 			}

@@ -94,6 +94,8 @@ func Launch(ctx context.Context, opts Options) (*Report, error) {
 		negotiated:     make([]string, opts.Ranks),
 		finalizedRanks: make([]bool, opts.Ranks),
 		gone:           make([]bool, opts.Ranks),
+		spawned:        make([]time.Time, opts.Ranks),
+		firstMessage:   make([]time.Time, opts.Ranks),
 	}
 	be, err := factory(backendConfig{Job: l.job, KVS: "kvs_" + opts.JobID, Events: l})
 	if err != nil {
@@ -122,6 +124,12 @@ type launch struct {
 	wireUp         time.Duration
 	firstFence     time.Duration
 	failure        *failure
+	// spawned is when each rank's process was about to be started and
+	// firstMessage when its first PMI message reached the server (zero
+	// until then); fencedAt is when the first fence completed.
+	spawned      []time.Time
+	firstMessage []time.Time
+	fencedAt     time.Time
 }
 
 // failure is why a job failed; the first one wins, except that a rank's
@@ -173,11 +181,43 @@ func (l *launch) initialised(r int, version string) {
 	}
 }
 
+func (l *launch) spoke(r int, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r >= 0 && r < len(l.firstMessage) && l.firstMessage[r].IsZero() {
+		l.firstMessage[r] = at
+	}
+}
+
 func (l *launch) fenceCompleted() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.firstFence == 0 {
-		l.firstFence = time.Since(l.start)
+		l.fencedAt = time.Now()
+		l.firstFence = l.fencedAt.Sub(l.start)
+	}
+}
+
+// splitWireUpLocked fills the report's container start and PMI exchange
+// from the per-rank times (see Report.ContainerStart and PMIExchange).
+func (l *launch) splitWireUpLocked(rep *Report) {
+	rep.RankStart = make([]time.Duration, len(l.firstMessage))
+	var last time.Time
+	all := true
+	for r, at := range l.firstMessage {
+		if at.IsZero() || l.spawned[r].IsZero() {
+			all = false
+			continue
+		}
+		d := max(at.Sub(l.spawned[r]), 0)
+		rep.RankStart[r] = d
+		rep.ContainerStart = max(rep.ContainerStart, d)
+		if at.After(last) {
+			last = at
+		}
+	}
+	if all && !l.fencedAt.IsZero() && !last.IsZero() {
+		rep.PMIExchange = max(l.fencedAt.Sub(last), 0)
 	}
 }
 
@@ -400,6 +440,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 	defer l.mu.Unlock()
 	rep.WireUp = l.wireUp
 	rep.FirstFence = l.firstFence
+	l.splitWireUpLocked(rep)
 	rep.Negotiated = append([]string(nil), l.negotiated...)
 	if f := l.failure; f != nil {
 		rep.FailedRank = f.rank
@@ -506,6 +547,9 @@ func (l *launch) startRank(r int, be backend, out *output, rep *Report) (*rankPr
 	if err != nil {
 		return nil, fmt.Errorf("%w %d: output: %w", ErrStart, r, err)
 	}
+	l.mu.Lock()
+	l.spawned[r] = time.Now()
+	l.mu.Unlock()
 	err = startPinned(cmd, rc.CPU)
 	for _, f := range closeAfter {
 		f.Close()

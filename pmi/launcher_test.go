@@ -86,6 +86,7 @@ func TestMPICHHello(t *testing.T) {
 				if rep.WireUp <= 0 || rep.FirstFence < rep.WireUp || rep.Wall < rep.FirstFence {
 					t.Errorf("times out of order: wire-up %v, first fence %v, wall %v", rep.WireUp, rep.FirstFence, rep.Wall)
 				}
+				checkWireUpSplit(t, rep)
 				for r, rss := range rep.PeakRSSKiB {
 					if rss <= 0 || rep.ExitCodes[r] != 0 {
 						t.Errorf("rank %d: peak RSS %d KiB, exit %d", r, rss, rep.ExitCodes[r])
@@ -119,6 +120,7 @@ func TestLibPMI2Client(t *testing.T) {
 				if rep.FirstFence <= 0 {
 					t.Error("no fence measured")
 				}
+				checkWireUpSplit(t, rep)
 			})
 		}
 	}
@@ -519,5 +521,29 @@ func TestNoOutputAfterLaunchReturns(t *testing.T) {
 	time.Sleep(time.Until(start.Add(late + time.Second)))
 	if got := stdout.String(); got != atReturn {
 		t.Errorf("output changed after Launch returned: %q, then %q", atReturn, got)
+	}
+}
+
+// checkWireUpSplit checks a successful launch's container start and PMI
+// exchange: every rank spoke, the slowest start is ContainerStart, and
+// start plus exchange fit within the first fence.
+func checkWireUpSplit(t *testing.T, rep *Report) {
+	t.Helper()
+	if len(rep.RankStart) != rep.Ranks {
+		t.Fatalf("%d per-rank starts for %d ranks", len(rep.RankStart), rep.Ranks)
+	}
+	var slowest time.Duration
+	for r, d := range rep.RankStart {
+		if d <= 0 {
+			t.Errorf("rank %d: start %v, want > 0 (it spoke PMI)", r, d)
+		}
+		slowest = max(slowest, d)
+	}
+	if rep.ContainerStart != slowest {
+		t.Errorf("container start %v, want the slowest rank's %v", rep.ContainerStart, slowest)
+	}
+	if rep.PMIExchange <= 0 || rep.ContainerStart+rep.PMIExchange > rep.FirstFence {
+		t.Errorf("container start %v + PMI exchange %v, want both > 0 and within the first fence %v",
+			rep.ContainerStart, rep.PMIExchange, rep.FirstFence)
 	}
 }

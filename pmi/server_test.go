@@ -15,6 +15,7 @@ import (
 type recordingSink struct {
 	mu       sync.Mutex
 	inits    map[int]string
+	spoken   map[int]time.Time
 	fences   int
 	finals   []int
 	aborts   []string
@@ -53,6 +54,15 @@ func (s *recordingSink) waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+func (s *recordingSink) spoke(r int, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spoken == nil {
+		s.spoken = map[int]time.Time{}
+	}
+	s.spoken[r] = at
+	s.eventLocked()
+}
 func (s *recordingSink) initialised(r int, v string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
