@@ -151,6 +151,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 	run.Choices = choices
 	if rep != nil {
 		run.Wall, run.WireUp, run.FirstFence = rep.Wall, rep.WireUp, rep.FirstFence
+		run.ContainerStart, run.PMIExchange = rep.ContainerStart, rep.PMIExchange
 		run.NegotiatedPMI, run.ExitCodes, run.PeakRSSKiB = rep.Negotiated, rep.ExitCodes, rep.PeakRSSKiB
 		for k, v := range rep.Settings {
 			run.Env[k] = v

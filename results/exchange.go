@@ -305,7 +305,7 @@ var csvHeader = []string{"id", "study", "hostname", "cpu_model", "cores", "memor
 	"cell_key", "benchmark", "kind", "class", "mpi", "mpi_version", "pmi", "runtime", "runtime_version",
 	"image", "image_digest", "layout", "ranks", "bind", "oversubscribed", "repetition", "warmup",
 	"status", "reason", "metric", "value", "unit", "higher_is_better", "wall_s", "wireup_s", "first_fence_s",
-	"negotiated_pmi", "exit_codes", "peak_rss_kib", "started", "finished", "slurm_job_id", "order", "seed",
+	"container_start_s", "pmi_exchange_s", "negotiated_pmi", "exit_codes", "peak_rss_kib", "started", "finished", "slurm_job_id", "order", "seed",
 	"metrics", "choices", "env", "argv"}
 
 // Export writes runs to w.
@@ -335,6 +335,7 @@ func Export(w io.Writer, runs []Run, format ExportFormat) error {
 				c.Image, c.ImageDigest, c.Layout, strconv.Itoa(c.Ranks), c.Bind, strconv.FormatBool(c.Oversubscribed), strconv.Itoa(r.Repetition), strconv.FormatBool(r.Warmup),
 				string(r.Status), r.Reason, r.Metric.Name, ftoa(r.Metric.Value), r.Metric.Unit, strconv.FormatBool(r.Metric.HigherIsBetter),
 				ftoa(r.Wall.Seconds()), ftoa(r.WireUp.Seconds()), ftoa(r.FirstFence.Seconds()),
+				ftoa(r.ContainerStart.Seconds()), ftoa(r.PMIExchange.Seconds()),
 				strings.Join(r.NegotiatedPMI, ";"), joinInts(r.ExitCodes), joinInts(r.PeakRSSKiB),
 				formatTime(r.Started), formatTime(r.Finished), r.SlurmJobID, strconv.Itoa(r.Order), itoa(r.Seed),
 				js(nonNilMap(r.Metrics)), js(r.Choices), js(r.Env), js(r.Argv)}

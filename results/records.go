@@ -15,7 +15,7 @@
 //	st.AddSkip(ctx, results.Skip{...})        // an impossible cell, with its reason
 //
 // A launcher report (pmi.Report) maps onto a Run as Wall, WireUp,
-// FirstFence, NegotiatedPMI (Negotiated), ExitCodes and PeakRSSKiB, with
+// FirstFence, ContainerStart, PMIExchange, NegotiatedPMI (Negotiated), ExitCodes and PeakRSSKiB, with
 // its Settings merged into Env; a failed launch is StatusFailed (or
 // StatusTimeout) with the report's Reason, and a run whose output the
 // parser judged invalid is StatusInvalid with the parser's reason.
@@ -169,6 +169,12 @@ type Run struct {
 	Wall       time.Duration `json:"wall_ns"`
 	WireUp     time.Duration `json:"wireup_ns"`
 	FirstFence time.Duration `json:"first_fence_ns"`
+	// ContainerStart and PMIExchange split the wire-up (pmi.Report's
+	// fields of the same names): the slowest rank's spawn to its first
+	// PMI message, and every rank speaking to the first fence done. 0
+	// when not measured (runs stored before they were, imported logs).
+	ContainerStart time.Duration `json:"container_start_ns,omitempty"`
+	PMIExchange    time.Duration `json:"pmi_exchange_ns,omitempty"`
 	// NegotiatedPMI is the PMI version each rank spoke.
 	NegotiatedPMI []string `json:"negotiated_pmi,omitempty"`
 	ExitCodes     []int    `json:"exit_codes,omitempty"`

@@ -112,6 +112,11 @@ var migrations = []string{
 		reason TEXT NOT NULL,
 		UNIQUE (study_id, hostname, cell_key)
 	);`,
+	// 2: wire-up split into the ranks' start (spawn to first PMI message,
+	// the slowest rank) and the PMI exchange (every rank speaking to the
+	// first fence done). Runs stored before have 0: not measured.
+	`ALTER TABLE runs ADD COLUMN container_start_s REAL NOT NULL DEFAULT 0;
+	ALTER TABLE runs ADD COLUMN pmi_exchange_s REAL NOT NULL DEFAULT 0;`,
 }
 
 // SchemaVersion is the schema this hpcbench writes.
@@ -352,9 +357,10 @@ func (s *Store) ids(ctx context.Context, study string, h Host) (sid, hid int64, 
 const runColumns = `hostname, cell_key, benchmark, kind, class, mpi, mpi_version, pmi, runtime, runtime_version,
 	image, image_digest, layout, ranks, bind, oversubscribed, repetition, warmup, status, reason,
 	metric, value, unit, higher_is_better, metrics, wall_s, wireup_s, first_fence_s, negotiated_pmi,
-	exit_codes, peak_rss_kib, choices, env, argv, output_gz, started, finished, slurm_job_id, order_index, seed`
+	exit_codes, peak_rss_kib, choices, env, argv, output_gz, started, finished, slurm_job_id, order_index, seed,
+	container_start_s, pmi_exchange_s`
 
-var insertRun = `INSERT INTO runs (study_id, host_id, ` + runColumns + `) VALUES (?, ?` + strings.Repeat(", ?", 40) + `)`
+var insertRun = `INSERT INTO runs (study_id, host_id, ` + runColumns + `) VALUES (?, ?` + strings.Repeat(", ?", 42) + `)`
 
 func encodeRun(r *Run) ([]any, error) {
 	js := func(v any) (string, error) {
@@ -397,7 +403,8 @@ func encodeRun(r *Run) ([]any, error) {
 	return []any{r.Host.Hostname, c.Key, c.Benchmark, c.Kind, c.Class, c.MPI, c.MPIVersion, c.PMI, c.Runtime, c.RuntimeVersion,
 		c.Image, c.ImageDigest, c.Layout, c.Ranks, c.Bind, c.Oversubscribed, r.Repetition, r.Warmup, string(r.Status), r.Reason,
 		r.Metric.Name, value, r.Metric.Unit, r.Metric.HigherIsBetter, jsons[0], r.Wall.Seconds(), r.WireUp.Seconds(), r.FirstFence.Seconds(), jsons[1],
-		jsons[2], jsons[3], jsons[4], jsons[5], jsons[6], out, formatTime(r.Started), formatTime(r.Finished), slurm, r.Order, r.Seed}, nil
+		jsons[2], jsons[3], jsons[4], jsons[5], jsons[6], out, formatTime(r.Started), formatTime(r.Finished), slurm, r.Order, r.Seed,
+		r.ContainerStart.Seconds(), r.PMIExchange.Seconds()}, nil
 }
 
 // nonNilMap returns m ready for JSON: never null, and with non-finite
@@ -551,7 +558,7 @@ func (s *Store) Runs(ctx context.Context, study string, opt RunsOptions) ([]Run,
 	if err != nil {
 		return nil, err
 	}
-	cols := make([]string, 0, 40)
+	cols := make([]string, 0, 42)
 	for _, c := range strings.Fields(strings.ReplaceAll(runColumns, ",", " ")) {
 		if c == "output_gz" && !opt.WithOutput {
 			c = "NULL"
@@ -571,7 +578,7 @@ func (s *Store) Runs(ctx context.Context, study string, opt RunsOptions) ([]Run,
 		r := Run{Study: study}
 		var value sql.NullFloat64
 		var slurm sql.NullString
-		var wall, wire, fence float64
+		var wall, wire, fence, containerStart, exchange float64
 		var started, finished string
 		var js [7]string
 		var gz []byte
@@ -581,13 +588,15 @@ func (s *Store) Runs(ctx context.Context, study string, opt RunsOptions) ([]Run,
 			&r.Host.Hostname, &c.Key, &c.Benchmark, &c.Kind, &c.Class, &c.MPI, &c.MPIVersion, &c.PMI, &c.Runtime, &c.RuntimeVersion,
 			&c.Image, &c.ImageDigest, &c.Layout, &c.Ranks, &c.Bind, &c.Oversubscribed, &r.Repetition, &r.Warmup, &status, &r.Reason,
 			&r.Metric.Name, &value, &r.Metric.Unit, &r.Metric.HigherIsBetter, &js[0], &wall, &wire, &fence, &js[1],
-			&js[2], &js[3], &js[4], &js[5], &js[6], &gz, &started, &finished, &slurm, &r.Order, &r.Seed); err != nil {
+			&js[2], &js[3], &js[4], &js[5], &js[6], &gz, &started, &finished, &slurm, &r.Order, &r.Seed,
+			&containerStart, &exchange); err != nil {
 			return nil, err
 		}
 		r.Status = Status(status)
 		r.Metric.Value = value.Float64
 		r.SlurmJobID = slurm.String
 		r.Wall, r.WireUp, r.FirstFence = seconds(wall), seconds(wire), seconds(fence)
+		r.ContainerStart, r.PMIExchange = seconds(containerStart), seconds(exchange)
 		r.Started, r.Finished = parseTime(started), parseTime(finished)
 		for i, dst := range []any{&r.Metrics, &r.NegotiatedPMI, &r.ExitCodes, &r.PeakRSSKiB, &r.Choices, &r.Env, &r.Argv} {
 			if err := json.Unmarshal([]byte(js[i]), dst); err != nil {

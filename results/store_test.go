@@ -29,6 +29,7 @@ func testRun(study string, cell Cell, rep int, value float64) Run {
 		Metric:  Metric{Name: "time", Value: value, Unit: "s"},
 		Metrics: map[string]any{"time_s": value, "mops_total": 1000 / value},
 		Wall:    time.Duration(value*1e9) + 200*time.Millisecond, WireUp: 12 * time.Millisecond, FirstFence: 15 * time.Millisecond,
+		ContainerStart: 8 * time.Millisecond, PMIExchange: 5 * time.Millisecond,
 		NegotiatedPMI: []string{"pmi1", "pmi1"}, ExitCodes: []int{0, 0}, PeakRSSKiB: []int64{10240, 10300},
 		Choices: map[string]string{"network": "host", "channel": "fd"},
 		Env:     map[string]string{"OMPI_MCA_btl": "self,vader"},

@@ -1,0 +1,63 @@
+package results
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// A file written before the wire-up was split (schema 1) opens, gains the
+// container start and PMI exchange columns, and reads its runs back with
+// them at 0 (not measured); new runs store them.
+func TestOpenSchema1File(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateStudy(ctx, Study{Name: "old", Seed: 1, Config: "[matrix]\n"}); err != nil {
+		t.Fatal(err)
+	}
+	cell := Cell{Benchmark: "ep", Kind: "kernel", Class: "S", MPI: "mpich", PMI: "pmi1", Runtime: "native", Layout: "per-rank", Ranks: 2}
+	if _, err := st.AddRun(ctx, testRun("old", cell, 0, 1.5)); err != nil {
+		t.Fatal(err)
+	}
+	// Make it the file an hpcbench of schema 1 wrote.
+	for _, q := range []string{
+		"ALTER TABLE runs DROP COLUMN container_start_s",
+		"ALTER TABLE runs DROP COLUMN pmi_exchange_s",
+		"PRAGMA user_version = 1",
+	} {
+		if _, err := st.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	st.Close()
+
+	st, err = Open(path)
+	if err != nil {
+		t.Fatalf("open a schema 1 file: %v", err)
+	}
+	defer st.Close()
+	var v int
+	st.db.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != SchemaVersion || SchemaVersion < 2 {
+		t.Errorf("user_version = %d after migration, want %d (at least 2)", v, SchemaVersion)
+	}
+	runs, err := st.Runs(ctx, "old", RunsOptions{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs of the old file: %d, %v", len(runs), err)
+	}
+	if runs[0].ContainerStart != 0 || runs[0].PMIExchange != 0 || runs[0].WireUp == 0 {
+		t.Errorf("old run: container start %v, PMI exchange %v (want 0), wire-up %v (want kept)",
+			runs[0].ContainerStart, runs[0].PMIExchange, runs[0].WireUp)
+	}
+	if _, err := st.AddRun(ctx, testRun("old", cell, 1, 1.5)); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ = st.Runs(ctx, "old", RunsOptions{})
+	if len(runs) != 2 || runs[1].ContainerStart == 0 || runs[1].PMIExchange == 0 {
+		t.Errorf("a run added after the migration lost its container start or PMI exchange: %+v", runs)
+	}
+}
