@@ -82,7 +82,14 @@ type CellStats struct {
 	Warmups, Invalid, Failed, Timeout int
 	// Median launch timings (seconds) over the runs that got that far.
 	WallS, WireUpS, FirstFenceS float64
-	Hosts                       []string
+	// ContainerStartS and PMIExchangeS are the medians (seconds) of the
+	// wire-up's two parts (Run.ContainerStart, Run.PMIExchange) over the
+	// runs that measured them; 0 when none did.
+	ContainerStartS, PMIExchangeS float64
+	// Exchanges are the PMI exchange times (seconds) of the runs in
+	// Values that measured one: the sample PMI comparisons test.
+	Exchanges []float64
+	Hosts     []string
 	// Versions and digests seen across the runs (normally one each).
 	MPIVersions, RuntimeVersions, ImageDigests []string
 	// RunTimeS is the median benchmark time (seconds) of the runs in
@@ -178,6 +185,10 @@ type Analysis struct {
 	MinRunTime time.Duration
 	// Sensitivity is what the study could have detected at all.
 	Sensitivity Sensitivity
+	// PMIComparisons compare PMI flavours where the study ran the same
+	// cell under several (see comparePMIFlavours); their tests are a
+	// family of their own for Holm's adjustment.
+	PMIComparisons []PMIComparison
 }
 
 // LaunchNoiseCells returns the cells whose median benchmark time is under
@@ -286,7 +297,7 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	a := &Analysis{Runs: len(runs), Margin: opt.Margin, MinRunTime: opt.MinRunTime}
 	byKey := map[string]*CellStats{}
 	var order []string
-	type timing struct{ wall, wire, fence, bench []float64 }
+	type timing struct{ wall, wire, fence, start, exchange, bench []float64 }
 	timings := map[string]*timing{}
 	slurmJobs := map[string]bool{}
 	for i := range runs {
@@ -325,6 +336,8 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 			tm.wall = appendPositive(tm.wall, r.Wall.Seconds())
 			tm.wire = appendPositive(tm.wire, r.WireUp.Seconds())
 			tm.fence = appendPositive(tm.fence, r.FirstFence.Seconds())
+			tm.start = appendPositive(tm.start, r.ContainerStart.Seconds())
+			tm.exchange = appendPositive(tm.exchange, r.PMIExchange.Seconds())
 		}
 		switch {
 		case r.Status != StatusOK:
@@ -336,6 +349,7 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 				cs.Metric = Metric{Name: r.Metric.Name, Unit: r.Metric.Unit, HigherIsBetter: r.Metric.HigherIsBetter}
 			}
 			cs.Values = append(cs.Values, r.Metric.Value)
+			cs.Exchanges = appendPositive(cs.Exchanges, r.PMIExchange.Seconds())
 			if bt := benchmarkSeconds(r); bt > 0 {
 				timings[key].bench = append(timings[key].bench, bt)
 				if bt < opt.MinRunTime.Seconds() {
@@ -358,6 +372,7 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 		cs.Summary = stats.Describe(cs.Values, opt.Resamples, stats.NewRand(opt.Seed^hashString(key)))
 		tm := timings[key]
 		cs.WallS, cs.WireUpS, cs.FirstFenceS = medianOrZero(tm.wall), medianOrZero(tm.wire), medianOrZero(tm.fence)
+		cs.ContainerStartS, cs.PMIExchangeS = medianOrZero(tm.start), medianOrZero(tm.exchange)
 		cs.RunTimeS = medianOrZero(tm.bench)
 		cs.LaunchNoise = cs.RunTimeS > 0 && cs.RunTimeS < opt.MinRunTime.Seconds()
 	})
@@ -385,6 +400,7 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	parallel(len(pairs), func(i int) { a.Comparisons[i] = compare(pairs[i][0], pairs[i][1], opt) })
 	decide(a.Comparisons, opt.Margin)
 	a.Sensitivity = sensitivity(a.Comparisons, opt.Margin)
+	a.PMIComparisons = comparePMIFlavours(a.Cells, opt)
 	return a
 }
 
@@ -445,18 +461,25 @@ func pickNative(cands []*CellStats, c Cell) *CellStats {
 }
 
 func compare(ctr, nat *CellStats, opt AnalysisOptions) Comparison {
+	return compareSides(ctr, nat, opt, "container", "native")
+}
+
+// compareSides compares subject (Comparison.Container) with reference
+// (Comparison.Native); subjectName and referenceName say what the sides
+// are in the sentences of a comparison that cannot be tested.
+func compareSides(ctr, nat *CellStats, opt AnalysisOptions, subjectName, referenceName string) Comparison {
 	cmp := Comparison{Container: ctr, Native: nat}
 	nc, nn := len(ctr.Values), len(nat.Values)
 	if nc == 0 || nn == 0 {
 		cmp.RelPerf, cmp.RelLow, cmp.RelHigh = math.NaN(), math.NaN(), math.NaN()
 		cmp.Kind = VerdictTooFew
-		cmp.Verdict = fmt.Sprintf("no valid runs to compare (n=%d container, %d native)", nc, nn)
+		cmp.Verdict = fmt.Sprintf("no valid runs to compare (n=%d %s, %d %s)", nc, subjectName, nn, referenceName)
 		return cmp
 	}
 	if ctr.Metric.Name != nat.Metric.Name || ctr.Metric.HigherIsBetter != nat.Metric.HigherIsBetter {
 		cmp.RelPerf, cmp.RelLow, cmp.RelHigh = math.NaN(), math.NaN(), math.NaN()
 		cmp.Kind = VerdictTooFew
-		cmp.Verdict = fmt.Sprintf("not comparable: the container cell measured %s, the native cell %s", ctr.Metric.Name, nat.Metric.Name)
+		cmp.Verdict = fmt.Sprintf("not comparable: the %s cell measured %s, the %s cell %s", subjectName, ctr.Metric.Name, referenceName, nat.Metric.Name)
 		return cmp
 	}
 	rng := stats.NewRand(opt.Seed ^ hashString(ctr.Cell.Key+"\x00"+nat.Cell.Key))
@@ -470,7 +493,7 @@ func compare(ctr, nat *CellStats, opt AnalysisOptions) Comparison {
 	cmp.Test = stats.MannWhitneyTest(ctr.Values, nat.Values)
 	if nc < MinTestRuns || nn < MinTestRuns {
 		cmp.Kind = VerdictTooFew
-		cmp.Verdict = fmt.Sprintf("too few repetitions for a test (n=%d container, %d native); %.3fx native; a test needs %d a side", nc, nn, cmp.RelPerf, MinTestRuns)
+		cmp.Verdict = fmt.Sprintf("too few repetitions for a test (n=%d %s, %d %s); %.3fx %s; a test needs %d a side", nc, subjectName, nn, referenceName, cmp.RelPerf, referenceName, MinTestRuns)
 		return cmp
 	}
 	lc, ln := logPerformance(ctr.Values, higher), logPerformance(nat.Values, higher)

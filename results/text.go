@@ -75,6 +75,8 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		}
 		tw.Flush()
 	}
+	writeStartups(ew, a)
+	writePMIComparisons(ew, a)
 	if len(a.Unmatched) > 0 {
 		ew.printf("\nContainer cells without a matching native cell (not compared):\n")
 		for _, c := range a.Unmatched {
@@ -136,3 +138,48 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, a ...any) { fmt.Fprintf(e, format, a...) }
+
+// writeStartups prints the wire-up split per runtime, layout and PMI.
+func writeStartups(ew *errWriter, a *Analysis) {
+	rows := a.Startups()
+	if len(rows) == 0 {
+		return
+	}
+	ew.printf("\nWire-up split (medians over cells; start: the slowest rank's spawn to its first PMI message;\n")
+	ew.printf("PMI exchange: every rank speaking PMI to the first fence done):\n")
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "RUNTIME\tCELLS\tSTART\tPMI EXCHANGE\tWIRE-UP\t")
+	for _, s := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", s.Label(), s.Cells, ms(s.ContainerStartS), ms(s.PMIExchangeS), ms(s.WireUpS))
+	}
+	tw.Flush()
+}
+
+// writePMIComparisons prints "does the PMI flavour matter?" per runtime.
+func writePMIComparisons(ew *errWriter, a *Analysis) {
+	if len(a.PMIComparisons) == 0 {
+		return
+	}
+	ew.printf("\nDoes the PMI flavour matter? (the flavour relative to the reference flavour of the same cell; >1 is faster;\n")
+	ew.printf("p adjusted by Holm over the PMI comparisons):\n")
+	for _, p := range a.PMIComparisons {
+		ew.printf("  %s\n", p.Subject())
+		ew.printf("    %s: %s\n", p.Metric.Container.Metric.Name, pmiVerdictText(p.Metric))
+		ew.printf("    PMI exchange: %s\n", pmiVerdictText(p.Exchange))
+	}
+}
+
+// pmiVerdictText is a comparison's ratio with its interval, then its verdict.
+func pmiVerdictText(c Comparison) string {
+	if math.IsNaN(c.RelPerf) {
+		return c.Verdict
+	}
+	return fmt.Sprintf("ratio %.3f (95%% CI %.3f-%.3f): %s", c.RelPerf, c.RelLow, c.RelHigh, c.Verdict)
+}
+
+func ms(s float64) string {
+	if s <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fms", 1000*s)
+}

@@ -27,6 +27,9 @@ type Options struct {
 	Generated time.Time
 	// DPI of the embedded figures; default 150.
 	DPI int
+	// Baseline, when set, adds a section comparing the study with a
+	// baseline study cell by cell (results.CompareStudies).
+	Baseline *results.Baseline
 }
 
 // Layout of an A4 page, in millimetres.
@@ -73,6 +76,9 @@ func Write(w io.Writer, a *results.Analysis, opt Options) error {
 	r.titlePage()
 	r.executiveSummary()
 	r.summaryTable()
+	r.startupSection()
+	r.pmiSection()
+	r.baselineSection()
 	for _, b := range a.Benchmarks() {
 		r.benchmarkSection(b)
 	}
