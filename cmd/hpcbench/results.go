@@ -29,7 +29,7 @@ func resultsCommand() *cli.Command {
 	cmd := &cli.Command{
 		Name:      "results",
 		Usage:     "list, show, export and import stored results",
-		UsageText: "hpcbench results list|show|export|import [flags] [FILE...]",
+		UsageText: "hpcbench results list|show|compare|export|import [flags] [FILE...]",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "list",
@@ -53,6 +53,24 @@ func resultsCommand() *cli.Command {
 						return usageError("results show: unexpected argument %q (usage: %s)", c.Args().First(), c.Command.UsageText)
 					}
 					return resultsShow(c.Context, c.App.Writer, c.String("db"), c.String("study"))
+				},
+			},
+			{
+				Name:      "compare",
+				Usage:     "compare a study with a baseline study cell by cell, with verdicts",
+				UsageText: "hpcbench results compare [--db FILE] BASELINE STUDY",
+				Description: `Each cell STUDY shares with BASELINE (same benchmark, class, MPI, PMI,
+runtime, layout and ranks; versions may differ, as before and after a
+runtime upgrade or on two hosts) is compared by the same rules as a
+container against native: STUDY's performance over BASELINE's, with its
+interval, a test adjusted by Holm over these comparisons and a verdict
+(slower, faster, equivalent within STUDY's margin, or inconclusive).`,
+				Flags: []cli.Flag{dbFlag()},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 2 {
+						return usageError("results compare: want BASELINE and STUDY, got %d argument(s) (usage: %s)", c.NArg(), c.Command.UsageText)
+					}
+					return resultsCompare(c.Context, c.App.Writer, c.String("db"), c.Args().Get(0), c.Args().Get(1))
 				},
 			},
 			{
@@ -147,6 +165,24 @@ func resultsShow(ctx context.Context, w io.Writer, db, study string) error {
 		return err
 	}
 	return results.WriteSummary(w, a)
+}
+
+func resultsCompare(ctx context.Context, w io.Writer, db, baseline, study string) error {
+	b, err := loadBaseline(ctx, db, baseline, study)
+	if err != nil {
+		return err
+	}
+	return results.WriteBaseline(w, b)
+}
+
+// loadBaseline compares study with baseline from an existing store.
+func loadBaseline(ctx context.Context, db, baseline, study string) (*results.Baseline, error) {
+	st, err := results.OpenExisting(db)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return results.LoadBaseline(ctx, st, baseline, study, results.AnalysisOptions{})
 }
 
 // loadAnalysis reads a study ("" for the most recent) from an existing

@@ -69,6 +69,9 @@ func Figures(a *results.Analysis) ([]Figure, error) {
 	if err := add(WireUp(a)); err != nil {
 		return nil, err
 	}
+	if err := add(PMIExchange(a)); err != nil {
+		return nil, err
+	}
 	for _, b := range a.Benchmarks() {
 		for _, fn := range []func(*results.Analysis, string) (*Figure, error){RelativePerformance, Scaling, Efficiency, Distribution} {
 			if err := add(fn(a, b)); err != nil {

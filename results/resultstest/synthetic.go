@@ -26,6 +26,15 @@ type Options struct {
 	Overhead map[string]float64
 	// Noise is the relative standard deviation of a run; default 0.5%.
 	Noise float64
+	// PMIs are the PMI flavours every cell runs under; default pmi1
+	// (with MPICH) and pmix (with Open MPI).
+	PMIs []string
+	// MPI, when set, is the MPI library of every flavour, so that the
+	// study holds PMI comparisons.
+	MPI string
+	// SplitWireUp gives the runs a container start and a PMI exchange
+	// (left 0 otherwise, as in runs stored before they were measured).
+	SplitWireUp bool
 }
 
 type spec struct{ runtime, layout string }
@@ -67,8 +76,15 @@ func Study(o Options) (results.Study, []results.Run, []results.Skip) {
 			t1 = 1 + float64(len(b))
 		}
 		for _, ranks := range o.Ranks {
-			for _, pmi := range []string{"pmi1", "pmix"} {
-				mpi := map[string]string{"pmi1": "mpich", "pmix": "openmpi"}[pmi]
+			pmis := o.PMIs
+			if pmis == nil {
+				pmis = []string{"pmi1", "pmix"}
+			}
+			for _, pmi := range pmis {
+				mpi := map[string]string{"pmi1": "mpich", "pmi2": "mpich", "pmix": "openmpi"}[pmi]
+				if o.MPI != "" {
+					mpi = o.MPI
+				}
 				for _, sp := range specs {
 					cell := results.Cell{Benchmark: b, Kind: "npb", Class: "S", MPI: mpi, MPIVersion: map[string]string{"mpich": "4.0.2", "openmpi": "4.1.4"}[mpi],
 						PMI: pmi, Runtime: sp.runtime, Layout: sp.layout, Ranks: ranks, Bind: "core", Oversubscribed: ranks > Host.Cores}
@@ -81,7 +97,7 @@ func Study(o Options) (results.Study, []results.Run, []results.Skip) {
 					// Parallel efficiency falls off slowly with ranks.
 					t := t1 / float64(ranks) * (1 + 0.05*float64(ranks-1))
 					t *= 1 + o.Overhead[sp.runtime]
-					wire := 0.004 * float64(ranks) * map[string]float64{"pmi1": 1, "pmix": 1.6}[pmi]
+					wire := 0.004 * float64(ranks) * map[string]float64{"pmi1": 1, "pmi2": 1.2, "pmix": 1.6}[pmi]
 					if sp.runtime != "native" {
 						wire *= 3
 					}
@@ -96,6 +112,12 @@ func Study(o Options) (results.Study, []results.Run, []results.Skip) {
 							Argv: []string{b + ".S.x"}, Env: map[string]string{"OMP_NUM_THREADS": "1"},
 							Choices: map[string]string{"network": "host"}, Started: start, Finished: start.Add(time.Duration(v * 1e9)),
 							Order: order, Seed: int64(o.Seed)}
+						if o.SplitWireUp {
+							// Containers start slower; the exchange follows the flavour.
+							start := 0.002 * map[bool]float64{true: 1, false: 8}[sp.runtime == "native"]
+							r.ContainerStart = time.Duration(start * (1 + 0.05*rng.NormFloat64()) * 1e9)
+							r.PMIExchange = time.Duration(wire * 0.5 * (1 + 0.05*rng.NormFloat64()) * 1e9)
+						}
 						if rep < 0 {
 							r.Repetition = 0
 							r.Metric.Value *= 1.1
