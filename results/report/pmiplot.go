@@ -58,11 +58,13 @@ func PMIExchange(a *results.Analysis) (*Figure, error) {
 		}
 		p := newPlot("PMI exchange time", "", "median PMI exchange (ms)")
 		w := vg.Points(min(24, 120/float64(len(pmis))))
+		tallest := 0.0
 		for i, f := range pmis {
 			heights := make(plotter.Values, len(runtimes))
 			for j, rt := range runtimes {
 				if v := vals[key{rt, f, ranks}]; len(v) > 0 {
 					heights[j] = stats.Median(v)
+					tallest = max(tallest, heights[j])
 				}
 			}
 			bars, err := plotter.NewBarChart(heights, w)
@@ -77,7 +79,8 @@ func PMIExchange(a *results.Analysis) (*Figure, error) {
 		}
 		p.NominalX(runtimes...)
 		p.Add(plotter.NewGrid())
-		p.Y.Min = 0
+		// Room above the tallest bar for the legend.
+		p.Y.Min, p.Y.Max = 0, 1.25*tallest
 		p.Legend.Left = true
 		return &Figure{Name: "pmi-exchange", Plot: p, Width: defaultWidth, Height: defaultHeight,
 			Caption: caption + " All cells ran " + plural1(ranks) + "."}, nil

@@ -116,7 +116,7 @@ func Study(o Options) (results.Study, []results.Run, []results.Skip) {
 							// Containers start slower; the exchange follows the flavour.
 							start := 0.002 * map[bool]float64{true: 1, false: 8}[sp.runtime == "native"]
 							r.ContainerStart = time.Duration(start * (1 + 0.05*rng.NormFloat64()) * 1e9)
-							r.PMIExchange = time.Duration(wire * 0.5 * (1 + 0.05*rng.NormFloat64()) * 1e9)
+							r.PMIExchange = time.Duration(wire * 0.5 * (1 + 0.02*rng.NormFloat64()) * 1e9)
 						}
 						if rep < 0 {
 							r.Repetition = 0
