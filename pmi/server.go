@@ -191,7 +191,7 @@ func (s *simpleServer) close() error {
 // nopSink drops events (a server used without a launcher).
 type nopSink struct{}
 
-func (nopSink) spoke(int, time.Time)      {}
+func (nopSink) spoke(int, time.Time)     {}
 func (nopSink) initialised(int, string)  {}
 func (nopSink) fenceCompleted()          {}
 func (nopSink) finalized(int)            {}
