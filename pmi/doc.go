@@ -12,7 +12,7 @@
 // command, starts every rank in its own session and process group and waits:
 //
 //	Launch ──► backend.rankSetup(r) ──► Wrapper.WrapRank ──► start rank r (setsid)
-//	   │            ▲ events: initialised(r, version), fenceCompleted(),
+//	   │            ▲ events: spoke(r, at), initialised(r, version), fenceCompleted(),
 //	   │            │         finalized(r), aborted(r, code, msg), failed(r, err)
 //	   ▼            │
 //	wait for: every rank reaped | abort | rank died | protocol error | timeout | ctx

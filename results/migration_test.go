@@ -2,7 +2,9 @@ package results
 
 import (
 	"context"
+	"encoding/csv"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -59,5 +61,34 @@ func TestOpenSchema1File(t *testing.T) {
 	runs, _ = st.Runs(ctx, "old", RunsOptions{})
 	if len(runs) != 2 || runs[1].ContainerStart == 0 || runs[1].PMIExchange == 0 {
 		t.Errorf("a run added after the migration lost its container start or PMI exchange: %+v", runs)
+	}
+}
+
+// CSV and JSON exports carry the container start and the PMI exchange.
+func TestExportWireUpSplit(t *testing.T) {
+	cell := Cell{Benchmark: "ep", Kind: "kernel", Class: "S", MPI: "mpich", PMI: "pmi1", Runtime: "native", Ranks: 2}
+	runs := []Run{testRun("s", cell, 0, 1.5)}
+	var csvOut, jsonOut strings.Builder
+	if err := Export(&csvOut, runs, ExportCSV); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(csvOut.String())).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("CSV: %d rows, %v", len(rows), err)
+	}
+	col := map[string]string{}
+	for i, h := range rows[0] {
+		col[h] = rows[1][i]
+	}
+	if col["container_start_s"] != ftoa(0.008) || col["pmi_exchange_s"] != ftoa(0.005) {
+		t.Errorf("CSV container_start_s %q, pmi_exchange_s %q; want %s and %s", col["container_start_s"], col["pmi_exchange_s"], ftoa(0.008), ftoa(0.005))
+	}
+	if err := Export(&jsonOut, runs, ExportJSON); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"container_start_ns":8000000`, `"pmi_exchange_ns":5000000`} {
+		if !strings.Contains(jsonOut.String(), want) {
+			t.Errorf("JSON export lacks %s: %s", want, jsonOut.String())
+		}
 	}
 }

@@ -225,6 +225,9 @@ func printSummary(w io.Writer, rep *pmi.Report) {
 	if rep.FirstFence > 0 {
 		line += ", first fence " + ms(rep.FirstFence)
 	}
+	if rep.ContainerStart > 0 && rep.PMIExchange > 0 {
+		line += " (slowest rank start " + ms(rep.ContainerStart) + ", PMI exchange " + ms(rep.PMIExchange) + ")"
+	}
 	line += ", negotiated " + summariseNegotiated(rep.Negotiated)
 	if !rep.OK() {
 		line += ", FAILED: " + rep.Reason
