@@ -442,6 +442,9 @@ func WireUp(a *results.Analysis) (*Figure, error) {
 	vals := map[key][]float64{}
 	var names []string
 	seen := map[string]bool{}
+	byRuntime := map[[2]string][]float64{}
+	var runtimes, pmis []string
+	rankSet := map[int]bool{}
 	for _, c := range a.Cells {
 		if c.WireUpS <= 0 {
 			continue
@@ -453,9 +456,30 @@ func WireUp(a *results.Analysis) (*Figure, error) {
 		}
 		k := key{s, c.Cell.Ranks}
 		vals[k] = append(vals[k], c.WireUpS*1000)
+		rk := [2]string{orNative(c.Cell.Runtime), c.Cell.PMI}
+		byRuntime[rk] = append(byRuntime[rk], c.WireUpS*1000)
+		runtimes, pmis = addName(runtimes, rk[0]), addName(pmis, rk[1])
+		rankSet[c.Cell.Ranks] = true
 	}
 	if len(names) == 0 {
 		return nil, nil
+	}
+	if len(rankSet) == 1 {
+		// One rank count: a line per series would be a single column of
+		// points; bars per runtime and flavour read better.
+		sort.Slice(runtimes, func(i, j int) bool { return runtimeLess(runtimes[i], runtimes[j]) })
+		sort.Strings(pmis)
+		p, err := flavourBars("PMI wire-up time", "median wire-up (ms)", runtimes, pmis, func(rt, f string) float64 {
+			if v := byRuntime[[2]string{rt, f}]; len(v) > 0 {
+				return stats.Median(v)
+			}
+			return 0
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &Figure{Name: "wireup", Plot: p, Width: defaultWidth, Height: defaultHeight,
+			Caption: "Time from the first rank's spawn until every rank finished PMI initialisation, median over the cells of each PMI flavour and runtime."}, nil
 	}
 	sort.Strings(names)
 	pts := map[string]plotter.XYs{}

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
@@ -42,13 +43,7 @@ func PMIExchange(a *results.Analysis) (*Figure, error) {
 	if len(vals) == 0 {
 		return nil, nil
 	}
-	sort.Slice(runtimes, func(i, j int) bool {
-		ni, nj := runtimes[i] == "native", runtimes[j] == "native"
-		if ni != nj {
-			return ni
-		}
-		return runtimes[i] < runtimes[j]
-	})
+	sort.Slice(runtimes, func(i, j int) bool { return runtimeLess(runtimes[i], runtimes[j]) })
 	sort.Strings(pmis)
 	caption := "Time from the moment every rank had sent its first PMI message until the first fence completed for all ranks, median over the cells of each runtime and PMI flavour."
 	if len(rankSet) == 1 {
@@ -56,32 +51,15 @@ func PMIExchange(a *results.Analysis) (*Figure, error) {
 		for r := range rankSet {
 			ranks = r
 		}
-		p := newPlot("PMI exchange time", "", "median PMI exchange (ms)")
-		w := vg.Points(min(24, 120/float64(len(pmis))))
-		tallest := 0.0
-		for i, f := range pmis {
-			heights := make(plotter.Values, len(runtimes))
-			for j, rt := range runtimes {
-				if v := vals[key{rt, f, ranks}]; len(v) > 0 {
-					heights[j] = stats.Median(v)
-					tallest = max(tallest, heights[j])
-				}
+		p, err := flavourBars("PMI exchange time", "median PMI exchange (ms)", runtimes, pmis, func(rt, f string) float64 {
+			if v := vals[key{rt, f, ranks}]; len(v) > 0 {
+				return stats.Median(v)
 			}
-			bars, err := plotter.NewBarChart(heights, w)
-			if err != nil {
-				return nil, err
-			}
-			bars.LineStyle.Width = vg.Length(0)
-			bars.Color = plotutil.Color(i)
-			bars.Offset = w * vg.Length(float64(i)-float64(len(pmis)-1)/2)
-			p.Add(bars)
-			p.Legend.Add(f, bars)
+			return 0
+		})
+		if err != nil {
+			return nil, err
 		}
-		p.NominalX(runtimes...)
-		p.Add(plotter.NewGrid())
-		// Room above the tallest bar for the legend.
-		p.Y.Min, p.Y.Max = 0, 1.25*tallest
-		p.Legend.Left = true
 		return &Figure{Name: "pmi-exchange", Plot: p, Width: defaultWidth, Height: defaultHeight,
 			Caption: caption + " All cells ran " + plural1(ranks) + "."}, nil
 	}
@@ -125,4 +103,42 @@ func plural1(ranks int) string {
 		return "1 rank"
 	}
 	return strconv.Itoa(ranks) + " ranks"
+}
+
+// flavourBars is a bar chart of one value per runtime (along the axis) and
+// PMI flavour (one bar each, side by side); a missing value is 0.
+func flavourBars(title, ylabel string, runtimes, pmis []string, value func(runtime, pmi string) float64) (*plot.Plot, error) {
+	p := newPlot(title, "", ylabel)
+	w := vg.Points(min(24, 120/float64(len(pmis))))
+	tallest := 0.0
+	for i, f := range pmis {
+		heights := make(plotter.Values, len(runtimes))
+		for j, rt := range runtimes {
+			heights[j] = value(rt, f)
+			tallest = max(tallest, heights[j])
+		}
+		bars, err := plotter.NewBarChart(heights, w)
+		if err != nil {
+			return nil, err
+		}
+		bars.LineStyle.Width = vg.Length(0)
+		bars.Color = plotutil.Color(i)
+		bars.Offset = w * vg.Length(float64(i)-float64(len(pmis)-1)/2)
+		p.Add(bars)
+		p.Legend.Add(f, bars)
+	}
+	p.NominalX(runtimes...)
+	p.Add(plotter.NewGrid())
+	// Room above the tallest bar for the legend.
+	p.Y.Min, p.Y.Max = 0, 1.25*tallest
+	p.Legend.Left = true
+	return p, nil
+}
+
+// runtimeLess orders runtime labels native first, then by name.
+func runtimeLess(a, b string) bool {
+	if na, nb := a == "native", b == "native"; na != nb {
+		return na
+	}
+	return a < b
 }

@@ -21,18 +21,15 @@ func pmiStudy(t testing.TB, ranks ...int) *results.Analysis {
 		PMIs: []string{"pmi1", "pmi2", "pmix"}, MPI: "mpich", SplitWireUp: true})
 }
 
-// With one rank count the PMI exchange figure is a bar chart per runtime
-// and flavour; it must match its golden image.
-func TestPMIExchangeBarsGolden(t *testing.T) {
-	f, err := PMIExchange(pmiStudy(t, 2))
-	if err != nil || f == nil {
-		t.Fatalf("figure %v, %v", f, err)
-	}
+// checkGolden compares figure f, rendered as PNG, with testdata/file
+// (rewritten with -update).
+func checkGolden(t *testing.T, f *Figure, file string) {
+	t.Helper()
 	got, err := f.Render("png")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "pmi-exchange-bars.png")
+	golden := filepath.Join("testdata", file)
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -41,7 +38,7 @@ func TestPMIExchangeBarsGolden(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("%v (regenerate with: go test ./results/report -run TestPMIExchangeBarsGolden -update)", err)
+		t.Fatalf("%v (regenerate with: go test ./results/report -run %s -update)", err, t.Name())
 	}
 	ok, err := cmpimg.EqualApprox("png", got, want, 0.01)
 	if err != nil {
@@ -52,31 +49,30 @@ func TestPMIExchangeBarsGolden(t *testing.T) {
 	}
 }
 
-// With several rank counts it is a line chart against ranks (golden too),
-// and without measured exchanges there is no figure.
+// With one rank count the PMI exchange figure is a bar chart per runtime
+// and flavour; so is the wire-up figure.
+func TestOneRankCountBarsGolden(t *testing.T) {
+	a := pmiStudy(t, 2)
+	f, err := PMIExchange(a)
+	if err != nil || f == nil {
+		t.Fatalf("PMI exchange figure %v, %v", f, err)
+	}
+	checkGolden(t, f, "pmi-exchange-bars.png")
+	f, err = WireUp(a)
+	if err != nil || f == nil || f.Name != "wireup" {
+		t.Fatalf("wire-up figure %v, %v", f, err)
+	}
+	checkGolden(t, f, "wireup-bars.png")
+}
+
+// With several rank counts it is a line chart against ranks, and without
+// measured exchanges there is no figure.
 func TestPMIExchangeLinesGolden(t *testing.T) {
 	f, err := PMIExchange(pmiStudy(t, 1, 2, 4))
 	if err != nil || f == nil {
 		t.Fatalf("figure %v, %v", f, err)
 	}
-	got, err := f.Render("png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", "pmi-exchange-lines.png")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (regenerate with -update)", err)
-		}
-		if ok, err := cmpimg.EqualApprox("png", got, want, 0.01); err != nil || !ok {
-			t.Errorf("figure %s differs from %s (%v; if the change is intended: -update)", f.Name, golden, err)
-		}
-	}
+	checkGolden(t, f, "pmi-exchange-lines.png")
 	none, err := PMIExchange(syntheticAnalysis(t, resultstest.Options{Seed: 3, Benchmarks: []string{"ep"}, Ranks: []int{2}}))
 	if none != nil || err != nil {
 		t.Errorf("a figure without measured exchanges: %v, %v", none, err)
