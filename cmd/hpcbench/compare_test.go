@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,8 +96,16 @@ name = "native"
 	if err != nil {
 		t.Fatalf("report --baseline: %v\n%s", err, out)
 	}
-	if st, err := os.Stat(pdf); err != nil || st.Size() == 0 {
-		t.Errorf("report %s: %v", pdf, err)
+	pdftotext := testenv.LookPath(t, "pdftotext", "Debian package poppler-utils; reads the report back")
+	text, err := exec.Command(pdftotext, pdf, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext %s: %v", pdf, err)
+	}
+	flat := strings.Join(strings.Fields(string(text)), " ")
+	for _, want := range []string{"Against baseline study before", "1 matching cell compared", "Container start and PMI exchange", "native pmi1"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 	if _, err := runApp(t, "results", "compare", "--db", db, "nosuch", "after"); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("compare with a missing baseline: %v, want an error naming it", err)
