@@ -36,6 +36,8 @@ type PMIComparison struct {
 	Metric Comparison
 	// Exchange compares the PMI exchange times (seconds, lower is
 	// better); Kind is VerdictTooFew when the runs did not measure it.
+	// Its two sides hold only the cell, the metric "pmi_exchange" and
+	// the exchange times as Values (no summary).
 	Exchange Comparison
 }
 
@@ -129,6 +131,14 @@ func comparePMIFlavours(cells []*CellStats, opt AnalysisOptions) []PMIComparison
 	if len(out) == 0 {
 		return nil
 	}
+	// Grouped by runtime (native first), as the answers are read.
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := out[i].Runtime(), out[j].Runtime()
+		if nativeFirst(ri) != nativeFirst(rj) {
+			return nativeFirst(ri) < nativeFirst(rj)
+		}
+		return false
+	})
 	// One family: the metric comparisons, then the exchange comparisons.
 	family := make([]Comparison, 2*len(out))
 	parallel(len(out), func(i int) {

@@ -162,10 +162,15 @@ func writePMIComparisons(ew *errWriter, a *Analysis) {
 	}
 	ew.printf("\nDoes the PMI flavour matter? (the flavour relative to the reference flavour of the same cell; >1 is faster;\n")
 	ew.printf("p adjusted by Holm over the PMI comparisons):\n")
+	runtime := ""
 	for _, p := range a.PMIComparisons {
-		ew.printf("  %s\n", p.Subject())
-		ew.printf("    %s: %s\n", p.Metric.Container.Metric.Name, pmiVerdictText(p.Metric))
-		ew.printf("    PMI exchange: %s\n", pmiVerdictText(p.Exchange))
+		if rt := p.Runtime(); rt != runtime {
+			runtime = rt
+			ew.printf("  %s:\n", rt)
+		}
+		ew.printf("    %s\n", p.Subject())
+		ew.printf("      %s: %s\n", p.Metric.Container.Metric.Name, pmiVerdictText(p.Metric))
+		ew.printf("      PMI exchange: %s\n", pmiVerdictText(p.Exchange))
 	}
 }
 
