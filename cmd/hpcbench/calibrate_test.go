@@ -29,6 +29,14 @@ func TestCalibrateFlagErrors(t *testing.T) {
 			t.Errorf("calibrate %v: exit %d, want 2 and %q in:\n%s", tc.args, code, tc.want, out)
 		}
 	}
+
+	// Batch jobs cannot add adaptive rounds: refused before anything runs.
+	cfg := filepath.Join(t.TempDir(), "auto.toml")
+	os.WriteFile(cfg, []byte("[study]\nrepetitions = \"auto\"\n[matrix]\nranks = [1]\n[[benchmark]]\nkind = \"npb\"\nname = \"ep\"\nclasses = [\"S\"]\n"), 0o644)
+	out, code := runCLI(t, bin, "matrix", "--executor", "slurm", "--db", db, cfg)
+	if code != 2 || !strings.Contains(out, `repetitions = "auto" needs the local executor`) {
+		t.Errorf("an adaptive study through Slurm: exit %d\n%s", code, out)
+	}
 }
 
 // TestCalibrateEndToEnd runs "hpcbench calibrate --json" for real on the
