@@ -91,16 +91,25 @@ func spentTime(runs []results.Run) time.Duration {
 // plan has (a filtered plan leaves the others alone), numbered after the
 // highest repetition stored for it, in an order drawn from the seed and
 // the round's repetition numbers, so that a resumed study draws the same.
+// keys are the analysis' (results.Cell.CanonicalKey); the plan's cells
+// are found by the key their runs were stored under (Cell.Key), which
+// differs for a cell whose class the store fills in (HPL's "N=...").
 func nextRound(runs []results.Run, keys []string, templates map[string]Cell, seed int64) []scheduled {
 	highest := map[string]int{}
+	stored := map[string]string{}
 	for _, r := range runs {
+		stored[r.Cell.CanonicalKey()] = r.Cell.Key
 		if !r.Warmup && r.Repetition > highest[r.Cell.Key] {
 			highest[r.Cell.Key] = r.Repetition
 		}
 	}
 	var round []scheduled
 	var salt uint64
-	for _, k := range keys {
+	for _, canonical := range keys {
+		k, ok := stored[canonical]
+		if !ok {
+			k = canonical
+		}
 		c, ok := templates[k]
 		if !ok {
 			continue

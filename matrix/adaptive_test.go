@@ -17,13 +17,19 @@ func TestNextRoundNumbersAfterTheStoredRunsAndIsSeeded(t *testing.T) {
 	b := a
 	b.RuntimeLabel = "native+5%"
 	templates := map[string]Cell{a.Key(): a, b.Key(): b}
+	// As the store has them: b's class filled in, as for an HPL cell, so
+	// the analysis' key differs from the one its runs were stored under.
+	storedA := storeCell(a, nil, nil)
+	storedB := storeCell(b, nil, nil)
+	storedB.Class = "N=1000"
 	var runs []results.Run
 	for rep := 1; rep <= 4; rep++ {
-		runs = append(runs, results.Run{Cell: results.Cell{Key: a.Key()}, Repetition: rep})
+		runs = append(runs, results.Run{Cell: storedA, Repetition: rep})
 	}
-	runs = append(runs, results.Run{Cell: results.Cell{Key: b.Key()}, Repetition: 6},
-		results.Run{Cell: results.Cell{Key: b.Key()}, Repetition: 9, Warmup: true})
-	round := nextRound(runs, []string{a.Key(), b.Key(), "benchmark=filtered-out"}, templates, 7)
+	runs = append(runs, results.Run{Cell: storedB, Repetition: 6},
+		results.Run{Cell: storedB, Repetition: 9, Warmup: true})
+	keys := []string{storedA.CanonicalKey(), storedB.CanonicalKey(), "benchmark=filtered-out"}
+	round := nextRound(runs, keys, templates, 7)
 	if len(round) != 2 {
 		t.Fatalf("round = %+v, want one run of each of the plan's two cells", round)
 	}
@@ -36,7 +42,7 @@ func TestNextRoundNumbersAfterTheStoredRunsAndIsSeeded(t *testing.T) {
 			t.Errorf("run %d has order %d, want %d (after the stored runs)", i, p.order, len(runs)+i)
 		}
 	}
-	again := nextRound(runs, []string{a.Key(), b.Key()}, templates, 7)
+	again := nextRound(runs, keys, templates, 7)
 	if fmt.Sprint(round) != fmt.Sprint(again) {
 		t.Errorf("the same stored runs and seed drew two rounds: %v and %v", round, again)
 	}
