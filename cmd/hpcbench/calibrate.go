@@ -20,7 +20,7 @@ func calibrateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "calibrate",
 		Usage:     "check the statistics against known answers: a kernel natively vs the same kernel with injected overheads",
-		UsageText: "hpcbench calibrate [--overheads 0,1,2,5] [--repetitions N|auto] [--seed S] [--db FILE] [--json] [--benchmark ep] [--class S]",
+		UsageText: "hpcbench calibrate [--overheads 0,1,2,5] [--repetitions N|auto] [--max-repetitions N] [--target-ci F] [--budget D] [--seed S] [--db FILE] [--json] [--benchmark ep] [--class S]",
 		Description: `Runs one of the project's kernels natively and, as separate cells, with each
 overhead injected (HPCBENCH_KERNEL_EXTRA makes its timed section exactly that
 much longer), through the same planning, interleaved schedule, store and
@@ -33,6 +33,9 @@ intervals that hold the injected value. Needs the kernels (make kernels).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "overheads", Value: "0,1,2,5", Usage: "injected overheads in `PERCENT`, comma-separated"},
 			&cli.StringFlag{Name: "repetitions", Value: "auto", Usage: "measured runs per cell: `N`, or auto (adaptive: from 5 up to 30 runs until each comparison is decided and its 95% interval within ±1%)"},
+			&cli.IntFlag{Name: "max-repetitions", Usage: "with --repetitions auto: at most `N` measured runs per cell (default 30)"},
+			&cli.Float64Flag{Name: "target-ci", Usage: "with --repetitions auto: the half-width of the 95% interval aimed for, as a `FRACTION` (default 0.01)"},
+			&cli.DurationFlag{Name: "budget", Usage: "with --repetitions auto: start no round once the runs have taken `DURATION` (e.g. 30m)"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the run order and the bootstrap (default: from the study's name)"},
 			&cli.StringFlag{Name: "db", Value: "hpcbench.db", Usage: "SQLite `FILE` the runs go to"},
 			&cli.StringFlag{Name: "study", Usage: "store the runs under `NAME` (default calibrate- and the date and time)"},
@@ -67,7 +70,13 @@ func runCalibrate(c *cli.Context) error {
 			return usageError("calibrate: --repetitions %q: want a number of runs (at least 1) or auto", r)
 		}
 		o.Repetitions = n
+		for _, f := range []string{"max-repetitions", "target-ci", "budget"} {
+			if c.IsSet(f) {
+				return usageError("calibrate: --%s is for --repetitions auto only", f)
+			}
+		}
 	}
+	o.MaxRepetitions, o.TargetCI, o.Budget = c.Int("max-repetitions"), c.Float64("target-ci"), c.Duration("budget")
 	if o.Ranks < 1 {
 		return usageError("calibrate: --ranks %d: want at least 1", o.Ranks)
 	}

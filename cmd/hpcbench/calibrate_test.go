@@ -23,6 +23,8 @@ func TestCalibrateFlagErrors(t *testing.T) {
 		{[]string{"--mpi", "lam"}, `MPI "lam"`},
 		{[]string{"--class", "Q"}, "classes"},
 		{[]string{"extra"}, "no arguments expected"},
+		{[]string{"--repetitions", "3", "--budget", "1h"}, "--budget is for --repetitions auto only"},
+		{[]string{"--max-repetitions", "2"}, "max_repetitions"},
 	} {
 		out, code := runCLI(t, bin, append([]string{"calibrate", "--db", db}, tc.args...)...)
 		if code != 2 || !strings.Contains(out, tc.want) {
