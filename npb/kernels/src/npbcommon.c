@@ -41,7 +41,7 @@ void npb_rand_fill(uint64_t *state, uint64_t mult, double *out, long count)
     *state = x;
 }
 
-/* extraWorkMax bounds HPCBENCH_KERNEL_EXTRA: more than ten times the work
+/* EXTRA_WORK_MAX bounds HPCBENCH_KERNEL_EXTRA: more than ten times the work
  * is a typo, not a calibration. */
 #define EXTRA_WORK_MAX 10.0
 
