@@ -20,8 +20,9 @@ import (
 // faster, equivalent or inconclusive, with the mean estimate and runs:
 // how the verdicts behave on this machine when the answer is known. It is
 // slow (with adaptive repetitions, up to 4 cells x 31 runs per seed);
-// HPCBENCH_CALIBRATION_SEEDS and HPCBENCH_CALIBRATION_REPETITIONS (a
-// count, or auto) make it smaller.
+// HPCBENCH_CALIBRATION_SEEDS, HPCBENCH_CALIBRATION_REPETITIONS (a count,
+// or auto) and HPCBENCH_CALIBRATION_MAX (max_repetitions of an adaptive
+// run, default 30) make it smaller.
 //
 //	go test -run '^$' -bench Calibration -benchtime 1x -timeout 2h ./calibrate/
 func BenchmarkCalibration(b *testing.B) {
@@ -29,6 +30,10 @@ func BenchmarkCalibration(b *testing.B) {
 	reps := 0 // adaptive, as hpcbench calibrate runs by default
 	if v := os.Getenv("HPCBENCH_CALIBRATION_REPETITIONS"); v != "" && v != "auto" {
 		reps = envInt(b, "HPCBENCH_CALIBRATION_REPETITIONS", 0)
+	}
+	maxReps := 0
+	if os.Getenv("HPCBENCH_CALIBRATION_MAX") != "" {
+		maxReps = envInt(b, "HPCBENCH_CALIBRATION_MAX", 0)
 	}
 	dir := kernelDir(b)
 	overheads := []float64{0, 2, 5}
@@ -52,7 +57,7 @@ func BenchmarkCalibration(b *testing.B) {
 	start := time.Now()
 	for b.Loop() {
 		for seed := 1; seed <= seeds; seed++ {
-			res, err := Run(ctx, Options{Overheads: overheads, Repetitions: reps, Seed: int64(seed), KernelDir: dir,
+			res, err := Run(ctx, Options{Overheads: overheads, Repetitions: reps, MaxRepetitions: maxReps, Seed: int64(seed), KernelDir: dir,
 				Study: "calibration-" + strconv.Itoa(seed), Inventory: inv}, &matrix.Local{}, st)
 			if err != nil {
 				b.Fatal(err)
@@ -74,6 +79,9 @@ func BenchmarkCalibration(b *testing.B) {
 		}
 	}
 	repText := "auto"
+	if maxReps > 0 {
+		repText += fmt.Sprintf(" (max %d)", maxReps)
+	}
 	if reps > 0 {
 		repText = strconv.Itoa(reps)
 	}
