@@ -19,6 +19,9 @@
 //	    │                      running "hpcbench launch --report FILE"
 //	    │           judge:     npb.ParseOutput -> status, reason, metric
 //	    │           store:     results.AddRun, one transaction per run
+//	    │         then, for repetitions = "auto", adaptive rounds (adaptive.go):
+//	    │           one more run of each cell of every undecided comparison,
+//	    │           until decided, max_repetitions or [study] budget
 //	    └─ slurm.Executor: batch scripts, sbatch, import of the jobs' results
 //
 // WritePlan prints a plan without running it (hpcbench matrix --dry-run).
