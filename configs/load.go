@@ -19,10 +19,18 @@ import (
 // Defaults filled in when a key is absent.
 const (
 	DefaultRepetitions = 5
-	DefaultWarmup      = 1
-	DefaultTimeout     = 10 * time.Minute
-	DefaultNPBDir      = "npb/kernels/build"
-	DefaultNB          = 128
+	// Adaptive repetitions (repetitions = "auto"): the measured runs every
+	// cell starts with and may grow to, and the half-width of the ratio's
+	// 95% interval aimed for. MinAdaptiveRepetitions is the fewest runs a
+	// side that the statistics test (results.MinTestRuns).
+	DefaultMinRepetitions  = 5
+	DefaultMaxRepetitions  = 30
+	DefaultTargetCI        = 0.01
+	MinAdaptiveRepetitions = 3
+	DefaultWarmup          = 1
+	DefaultTimeout         = 10 * time.Minute
+	DefaultNPBDir          = "npb/kernels/build"
+	DefaultNB              = 128
 	// DefaultMargin and DefaultMinRunTime are the values results.Analyse
 	// uses when a study sets none (results.DefaultMargin and
 	// results.DefaultMinRunTime; the results package does not import this one).
@@ -196,11 +204,7 @@ func (v *validator) study() {
 		h.Write([]byte(s.Name))
 		s.Seed = int64(h.Sum64() >> 1)
 	}
-	if !v.md.IsDefined("study", "repetitions") {
-		s.Repetitions = DefaultRepetitions
-	} else if s.Repetitions < 1 {
-		v.add("study.repetitions", ErrInvalid, "%d: need at least 1", s.Repetitions)
-	}
+	v.repetitions()
 	if !v.md.IsDefined("study", "warmup") {
 		s.Warmup = DefaultWarmup
 	} else if s.Warmup < 0 {
@@ -242,6 +246,58 @@ func (v *validator) study() {
 		s.NPBDir = DefaultNPBDir
 	}
 	v.env("study.env", s.Env)
+}
+
+// repetitions checks the repetitions key and the keys of adaptive
+// repetitions, which only a study with repetitions = "auto" may set. An
+// adaptive study's cells are expanded with MinRepetitions measured runs;
+// the executor adds the rest.
+func (v *validator) repetitions() {
+	s := &v.cfg.Study
+	s.AutoRepetitions = s.RepetitionsKey.Auto
+	switch {
+	case !v.md.IsDefined("study", "repetitions"):
+		s.Repetitions = DefaultRepetitions
+	case s.AutoRepetitions:
+	default:
+		s.Repetitions = s.RepetitionsKey.Count
+		if s.Repetitions < 1 {
+			v.add("study.repetitions", ErrInvalid, "%d: need at least 1", s.Repetitions)
+		}
+	}
+	adaptiveKeys := []string{"min_repetitions", "max_repetitions", "target_ci", "budget"}
+	if !s.AutoRepetitions {
+		for _, k := range adaptiveKeys {
+			if v.md.IsDefined("study", k) {
+				v.add("study."+k, ErrInvalid, "only for an adaptive study: set repetitions = \"auto\" too, or remove %s", k)
+			}
+		}
+		return
+	}
+	if !v.md.IsDefined("study", "min_repetitions") {
+		s.MinRepetitions = DefaultMinRepetitions
+	} else if s.MinRepetitions < MinAdaptiveRepetitions {
+		v.add("study.min_repetitions", ErrInvalid, "%d: need at least %d (the fewest runs a side that a comparison is tested with)", s.MinRepetitions, MinAdaptiveRepetitions)
+	}
+	if !v.md.IsDefined("study", "max_repetitions") {
+		s.MaxRepetitions = max(DefaultMaxRepetitions, s.MinRepetitions)
+	} else if s.MaxRepetitions < s.MinRepetitions {
+		v.add("study.max_repetitions", ErrInvalid, "%d: below min_repetitions (%d)", s.MaxRepetitions, s.MinRepetitions)
+	}
+	if !v.md.IsDefined("study", "target_ci") {
+		s.TargetCI = DefaultTargetCI
+	} else if !(s.TargetCI > 0 && s.TargetCI < 0.5) {
+		v.add("study.target_ci", ErrInvalid, "%v: want a fraction between 0 and 0.5 (0.01 is a 95%% interval of +-1%%)", s.TargetCI)
+	}
+	if v.md.IsDefined("study", "budget") && s.Budget.Duration <= 0 {
+		v.add("study.budget", ErrInvalid, "%s: must be positive (e.g. \"30m\")", s.Budget)
+	}
+	s.Repetitions = s.MinRepetitions
+	for i, b := range v.cfg.Benchmarks {
+		if b.Repetitions != nil {
+			v.add(fmt.Sprintf("benchmark[%d].repetitions", i), ErrInvalid, "not in a study with repetitions = \"auto\": its min_repetitions and max_repetitions apply to every cell")
+		}
+	}
 }
 
 // CheckBLASThreads is the one rule for BLAS threads per rank, whether

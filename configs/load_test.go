@@ -249,3 +249,50 @@ func TestVerdictSettings(t *testing.T) {
 		t.Errorf("margin %v, min_run_time %v", cfg.Study.Margin, cfg.Study.MinRunTime)
 	}
 }
+
+func TestAdaptiveRepetitions(t *testing.T) {
+	withStudy := func(keys string) string {
+		return strings.Replace(minimal, `name = "t"`, "name = \"t\"\n"+keys, 1)
+	}
+	cfg, err := Parse("a.toml", []byte(withStudy(`repetitions = "auto"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Study
+	if !s.AutoRepetitions || s.Repetitions != DefaultMinRepetitions || s.MinRepetitions != DefaultMinRepetitions ||
+		s.MaxRepetitions != DefaultMaxRepetitions || s.TargetCI != DefaultTargetCI || s.Budget.Duration != 0 {
+		t.Errorf("adaptive defaults = %+v", s)
+	}
+	cfg, err = Parse("a.toml", []byte(withStudy("repetitions = \"auto\"\nmin_repetitions = 4\nmax_repetitions = 12\ntarget_ci = 0.005\nbudget = \"30m\"")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = cfg.Study
+	if !s.AutoRepetitions || s.Repetitions != 4 || s.MinRepetitions != 4 || s.MaxRepetitions != 12 || s.TargetCI != 0.005 || s.Budget.Duration != 30*time.Minute {
+		t.Errorf("adaptive study = %+v", s)
+	}
+	cfg, err = Parse("f.toml", []byte(withStudy("repetitions = 7")))
+	if err != nil || cfg.Study.AutoRepetitions || cfg.Study.Repetitions != 7 {
+		t.Errorf("repetitions = 7: %+v, %v", cfg, err)
+	}
+
+	for _, tc := range []struct{ keys, want string }{
+		{`repetitions = "many"`, "repetitions"},
+		{"repetitions = 2.5", "repetitions"},
+		{"min_repetitions = 4", `study.min_repetitions: only for an adaptive study`},
+		{"budget = \"1h\"", `study.budget: only for an adaptive study`},
+		{"repetitions = \"auto\"\nmin_repetitions = 2", "study.min_repetitions: 2: need at least 3"},
+		{"repetitions = \"auto\"\nmin_repetitions = 8\nmax_repetitions = 6", "study.max_repetitions: 6: below min_repetitions (8)"},
+		{"repetitions = \"auto\"\ntarget_ci = 0", "study.target_ci: 0: want a fraction"},
+		{"repetitions = \"auto\"\nbudget = \"-5m\"", "study.budget: -5m0s: must be positive"},
+	} {
+		_, err := Parse("bad.toml", []byte(withStudy(tc.keys)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad.toml:") {
+			t.Errorf("%q: got %v, want an error naming the file and containing %q", tc.keys, err, tc.want)
+		}
+	}
+	bench := withStudy(`repetitions = "auto"`) + "repetitions = 3\n"
+	if _, err := Parse("b.toml", []byte(bench)); err == nil || !strings.Contains(err.Error(), `benchmark[0].repetitions: not in a study with repetitions = "auto"`) {
+		t.Errorf("a benchmark's repetitions in an adaptive study: got %v", err)
+	}
+}

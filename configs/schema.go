@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hpcbench/hpcbench/pmi"
@@ -33,10 +34,32 @@ type Study struct {
 	// Seed makes the randomised order of runs reproducible; 0 (or absent)
 	// derives one from Name.
 	Seed int64 `toml:"seed" json:"seed"`
-	// Repetitions are measured runs per cell (default 5); Warmup runs per
-	// cell come first and are not counted (default 1).
-	Repetitions int `toml:"repetitions" json:"repetitions"`
+	// Repetitions are measured runs per cell (default 5); with
+	// repetitions = "auto" (AutoRepetitions) the measured runs every cell
+	// starts with, MinRepetitions. Warmup runs per cell come first and are
+	// not counted (default 1).
+	Repetitions int `toml:"-" json:"repetitions"`
 	Warmup      int `toml:"warmup" json:"warmup"`
+	// RepetitionsKey is the repetitions key as written: a count or "auto".
+	RepetitionsKey RepetitionsSetting `toml:"repetitions" json:"-"`
+	// AutoRepetitions (repetitions = "auto") lets the executor add
+	// interleaved rounds of runs, after MinRepetitions, to the cells whose
+	// comparisons are still undecided or whose ratio's 95% interval is
+	// wider than +-TargetCI, until every one is decided, MaxRepetitions is
+	// reached or the study's runs have taken Budget.
+	AutoRepetitions bool `toml:"-" json:"auto_repetitions,omitempty"`
+	// MinRepetitions (default 5, at least 3) and MaxRepetitions (default
+	// 30) bound the measured runs per cell of an adaptive study.
+	MinRepetitions int `toml:"min_repetitions" json:"min_repetitions,omitempty"`
+	MaxRepetitions int `toml:"max_repetitions" json:"max_repetitions,omitempty"`
+	// TargetCI is the half-width of the relative performance's 95%
+	// interval, as a fraction of the ratio, that an adaptive study aims
+	// for (default 0.01, 0 < t < 0.5).
+	TargetCI float64 `toml:"target_ci" json:"target_ci,omitempty"`
+	// Budget caps the wall time of an adaptive study's runs (warm-ups
+	// included, summed over every session of a resumed study): no round is
+	// started once it is spent. 0 (or absent) sets no cap.
+	Budget Duration `toml:"budget" json:"budget,omitempty"`
 	// Timeout bounds one run of one cell (default 10m).
 	Timeout Duration `toml:"timeout" json:"timeout"`
 	// Order is "random" (default: interleave cells in an order drawn from
@@ -204,3 +227,29 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // MarshalText writes the duration as a string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// RepetitionsSetting is the [study] repetitions key: a count of measured
+// runs, or the word "auto".
+type RepetitionsSetting struct {
+	Count int
+	Auto  bool
+}
+
+// errRepetitionsValue is what a repetitions key of another type is told.
+var errRepetitionsValue = fmt.Errorf("%w: want a number of runs or \"auto\"", ErrInvalid)
+
+// UnmarshalTOML accepts an integer or "auto".
+func (r *RepetitionsSetting) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		r.Count = int(x)
+		return nil
+	case string:
+		if x == "auto" {
+			r.Auto = true
+			return nil
+		}
+		return fmt.Errorf("%q: %w", x, errRepetitionsValue)
+	}
+	return fmt.Errorf("%v: %w", v, errRepetitionsValue)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,6 +67,16 @@ func WritePlan(w io.Writer, cfg *configs.Config, cells []Cell, skipped []Skipped
 	}
 	fmt.Fprintf(w, "%d runs (%d cells x repetitions, %d measured, %d warm-up), %d cells skipped; at most %s if every run hits its timeout\n",
 		len(cells), len(keys), measured, len(cells)-measured, len(skipped), budget)
+	if st := cfg.Study; st.AutoRepetitions {
+		// The runs above are the first min_repetitions of each cell; the
+		// rounds after them depend on what those runs measure.
+		fmt.Fprintf(w, "adaptive repetitions: then rounds of one more run per cell of each undecided comparison, up to %d measured per cell (target 95%% interval ±%s)",
+			st.MaxRepetitions, strconv.FormatFloat(100*st.TargetCI, 'g', -1, 64)+"%")
+		if st.Budget.Duration > 0 {
+			fmt.Fprintf(w, " or until %s of runs", st.Budget.Duration)
+		}
+		fmt.Fprintln(w)
+	}
 	if len(skipped) > 0 && opts.Quiet {
 		fmt.Fprintf(w, "skipped: %s\n", skipSummary(skipped))
 	}

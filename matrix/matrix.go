@@ -19,6 +19,9 @@
 //	    │                      running "hpcbench launch --report FILE"
 //	    │           judge:     npb.ParseOutput -> status, reason, metric
 //	    │           store:     results.AddRun, one transaction per run
+//	    │         then, for repetitions = "auto", adaptive rounds (adaptive.go):
+//	    │           one more run of each cell of every undecided comparison,
+//	    │           until decided, max_repetitions or [study] budget
 //	    └─ slurm.Executor: batch scripts, sbatch, import of the jobs' results
 //
 // WritePlan prints a plan without running it (hpcbench matrix --dry-run).
@@ -82,11 +85,18 @@ type Summary struct {
 	Failed  int
 	Timeout int
 	Skipped int // impossible cells, stored with their reasons
+	// Rounds counts the rounds an adaptive study (repetitions = "auto")
+	// added after its planned runs; their runs are in Planned too.
+	Rounds int
 }
 
 func (s *Summary) String() string {
-	return fmt.Sprintf("study %s: %d runs (%d ok, %d invalid, %d failed, %d timed out), %d already stored, %d cells skipped",
+	text := fmt.Sprintf("study %s: %d runs (%d ok, %d invalid, %d failed, %d timed out), %d already stored, %d cells skipped",
 		s.Study, s.Ran, s.OK, s.Invalid, s.Failed, s.Timeout, s.Resumed, s.Skipped)
+	if s.Rounds > 0 {
+		text += fmt.Sprintf(", %d adaptive rounds", s.Rounds)
+	}
+	return text
 }
 
 // StudyName is the name the runs were stored under.
@@ -158,21 +168,19 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 	}
 	defer ex.close()
 	bar := newProgress(l.Progress, len(todo), sum)
-	for _, p := range todo {
-		if ctx.Err() != nil {
-			break
-		}
+	// runOne runs p and stores it; false when the study was interrupted
+	// (the run in flight was killed: not a result, so it is not stored and
+	// --resume runs it again).
+	runOne := func(p scheduled) (bool, error) {
 		run, err := ex.run(ctx, p)
 		if ctx.Err() != nil {
-			// The run in flight was killed by the interruption: not a
-			// result, so it is not stored and --resume runs it again.
-			break
+			return false, nil
 		}
 		if err != nil {
-			return sum, err
+			return false, err
 		}
 		if _, err := store.AddRun(ctx, run); err != nil {
-			return sum, err
+			return false, err
 		}
 		sum.Ran++
 		switch run.Status {
@@ -190,11 +198,35 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 			fmt.Fprintf(l.Log, "%s %s: %s\n", run.Status, p.cell.RunID(), run.Reason)
 		}
 		bar.step()
+		return true, nil
+	}
+	for _, p := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		if ok, err := runOne(p); err != nil {
+			return sum, err
+		} else if !ok {
+			break
+		}
 	}
 	bar.finish()
+	if cfg.Study.AutoRepetitions && ctx.Err() == nil {
+		newBar := func(runs int) *progress {
+			bar = newProgress(l.Progress, runs, sum)
+			return bar
+		}
+		if err := l.adaptiveRounds(ctx, plan, store, study, sum, runOne, newBar); err != nil {
+			return sum, err
+		}
+	}
 	if ctx.Err() != nil {
-		return sum, fmt.Errorf("%w after %d of %d runs; the runs finished are stored; continue with: hpcbench matrix --resume --study %s %s",
-			ErrInterrupted, sum.Ran, len(todo), study, cfg.File)
+		progress := fmt.Sprintf("%d of %d runs", sum.Ran, len(todo))
+		if sum.Ran > len(todo) {
+			progress = fmt.Sprintf("%d runs (%d planned, the rest added by adaptive rounds)", sum.Ran, len(todo))
+		}
+		return sum, fmt.Errorf("%w after %s; the runs finished are stored; continue with: hpcbench matrix --resume --study %s %s",
+			ErrInterrupted, progress, study, cfg.File)
 	}
 	return sum, nil
 }

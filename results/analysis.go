@@ -80,6 +80,9 @@ type CellStats struct {
 	stats.Summary
 	// Counts of the runs not in Values.
 	Warmups, Invalid, Failed, Timeout int
+	// Measured counts the cell's non-warm-up runs whatever their status:
+	// the repetitions an adaptive study has spent on it.
+	Measured int
 	// Median launch timings (seconds) over the runs that got that far.
 	WallS, WireUpS, FirstFenceS float64
 	// ContainerStartS and PMIExchangeS are the medians (seconds) of the
@@ -158,7 +161,12 @@ type Comparison struct {
 	// probability Power); -1 when no practical number would (the ratio
 	// sits on the margin). 0 for other verdicts.
 	FurtherRuns int
-	Kind        VerdictKind
+	// StoppedAtMax is set, in an adaptive study (AnalysisOptions'
+	// MaxRepetitions), for an inconclusive comparison both of whose cells
+	// have had the most repetitions the study allows: more runs were not
+	// going to be made, so it stays undecided.
+	StoppedAtMax bool
+	Kind         VerdictKind
 	// Verdict is the plain sentence: "slower by 3.1% (95% CI 1.2-5.0%;
 	// p<0.001, Holm-adjusted p=0.004)".
 	Verdict string
@@ -183,6 +191,9 @@ type Analysis struct {
 	// floor the analysis used.
 	Margin     float64
 	MinRunTime time.Duration
+	// MaxRepetitions is the adaptive study's most measured runs per cell
+	// (AnalysisOptions.MaxRepetitions); 0 for a fixed count.
+	MaxRepetitions int
 	// Sensitivity is what the study could have detected at all.
 	Sensitivity Sensitivity
 	// PMIComparisons compare PMI flavours where the study ran the same
@@ -281,6 +292,10 @@ type AnalysisOptions struct {
 	// MinRunTime is the short-run floor; 0 means DefaultMinRunTime. Load
 	// takes it from the study's [study] min_run_time.
 	MinRunTime time.Duration
+	// MaxRepetitions is, for an adaptive study (repetitions = "auto"),
+	// the most measured runs a cell may get; 0 for a study with a fixed
+	// count. Load takes it from the study's [study] max_repetitions.
+	MaxRepetitions int
 }
 
 // Analyse groups runs into cells and compares container cells with native ones.
@@ -294,7 +309,7 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	if opt.MinRunTime <= 0 {
 		opt.MinRunTime = DefaultMinRunTime
 	}
-	a := &Analysis{Runs: len(runs), Margin: opt.Margin, MinRunTime: opt.MinRunTime}
+	a := &Analysis{Runs: len(runs), Margin: opt.Margin, MinRunTime: opt.MinRunTime, MaxRepetitions: opt.MaxRepetitions}
 	byKey := map[string]*CellStats{}
 	var order []string
 	type timing struct{ wall, wire, fence, start, exchange, bench []float64 }
@@ -320,6 +335,9 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 		cs.MPIVersions = addUnique(cs.MPIVersions, r.Cell.MPIVersion)
 		cs.RuntimeVersions = addUnique(cs.RuntimeVersions, r.Cell.RuntimeVersion)
 		cs.ImageDigests = addUnique(cs.ImageDigests, r.Cell.ImageDigest)
+		if !r.Warmup {
+			cs.Measured++
+		}
 		if r.Status != StatusOK {
 			a.NotOK = append(a.NotOK, *r)
 			switch r.Status {
@@ -399,9 +417,77 @@ func Analyse(runs []Run, opt AnalysisOptions) *Analysis {
 	a.Comparisons = make([]Comparison, len(pairs))
 	parallel(len(pairs), func(i int) { a.Comparisons[i] = compare(pairs[i][0], pairs[i][1], opt) })
 	decide(a.Comparisons, opt.Margin)
+	if opt.MaxRepetitions > 0 {
+		for i := range a.Comparisons {
+			c := &a.Comparisons[i]
+			c.StoppedAtMax = c.Kind == VerdictInconclusive &&
+				c.Container.Measured >= opt.MaxRepetitions && c.Native.Measured >= opt.MaxRepetitions
+		}
+	}
 	a.Sensitivity = sensitivity(a.Comparisons, opt.Margin)
 	a.PMIComparisons = comparePMIFlavours(a.Cells, opt)
 	return a
+}
+
+// CIHalfWidth is the half-width of the relative performance's 95%
+// interval as a fraction of the ratio (0.01: about +-1%); NaN when there
+// is no interval.
+func (c *Comparison) CIHalfWidth() float64 {
+	if !(c.RelPerf > 0) || math.IsNaN(c.RelLow) || math.IsNaN(c.RelHigh) {
+		return math.NaN()
+	}
+	return (c.RelHigh - c.RelLow) / (2 * c.RelPerf)
+}
+
+// Undecided is the stopping rule of adaptive repetitions: a tested
+// comparison wants more runs while it is inconclusive or its 95% interval
+// is wider than +-targetCI. A comparison that was not tested (too few
+// valid runs on a side, or two cells that cannot be compared) is not
+// undecided: more repetitions of a cell that keeps failing would not
+// settle it.
+func (c *Comparison) Undecided(targetCI float64) bool {
+	if !c.Tested {
+		return false
+	}
+	return c.Kind == VerdictInconclusive || !(c.CIHalfWidth() <= targetCI)
+}
+
+// CellsToExtend returns the keys (CellStats.Cell.Key) of the cells an
+// adaptive study should run once more: both cells of every Undecided
+// comparison, except those that already have maxRepetitions measured
+// runs. A cell shared by several comparisons (a native one) is listed
+// once. The keys are sorted.
+func (a *Analysis) CellsToExtend(targetCI float64, maxRepetitions int) []string {
+	want := map[string]bool{}
+	for i := range a.Comparisons {
+		c := &a.Comparisons[i]
+		if !c.Undecided(targetCI) {
+			continue
+		}
+		for _, cell := range []*CellStats{c.Container, c.Native} {
+			if cell.Measured < maxRepetitions {
+				want[cell.Cell.Key] = true
+			}
+		}
+	}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// StoppedAtMax returns the comparisons of an adaptive study that reached
+// the most repetitions allowed and are still inconclusive.
+func (a *Analysis) StoppedAtMax() []*Comparison {
+	var out []*Comparison
+	for i := range a.Comparisons {
+		if a.Comparisons[i].StoppedAtMax {
+			out = append(out, &a.Comparisons[i])
+		}
+	}
+	return out
 }
 
 // benchmarkSeconds is how long the benchmark itself ran, as it reported:
@@ -932,19 +1018,32 @@ func hashString(s string) uint64 {
 	return h
 }
 
-// studyJudgement reads [study] margin and min_run_time from a study's
-// stored config text; zero for what it does not set. The config was
-// validated when the study ran, so a value that does not parse (a config
-// imported from elsewhere) falls back to the defaults rather than failing.
-func studyJudgement(config string) (margin float64, minRunTime time.Duration) {
+// defaultMaxRepetitions is configs.DefaultMaxRepetitions, the most runs
+// a cell of an adaptive study gets when it sets no max_repetitions.
+const defaultMaxRepetitions = 30
+
+// studyJudgement reads [study] margin, min_run_time and, for an adaptive
+// study (repetitions = "auto"), max_repetitions from a study's stored
+// config text; zero for what it does not set. The config was validated
+// when the study ran, so a value that does not parse (a config imported
+// from elsewhere) falls back to the defaults rather than failing.
+func studyJudgement(config string) (margin float64, minRunTime time.Duration, maxRepetitions int) {
 	var c struct {
 		Study struct {
-			Margin     float64 `toml:"margin"`
-			MinRunTime string  `toml:"min_run_time"`
+			Margin         float64 `toml:"margin"`
+			MinRunTime     string  `toml:"min_run_time"`
+			Repetitions    any     `toml:"repetitions"`
+			MaxRepetitions int     `toml:"max_repetitions"`
 		} `toml:"study"`
 	}
 	if _, err := toml.Decode(config, &c); err != nil {
-		return 0, 0
+		return 0, 0, 0
+	}
+	if c.Study.Repetitions == "auto" {
+		maxRepetitions = defaultMaxRepetitions
+		if c.Study.MaxRepetitions > 0 {
+			maxRepetitions = c.Study.MaxRepetitions
+		}
 	}
 	if c.Study.Margin > 0 && c.Study.Margin < 0.5 {
 		margin = c.Study.Margin
@@ -952,7 +1051,7 @@ func studyJudgement(config string) (margin float64, minRunTime time.Duration) {
 	if d, err := time.ParseDuration(c.Study.MinRunTime); err == nil && d > 0 {
 		minRunTime = d
 	}
-	return margin, minRunTime
+	return margin, minRunTime, maxRepetitions
 }
 
 // Load reads a study (the most recent one for an empty name) and analyses it.
@@ -968,12 +1067,15 @@ func Load(ctx context.Context, st *Store, study string, opt AnalysisOptions) (*A
 	if opt.Seed == 0 {
 		opt.Seed = uint64(s.Seed)
 	}
-	margin, floor := studyJudgement(s.Config)
+	margin, floor, maxReps := studyJudgement(s.Config)
 	if opt.Margin == 0 {
 		opt.Margin = margin
 	}
 	if opt.MinRunTime == 0 {
 		opt.MinRunTime = floor
+	}
+	if opt.MaxRepetitions == 0 {
+		opt.MaxRepetitions = maxReps
 	}
 	a := Analyse(runs, opt)
 	a.Study = s

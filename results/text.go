@@ -37,6 +37,12 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 		}
 		ew.printf("%s\n", capitalise(a.Sensitivity.String()))
 	}
+	if stopped := a.StoppedAtMax(); len(stopped) > 0 {
+		ew.printf("\nStopped at the most repetitions allowed (max_repetitions = %d), still undecided:\n", a.MaxRepetitions)
+		for _, c := range stopped {
+			ew.printf("  %s: %s\n", c.Container.Label(), c.Verdict)
+		}
+	}
 	if noisy := a.LaunchNoiseCells(); len(noisy) > 0 {
 		ew.printf("\nLaunch noise dominates %d cell%s (median benchmark time under %s; a larger class measures the benchmark instead):\n", len(noisy), plural(len(noisy)), a.MinRunTime)
 		for _, c := range noisy {

@@ -22,6 +22,7 @@ import (
 // of one app reaches another (tests run several apps in one process).
 func verbs() []*cli.Command {
 	return []*cli.Command{
+		calibrateCommand(),
 		doctorCommand(),
 		imageCommand(),
 		launchCommand(),

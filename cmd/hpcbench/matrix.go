@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -155,6 +156,11 @@ func loadStudyConfig(verb, path string) (*configs.Config, error) {
 // newStudyPlan plans the study for verb; an override the config refuses
 // and a filter that matches nothing are usage errors.
 func newStudyPlan(c *cli.Context, verb string, cfg *configs.Config, o matrix.Overrides) (*matrix.Plan, error) {
+	if cfg.Study.AutoRepetitions && (strings.HasPrefix(verb, "slurm") || c.String("executor") == "slurm") {
+		// Batch jobs run a fixed list of runs; the rounds of an adaptive
+		// study are decided between runs, from the store.
+		return nil, usageError("%s: %s: repetitions = \"auto\" needs the local executor; give a study run through Slurm a number of repetitions", verb, cfg.File)
+	}
 	plan, err := matrix.NewPlan(c.Context, cfg, o)
 	if errors.Is(err, matrix.ErrOverride) || errors.Is(err, matrix.ErrNoCell) {
 		return nil, usageError("%s: %w", verb, err)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,6 +160,81 @@ func TestPingPongReportsLatencyAndBandwidth(t *testing.T) {
 		v, err := strconv.ParseFloat(m[1], 64)
 		if err != nil || v <= 0 {
 			t.Errorf("%s = %q, want a positive number", key, m[1])
+		}
+	}
+}
+
+// runKernelEnv is runKernel with extra environment variables.
+func runKernelEnv(t *testing.T, bin string, env []string, program string, ranks int, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmdArgs := append([]string{"-n", strconv.Itoa(ranks), filepath.Join(bin, program)}, args...)
+	cmd := exec.CommandContext(ctx, "mpiexec.mpich", cmdArgs...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("mpiexec.mpich %v: timed out\n%s", cmdArgs, out)
+	}
+	return string(out), err
+}
+
+// TestExtraWorkLengthensTheTimedSection checks HPCBENCH_KERNEL_EXTRA, the
+// known overhead the calibration injects: every kernel still verifies,
+// and EP's reported rate drops by the factor asked for. Plain and padded
+// runs alternate so drift of this shared machine hits both alike, and the
+// tolerance grows with the spread the plain runs themselves show.
+func TestExtraWorkLengthensTheTimedSection(t *testing.T) {
+	bin := buildMPICH(t)
+	for _, program := range []string{"ep", "is", "cg", "mg"} {
+		out, err := runKernelEnv(t, bin, []string{"HPCBENCH_KERNEL_EXTRA=0.05"}, program, 2, "S")
+		if err != nil {
+			t.Fatalf("%s with HPCBENCH_KERNEL_EXTRA=0.05: %v\n%s", program, err, out)
+		}
+		if v, _ := summaryValue(out, "Verification"); v != "SUCCESSFUL" {
+			t.Errorf("%s with HPCBENCH_KERNEL_EXTRA=0.05: Verification = %q, want SUCCESSFUL\n%s", program, v, out)
+		}
+	}
+
+	const extra = 0.5
+	mops := func(env string) float64 {
+		out, err := runKernelEnv(t, bin, []string{"HPCBENCH_KERNEL_EXTRA=" + env}, "ep", 1, "S")
+		if err != nil {
+			t.Fatalf("ep with HPCBENCH_KERNEL_EXTRA=%s: %v\n%s", env, err, out)
+		}
+		text, _ := summaryValue(out, "Mop/s total")
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil || v <= 0 {
+			t.Fatalf("ep with HPCBENCH_KERNEL_EXTRA=%s: Mop/s total = %q\n%s", env, text, out)
+		}
+		return v
+	}
+	var plain, padded []float64
+	for range 3 {
+		plain = append(plain, mops(""))
+		padded = append(padded, mops(strconv.FormatFloat(extra, 'g', -1, 64)))
+	}
+	slices.Sort(plain)
+	slices.Sort(padded)
+	ratio := plain[1] / padded[1] // medians: time ratio (1 + extra)
+	spread := (plain[2] - plain[0]) / plain[1]
+	tolerance := 0.03 + 2*spread
+	if math.Abs(ratio-(1+extra)) > tolerance*(1+extra) {
+		t.Errorf("plain/padded Mop/s = %.3f (plain %v, padded %v), want %.2f within %.0f%%", ratio, plain, padded, 1+extra, 100*tolerance)
+	}
+	t.Logf("plain/padded Mop/s = %.4f, want %.2f (plain runs spread %.1f%%)", ratio, 1+extra, 100*spread)
+}
+
+func TestExtraWorkRejectsBadValues(t *testing.T) {
+	bin := buildMPICH(t)
+	for _, bad := range []string{"abc", "-0.1", "11", "0.05x"} {
+		out, err := runKernelEnv(t, bin, []string{"HPCBENCH_KERNEL_EXTRA=" + bad}, "ep", 1, "S")
+		if err == nil {
+			t.Errorf("HPCBENCH_KERNEL_EXTRA=%s: want a non-zero exit\n%s", bad, out)
+			continue
+		}
+		if !strings.Contains(out, "HPCBENCH_KERNEL_EXTRA") {
+			t.Errorf("HPCBENCH_KERNEL_EXTRA=%s: no explanation in the output:\n%s", bad, out)
 		}
 	}
 }

@@ -234,6 +234,14 @@ func (r *renderer) executiveSummary() {
 	if n := len(a.Unmatched); n > 0 {
 		notes = append(notes, fmt.Sprintf("%d container cell%s had no matching native cell and %s not compared.", n, plural(n), map[bool]string{true: "is", false: "are"}[n == 1]))
 	}
+	if stopped := a.StoppedAtMax(); len(stopped) > 0 {
+		names := make([]string, 0, len(stopped))
+		for _, c := range stopped {
+			names = append(names, c.Container.Label())
+		}
+		notes = append(notes, fmt.Sprintf("%d comparison%s reached the most repetitions this adaptive study allows (%d a cell) still inconclusive: %s. More runs, a larger problem or a quieter machine would be needed to decide %s.",
+			len(stopped), plural(len(stopped)), a.MaxRepetitions, strings.Join(names, ", "), map[bool]string{true: "it", false: "them"}[len(stopped) == 1]))
+	}
 	if noisy := a.LaunchNoiseCells(); len(noisy) > 0 {
 		names := make([]string, 0, len(noisy))
 		for i, c := range noisy {

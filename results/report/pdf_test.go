@@ -126,3 +126,30 @@ func TestTableWrapsLongCells(t *testing.T) {
 		}
 	}
 }
+
+// An adaptive study's comparisons that stopped at max_repetitions still
+// inconclusive are named in the executive summary.
+func TestReportNamesComparisonsStoppedAtMax(t *testing.T) {
+	a := syntheticAnalysis(t, resultstest.Options{Seed: 11, Benchmarks: []string{"cg"}})
+	a.MaxRepetitions = 30
+	stopped := ""
+	for i := range a.Comparisons {
+		if a.Comparisons[i].Kind == results.VerdictInconclusive {
+			a.Comparisons[i].StoppedAtMax = true
+			stopped = a.Comparisons[i].Container.Label()
+			break
+		}
+	}
+	if stopped == "" {
+		t.Fatal("the synthetic study has no inconclusive comparison to mark")
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, a, Options{Version: "v9.9.9-test", Generated: generated, DPI: 72}); err != nil {
+		t.Fatal(err)
+	}
+	flat := regexp.MustCompile(`\s+`).ReplaceAllString(pdfText(t, buf.Bytes()), " ")
+	want := "1 comparison reached the most repetitions this adaptive study allows (30 a cell) still inconclusive: " + stopped
+	if !strings.Contains(flat, want) {
+		t.Errorf("report text lacks %q", want)
+	}
+}

@@ -352,7 +352,7 @@ int main(int argc, char **argv)
             printf("    %5d       %20s%20.13f\n", it, buf, zeta);
         }
     }
-    double elapsed = MPI_Wtime() - start;
+    double elapsed = npb_stop_timer(start, l.rank);
     double slowest;
     MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
 

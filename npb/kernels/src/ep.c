@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < EP_ANNULI; i++)
         local[2 + i] = counts[i];
     MPI_Allreduce(local, global, 2 + EP_ANNULI, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    double elapsed = MPI_Wtime() - start;
+    double elapsed = npb_stop_timer(start, rank);
     double slowest;
     MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
 

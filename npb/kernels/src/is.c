@@ -309,7 +309,7 @@ int main(int argc, char **argv)
             printf("        %d\n", it);
         rank_keys(&s, it, 1);
     }
-    double elapsed = MPI_Wtime() - start;
+    double elapsed = npb_stop_timer(start, s.rank);
     double slowest;
     MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
 

@@ -402,7 +402,7 @@ int main(int argc, char **argv)
         resid(fine, fine->u, v, fine->r);
     }
     double norm = l2_norm(fine, fine->r);
-    double elapsed = MPI_Wtime() - start;
+    double elapsed = npb_stop_timer(start, my_rank);
     double slowest;
     MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
 

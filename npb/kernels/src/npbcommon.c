@@ -1,5 +1,8 @@
 #include "npbcommon.h"
 
+#include <errno.h>
+#include <math.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,48 @@ void npb_rand_fill(uint64_t *state, uint64_t mult, double *out, long count)
         out[i] = (double)x * NPB_RAND_SCALE;
     }
     *state = x;
+}
+
+/* EXTRA_WORK_MAX bounds HPCBENCH_KERNEL_EXTRA: more than ten times the work
+ * is a typo, not a calibration. */
+#define EXTRA_WORK_MAX 10.0
+
+/* extra_work returns HPCBENCH_KERNEL_EXTRA as a fraction (0 when unset or
+ * empty), or -1 after printing why on rank 0 when it is not a number in
+ * [0, EXTRA_WORK_MAX]. */
+static double extra_work(int rank)
+{
+    const char *text = getenv("HPCBENCH_KERNEL_EXTRA");
+    if (text == NULL || *text == '\0')
+        return 0;
+    char *end;
+    errno = 0;
+    double x = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(x) || x < 0 || x > EXTRA_WORK_MAX) {
+        if (rank == 0)
+            fprintf(stderr, "HPCBENCH_KERNEL_EXTRA=\"%s\": want a fraction between 0 and %g (0.05 makes the timed section 5%% longer)\n",
+                    text, EXTRA_WORK_MAX);
+        return -1;
+    }
+    return x;
+}
+
+double npb_stop_timer(double start, int rank)
+{
+    double now = MPI_Wtime();
+    double extra = extra_work(rank);
+    if (extra < 0)
+        exit(2);
+    if (extra == 0)
+        return now - start;
+    /* Spin rather than sleep: the added time keeps the core busy as the
+     * benchmark's own work does, and no sleep's wake-up latency is added
+     * on top. The end is checked against the clock, so the section lasts
+     * (1 + extra) times its own length up to one MPI_Wtime call. */
+    double target = start + (1.0 + extra) * (now - start);
+    while (now < target)
+        now = MPI_Wtime();
+    return now - start;
 }
 
 char npb_class_arg(int argc, char **argv, const char *allowed, int rank, const char *prog)

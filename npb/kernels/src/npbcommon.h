@@ -61,6 +61,16 @@ void npb_fortran_e(char *buf, int bufsize, double v, int digits);
  * (-3.247834652034487D+03) into buf. */
 void npb_fortran_1pd(char *buf, int bufsize, double v, int decimals);
 
+/* npb_stop_timer ends a kernel's timed section that began at start (an
+ * MPI_Wtime value) and returns its length in seconds. Without
+ * HPCBENCH_KERNEL_EXTRA it is MPI_Wtime() - start. With
+ * HPCBENCH_KERNEL_EXTRA=x (0 <= x <= 10) it first measures the section's
+ * own length t, then busy-waits until (1 + x) * t have passed since start:
+ * a known overhead of exactly x, for calibrating the statistics, that
+ * leaves the computed results (and so the verification) untouched. An
+ * invalid value prints why on rank 0 and exits with status 2. */
+double npb_stop_timer(double start, int rank);
+
 struct npb_summary {
     const char *name;      /* "EP" */
     int period;            /* 1: "EP Benchmark Completed." as the Fortran kernels print */
