@@ -117,6 +117,13 @@ func (b Build) Env() []string {
 	return []string{LibraryPathVar + "=" + b.LibDir}
 }
 
+// EnvOver is Env for an environment whose LD_LIBRARY_PATH is current
+// (as os.Getenv gives it): the build's lib folder first, then current's
+// folders.
+func (b Build) EnvOver(current string) []string {
+	return []string{LibraryPathVar + "=" + joinPath(b.LibDir, current)}
+}
+
 // PrependLibraryPath returns environ ("K=V" entries) with dir first on
 // LD_LIBRARY_PATH, keeping the folders already listed after it; the input
 // is not modified. Later duplicates of the variable are dropped, since the

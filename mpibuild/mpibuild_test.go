@@ -69,6 +69,9 @@ func TestEnvAndPrepend(t *testing.T) {
 	if got := b.Env(); !reflect.DeepEqual(got, []string{"LD_LIBRARY_PATH=/p/lib"}) {
 		t.Errorf("Env = %q", got)
 	}
+	if got := b.EnvOver("/x:/p/lib"); !reflect.DeepEqual(got, []string{"LD_LIBRARY_PATH=/p/lib:/x"}) {
+		t.Errorf("EnvOver = %q", got)
+	}
 	for _, tc := range []struct{ in, want []string }{
 		{[]string{"A=1"}, []string{"A=1", "LD_LIBRARY_PATH=/p/lib"}},
 		{[]string{"LD_LIBRARY_PATH=/x:/p/lib:/y", "B=2"}, []string{"LD_LIBRARY_PATH=/p/lib:/x:/y", "B=2"}},
