@@ -82,3 +82,23 @@ func TestEnvAndPrepend(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadAndLinksMPICH(t *testing.T) {
+	root := fakeRoot(t, map[string]string{"mpich-pmi2": "flavour=pmi2\n", "mpich-pmi1": ""})
+	if b, err := Load(filepath.Join(root, "mpich-pmi2")); err != nil || b.Flavour != "pmi2" {
+		t.Errorf("Load(pmi2) = %+v, %v", b, err)
+	}
+	if _, err := Load(filepath.Join(root, "mpich-pmi1")); err == nil {
+		t.Error("Load of a prefix without its manifest succeeded")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if links, err := LinksMPICH(self); err != nil || links {
+		t.Errorf("LinksMPICH(test binary) = %v, %v; want false", links, err)
+	}
+	if _, err := LinksMPICH(filepath.Join(root, "mpich-pmi2", ManifestName)); err == nil {
+		t.Error("LinksMPICH of a text file gave no error")
+	}
+}
