@@ -139,3 +139,45 @@ func TestLaunchMPIBuildFlag(t *testing.T) {
 		t.Errorf("--mpi-build of a folder without a build: %v, want a usage error", err)
 	}
 }
+
+// TestDoctorVerify: "doctor --verify" lists each build with the flavour its
+// library speaks and what one rank of the EP kernel negotiated on it.
+func TestDoctorVerify(t *testing.T) {
+	requireBuilds(t)
+	ep, err := filepath.Abs("../../npb/kernels/build/mpich/ep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = os.Stat(ep)
+	testenv.Require(t, ep+" (make kernels)", err)
+	app := newApp()
+	var out, errOut strings.Builder
+	app.Writer, app.ErrWriter = &out, &errOut
+	if err := app.Run([]string{"hpcbench", "doctor", "--json", "--verify", "--verify-with", ep + " S"}); err != nil {
+		t.Fatalf("doctor --verify: %v\n%s", err, errOut.String())
+	}
+	var inv struct {
+		MPI []struct {
+			Name string   `json:"name"`
+			PMI  []string `json:"pmi"`
+		} `json:"mpi"`
+		Builds []struct {
+			Flavour     string   `json:"flavour"`
+			PMI         []string `json:"pmi"`
+			Usable      bool     `json:"usable"`
+			Verified    string   `json:"verified"`
+			VerifyError string   `json:"verify_error"`
+		} `json:"mpich_builds"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &inv); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range inv.Builds {
+		if !b.Usable || len(b.PMI) != 1 || b.PMI[0] != b.Flavour || b.Verified != b.Flavour {
+			t.Errorf("build %s: library speaks %v, usable %v, one rank negotiated %q (%s)", b.Flavour, b.PMI, b.Usable, b.Verified, b.VerifyError)
+		}
+	}
+	if len(inv.MPI) == 0 || inv.MPI[0].Name != "mpich" || strings.Join(inv.MPI[0].PMI, ",") != "pmi1,pmi2,pmix" {
+		t.Errorf("mpich speaks %+v, want pmi1, pmi2 and pmix with the builds", inv.MPI)
+	}
+}
