@@ -3,6 +3,7 @@ package slurm
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,6 +74,9 @@ func TestGenShippedConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if out, err := exec.Command("bash", "-n", j.Script).CombinedOutput(); err != nil {
+				t.Errorf("bash -n %s: %v\n%s", j.Script, err, out)
+			}
 			for _, r := range j.Runs {
 				c := r.Cell
 				want := map[pmi.Flavour]string{pmi.PMI1: "pmi2", pmi.PMI2: "pmi2", pmi.PMIx: "pmix"}[c.PMI]
@@ -95,6 +99,7 @@ func TestGenShippedConfigs(t *testing.T) {
 				}
 			}
 		}
+		t.Logf("%s: %d runs in %d jobs, steps %v, %d cells skipped", filepath.Base(f), plan.Runs(), len(plan.Jobs), here, len(plan.Skipped))
 		if filepath.Base(f) == "slurm.toml" && !(here["--mpi=pmi2"] && here["--mpi=pmix"]) {
 			t.Errorf("slurm.toml generates %v, want --mpi=pmi2 and --mpi=pmix steps (its description: PMI-2 vs PMIx through srun)", here)
 		}
