@@ -56,8 +56,10 @@ installed (scripts/build-mpich.sh: one per PMI flavour under /opt/hpcbench)
 and PROG is linked against Debian's MPICH (libmpich.so.12), the build for
 --pmi goes first on the ranks' LD_LIBRARY_PATH, so the same binary speaks
 PMI-1, PMI-2 or PMIx (--mpi-build auto, the default; none keeps the
-library PROG finds itself; PREFIX names a build). On an abort, a rank's death, the timeout or
-Ctrl-C every rank's process group is killed. The exit status is the failing
+library PROG finds itself; PREFIX names a build).
+
+On an abort, a rank's death, the timeout or Ctrl-C every rank's process
+group is killed. The exit status is the failing
 rank's exit status, or 1 with the reason.`,
 		Flags:  flags,
 		Action: runLaunch,
