@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/hpcbench/hpcbench/sentinel"
@@ -43,6 +44,9 @@ type Options struct {
 	NPBDirs []string
 	// Timeout bounds each probe; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// MPICHRoot is where hpcbench's MPICH builds are looked for; "" is
+	// mpibuild's default (/opt/hpcbench, or $HPCBENCH_MPICH_ROOT).
+	MPICHRoot string
 }
 
 // Component is one thing the node may or may not have.
@@ -155,14 +159,19 @@ type Benchmarks struct {
 
 // Inventory is everything Detect found.
 type Inventory struct {
-	Taken      time.Time     `json:"taken"`
-	Took       time.Duration `json:"took_ns"`
-	Host       Host          `json:"host"`
-	MPI        []MPI         `json:"mpi"`      // always mpich, then openmpi
-	PMI        PMILibraries  `json:"pmi"`      //
-	Runtimes   []Runtime     `json:"runtimes"` // docker, podman, apptainer, singularity, crun, runc
-	Slurm      Slurm         `json:"slurm"`
-	Benchmarks Benchmarks    `json:"benchmarks"`
+	Taken time.Time     `json:"taken"`
+	Took  time.Duration `json:"took_ns"`
+	Host  Host          `json:"host"`
+	MPI   []MPI         `json:"mpi"` // always mpich, then openmpi
+	// MPICHBuilds are hpcbench's MPICH builds, one per PMI flavour; when
+	// any is usable, the mpich entry speaks their flavours (MPIBuild).
+	MPICHBuilds []MPICHBuild `json:"mpich_builds,omitempty"`
+	// MPICHRoot is the folder searched for them (Options.MPICHRoot).
+	MPICHRoot  string       `json:"mpich_root,omitempty"`
+	PMI        PMILibraries `json:"pmi"`      //
+	Runtimes   []Runtime    `json:"runtimes"` // docker, podman, apptainer, singularity, crun, runc
+	Slurm      Slurm        `json:"slurm"`
+	Benchmarks Benchmarks   `json:"benchmarks"`
 
 	// probed caches the fingerprints of configured runtime commands
 	// (RuntimeStatusCommand); nil in an Inventory Detect did not make.
@@ -179,11 +188,13 @@ func Detect(ctx context.Context, opts Options) *Inventory {
 	start := time.Now()
 	inv := &Inventory{Taken: start.UTC().Truncate(time.Second), probed: &commandProbes{timeout: opts.Timeout}}
 	inv.MPI = make([]MPI, 2)
+	inv.MPICHRoot = mpibuild.Root(opts.MPICHRoot)
 	rows := runtimeRows()
 	inv.Runtimes = make([]Runtime, len(rows))
 	probes := []func(){
 		func() { inv.Host = p.host(ctx) },
 		func() { inv.MPI[0] = p.mpich(ctx) },
+		func() { inv.MPICHBuilds = mpichBuilds(opts.MPICHRoot) },
 		func() { inv.MPI[1] = p.openMPI(ctx) },
 		func() { inv.PMI.PMIx = p.pmix(ctx) },
 		func() { inv.PMI.SlurmPMI2 = p.slurmPMI2() },
@@ -199,6 +210,7 @@ func Detect(ctx context.Context, opts Options) *Inventory {
 		go func() { defer wg.Done(); probe() }()
 	}
 	wg.Wait()
+	inv.applyMPICHBuilds()
 	inv.Took = time.Since(start).Round(time.Millisecond)
 	return inv
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/hpcbench/hpcbench/mpibuild"
 )
 
 // WriteReport writes inv as a readable table grouped Host, MPI, PMI,
@@ -74,6 +76,29 @@ func WriteReport(w io.Writer, inv *Inventory) error {
 	}
 	row(inv.PMI.PMIx, true)
 	row(inv.PMI.SlurmPMI2, true)
+
+	section("\nMPICH builds (" + mpibuild.Root(inv.MPICHRoot) + ")")
+	if len(inv.MPICHBuilds) == 0 {
+		fmt.Fprintf(tw, "  none\t\t\t\tmpich is Debian's library alone (PMI-1)\n")
+		fmt.Fprintf(tw, "  \t\t\t\t-> scripts/build-mpich.sh builds one per PMI flavour\n")
+	}
+	for _, b := range inv.MPICHBuilds {
+		status := "ok"
+		if !b.Usable {
+			status = "unusable"
+		}
+		names := make([]string, len(b.PMI))
+		for i, f := range b.PMI {
+			names[i] = string(f)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\tspeaks %s (%s)\n", "mpich-"+b.Flavour, status, orDash(b.Version), b.Prefix, orDash(strings.Join(names, ", ")), b.PMIEvidence)
+		switch {
+		case b.VerifyError != "":
+			fmt.Fprintf(tw, "  \t\t\t\tone-rank run FAILED: %s\n", b.VerifyError)
+		case b.Verified != "":
+			fmt.Fprintf(tw, "  \t\t\t\tone-rank run negotiated %s (%s)\n", b.Verified, b.VerifyTook)
+		}
+	}
 
 	section("\nRuntimes")
 	fmt.Fprintf(tw, "  native\tok\t\t\t\n")

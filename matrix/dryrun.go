@@ -31,10 +31,14 @@ func WritePlan(w io.Writer, cfg *configs.Config, cells []Cell, skipped []Skipped
 			if c.Warmup {
 				run = fmt.Sprintf("warmup %d", c.Repetition)
 			}
-			note := ""
-			if c.Oversubscribed {
-				note = "oversubscribed"
+			var notes []string
+			if c.MPIBuild != nil {
+				notes = append(notes, "build "+c.MPIBuild.Prefix)
 			}
+			if c.Oversubscribed {
+				notes = append(notes, "oversubscribed")
+			}
+			note := strings.Join(notes, ", ")
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Benchmark, dash(c.Class), c.MPI, c.PMI,
 				c.RuntimeLabel, layoutName(c.Layout), c.Ranks, run, note)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/npb"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
@@ -88,6 +89,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 		Order:      p.order,
 		Seed:       ex.seed,
 		Started:    time.Now(),
+		Choices:    BuildChoices(c.MPIBuild),
 	}
 	// Set on the returned copy: every return hands run over by value.
 	defer func() { stored.Finished = time.Now() }()
@@ -105,8 +107,10 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 
 	argv := absoluteArgv(c.Argv)
 	env, err := PrepareRun(c, work, ex.host.MemoryBytes)
+	env = NativeBuildEnv(c, env, os.Getenv(mpibuild.LibraryPathVar))
 	run.Argv = argv
 	run.Env = results.FilterEnv(append(os.Environ(), env...))
+	recordBuildEnv(run.Env, c, env)
 	if c.Kind == configs.KindHPL || c.Kind == configs.KindHPCC {
 		run.Env[EnvBLASLibrary] = ex.blasOf(ctx, c, &ir)
 	}
@@ -121,7 +125,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 
 	out := &limitedBuffer{limit: outputLimit}
 	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.Image, MPI: c.MPI, Binds: []string{work},
-		Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
+		Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild}
 	var rep *pmi.Report
 	var choices map[string]string
 	switch {
@@ -148,7 +152,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 		rep, err = pmi.Launch(ctx, lo)
 	}
 	run.Output = out.Bytes()
-	run.Choices = choices
+	run.Choices = mergeChoices(run.Choices, choices)
 	if rep != nil {
 		run.Wall, run.WireUp, run.FirstFence = rep.Wall, rep.WireUp, rep.FirstFence
 		run.ContainerStart, run.PMIExchange = rep.ContainerStart, rep.PMIExchange
@@ -298,8 +302,10 @@ func judgeOutput(run *results.Run, c Cell, wall time.Duration, work string) {
 // the shared working folder.
 func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec runtimes.Spec, c Cell, argv, env []string, work string, out *limitedBuffer) (*pmi.Report, map[string]string, error) {
 	reportPath := filepath.Join(work, "launch-report.json")
+	// The container's adapter makes the cell's MPI build the ranks' (Spec.MPIBuild);
+	// the launch inside must not choose another one itself.
 	inner := []string{ex.self, "launch", "-n", strconv.Itoa(c.Ranks), "--pmi", string(c.PMI), "--bind", orDefault(c.Bind, "none"),
-		"--report", reportPath, "--quiet"}
+		"--report", reportPath, "--quiet", "--mpi-build", "none"}
 	if c.Timeout > 0 {
 		inner = append(inner, "--timeout", c.Timeout.String())
 	}
@@ -377,6 +383,9 @@ func storeCell(c Cell, inv *inventory.Inventory, ir *Resolved) results.Cell {
 	}
 	if m := inv.FindMPI(c.MPI); m != nil {
 		sc.MPIVersion = m.Version
+	}
+	if c.MPIBuild != nil && c.MPIBuild.Version != "" {
+		sc.MPIVersion = c.MPIBuild.Version
 	}
 	if ir != nil && ir.Err == nil {
 		sc.RuntimeVersion = ir.Version
@@ -458,4 +467,68 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// NativeBuildEnv returns env (what hpcbench adds to the ranks' environment,
+// "K=V") with cell c's MPI build first on LD_LIBRARY_PATH, for a cell whose
+// ranks run natively; other cells get env unchanged (in a container the
+// runtime adapter places the build, runtimes.Spec.MPIBuild). The folders
+// already on the path stay after the build's: those env sets, else
+// current (the value hpcbench runs with).
+func NativeBuildEnv(c Cell, env []string, current string) []string {
+	if c.MPIBuild == nil || !c.IsNative() {
+		return env
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, mpibuild.LibraryPathVar+"=") {
+			return mpibuild.PrependLibraryPath(env, c.MPIBuild.LibDir)
+		}
+	}
+	return append(append([]string(nil), env...), c.MPIBuild.EnvOver(current)...)
+}
+
+// BuildChoices is how a run records the MPI build it ran on, among its
+// choices: mpi_build (the prefix), mpi_build_flavour, mpi_build_version and
+// mpi_build_configure (the configure flags). nil gives an empty map.
+func BuildChoices(b *mpibuild.Build) map[string]string {
+	if b == nil {
+		return nil
+	}
+	m := map[string]string{"mpi_build": b.Prefix, "mpi_build_flavour": b.Flavour}
+	if b.Version != "" {
+		m["mpi_build_version"] = b.Version
+	}
+	if b.ConfigureFlags != "" {
+		m["mpi_build_configure"] = b.ConfigureFlags
+	}
+	return m
+}
+
+// recordBuildEnv adds the loader path hpcbench set for the cell's build to
+// a run's recorded environment (which keeps only the variables that
+// matter, and LD_LIBRARY_PATH is not one of them otherwise).
+func recordBuildEnv(recorded map[string]string, c Cell, env []string) {
+	if c.MPIBuild == nil {
+		return
+	}
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, mpibuild.LibraryPathVar+"="); ok {
+			recorded[mpibuild.LibraryPathVar] = v
+		}
+	}
+}
+
+// mergeChoices adds more to base (more wins) and returns it; either may
+// be nil.
+func mergeChoices(base, more map[string]string) map[string]string {
+	if len(more) == 0 {
+		return base
+	}
+	if base == nil {
+		base = map[string]string{}
+	}
+	for k, v := range more {
+		base[k] = v
+	}
+	return base
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/npb"
 	"github.com/hpcbench/hpcbench/pmi"
 )
@@ -32,6 +33,11 @@ type Cell struct {
 	// without an MPI library.
 	MPI string      `json:"mpi"`
 	PMI pmi.Flavour `json:"pmi"`
+	// MPIBuild is the MPICH build whose PMI layer is the cell's flavour
+	// (hpcbench's builds, inventory.MPIBuild): its lib folder goes first on
+	// the ranks' loader path, so one binary linked against Debian's MPICH
+	// runs on it. nil runs the MPI library as installed.
+	MPIBuild *mpibuild.Build `json:"mpi_build,omitempty"`
 	// Runtime is native, docker, podman, apptainer, singularity or oci;
 	// RuntimeLabel the [[runtime]] entry's label (by default the same).
 	Runtime      string `json:"runtime"`
@@ -183,7 +189,7 @@ func Expand(cfg *configs.Config, inv *inventory.Inventory) (cells []Cell, skippe
 							for _, n := range ranks {
 								c := Cell{
 									Benchmark: b.Label, Name: b.Name, Kind: b.Kind, Class: class,
-									MPI: mpi, PMI: flavour,
+									MPI: mpi, PMI: flavour, MPIBuild: inv.MPIBuild(mpi, flavour),
 									Runtime: rt.Name, RuntimeLabel: rt.Label, RuntimeCommand: rt.Command,
 									RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
 									Ranks: n, Timeout: timeout, Bind: s.Bind,

@@ -90,7 +90,9 @@ func (ex *executor) launchExternal(ctx context.Context, run *results.Run, c Cell
 	if len(o.Argv) > 0 {
 		run.Argv = o.Argv
 	}
-	run.Choices = map[string]string{}
+	if run.Choices == nil {
+		run.Choices = map[string]string{}
+	}
 	for k, v := range o.Choices {
 		run.Choices[k] = v
 	}

@@ -61,6 +61,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/sentinel"
 )
@@ -145,6 +146,11 @@ type Spec struct {
 	// that would detach the container from its client are refused too:
 	// the launcher would lose the rank.
 	Flags []string
+	// MPIBuild is the MPICH build the cell's PMI flavour chose (see package
+	// mpibuild); nil runs the image's or host's MPI as it is. An adapter
+	// makes the build's lib folder visible in the container and puts it
+	// first on the ranks' loader path there.
+	MPIBuild *mpibuild.Build
 }
 
 // ErrFlags: a runtime cannot take the flags a config gives it.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -37,5 +38,24 @@ func TestSrunLinePassesRuntimeOptions(t *testing.T) {
 	argv, _ = srunLine(c, srunPlacement{self: "/bin/hpcbench", image: "img"})
 	if slices.Contains(argv, "--runtime-flags") || slices.Contains(argv, "--runtime-command") {
 		t.Errorf("runtime options passed although the config has none: %q", argv)
+	}
+}
+
+// TestSrunLinePassesMPIBuild: a container cell's MPICH build reaches
+// "hpcbench slurm task" (which puts it in the runtime's Spec), before the
+// program; a native cell's build is the script's business (LD_LIBRARY_PATH
+// before the run), not srun's.
+func TestSrunLinePassesMPIBuild(t *testing.T) {
+	b := &mpibuild.Build{Flavour: "pmi2", Prefix: "/opt/hpcbench/mpich-pmi2", LibDir: "/opt/hpcbench/mpich-pmi2/lib"}
+	c := matrix.Cell{Runtime: "apptainer", Layout: "per-rank", MPI: "mpich", PMI: pmi.PMI2, MPIBuild: b, Ranks: 2, Argv: []string{"/npb/ep", "S"}}
+	argv, choices := srunLine(c, srunPlacement{self: "/bin/hpcbench", image: "img.sif"})
+	i, end := slices.Index(argv, "--mpi-build"), slices.Index(argv, "--")
+	if i < 0 || i > end || argv[i+1] != b.Prefix || argv[1] != "--mpi=pmi2" || choices["srun_mpi"] != "pmi2" {
+		t.Errorf("srun line %q (choices %v): want --mpi=pmi2 and --mpi-build %s before --", argv, choices, b.Prefix)
+	}
+	c.Runtime, c.Layout = "native", ""
+	argv, _ = srunLine(c, srunPlacement{self: "/bin/hpcbench"})
+	if slices.Contains(argv, "--mpi-build") {
+		t.Errorf("native srun line %q has --mpi-build", argv)
 	}
 }

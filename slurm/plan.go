@@ -126,8 +126,10 @@ type Run struct {
 	Result  string            `json:"result"`
 }
 
-// MPIPlugin is srun's --mpi value for a PMI flavour: Slurm's pmi2 plugin
-// also answers PMI-1 clients (Debian's MPICH), pmix serves PMIx.
+// MPIPlugin is srun's --mpi value for a PMI flavour, the one the cell's
+// ranks speak: Slurm's pmi2 plugin serves PMI-2 clients and answers PMI-1
+// clients too (Debian's MPICH, hpcbench's PMI-1 build), pmix serves PMIx
+// (Open MPI, hpcbench's PMIx build of MPICH).
 func MPIPlugin(f pmi.Flavour) string {
 	if f == pmi.PMIx {
 		return "pmix"
@@ -289,6 +291,9 @@ func Generate(ctx context.Context, study *matrix.Plan, opts GenOptions) (*Plan, 
 			r.Env = env
 			ir := images.resolve(ctx, r.Cell)
 			r.Srun, r.Choices = srunLine(r.Cell, srunPlacement{nodes: min(j.Nodes, r.Cell.Ranks), cpuBind: sc.CPUBind, work: r.Work, env: env, self: self, image: ir.info.Ref})
+			for k, v := range matrix.BuildChoices(r.Cell.MPIBuild) {
+				r.Choices[k] = v
+			}
 			if !r.Cell.IsNative() {
 				for k, v := range ir.choices {
 					if _, set := r.Choices[k]; !set {
@@ -361,14 +366,18 @@ func newCellImages(r *matrix.Resolver) *cellImages {
 func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage {
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
-	key := c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI + "\x00" + c.RuntimeCommand + "\x00" + strings.Join(c.RuntimeFlags, "\x00")
+	build := ""
+	if c.MPIBuild != nil {
+		build = c.MPIBuild.Prefix
+	}
+	key := build + "\x00" + c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI + "\x00" + c.RuntimeCommand + "\x00" + strings.Join(c.RuntimeFlags, "\x00")
 	if r, ok := ci.seen[key]; ok {
 		return r
 	}
 	res := ci.runtimes.Cell(ctx, c)
 	r := resolvedImage{version: res.Version, info: res.Image, err: res.Err}
 	if r.err == nil && !c.IsNative() {
-		spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags}
+		spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild}
 		if _, r.err = res.Runtime.Wrapper(ctx, spec); r.err == nil {
 			r.choices = wrapperChoices(ctx, res.Runtime, spec)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/mpibuild"
 )
 
 // srunPlacement is what a run's srun line needs besides the cell.
@@ -75,7 +76,11 @@ func srunLine(c matrix.Cell, p srunPlacement) ([]string, map[string]string) {
 			b, _ := json.Marshal(c.RuntimeFlags)
 			argv = append(argv, "--runtime-flags", string(b))
 		}
-		argv = append(argv, "--mpi", c.MPI, "--pmi", string(c.PMI), "--")
+		argv = append(argv, "--mpi", c.MPI, "--pmi", string(c.PMI))
+		if c.MPIBuild != nil {
+			argv = append(argv, "--mpi-build", c.MPIBuild.Prefix)
+		}
+		argv = append(argv, "--")
 	}
 	argv = append(argv, viaEnv...)
 	argv = append(argv, absoluteProgram(c.Argv)...)
@@ -175,6 +180,13 @@ func renderScript(j *Job, sc configs.Slurm, self string) string {
 			where += " " + string(c.Layout)
 		}
 		w("\n# %d/%d, %s: %s, %s %s, %s, %d ranks\n", i+1, len(j.Runs), kind, what, c.MPI, c.PMI, where, c.Ranks)
+		if b := c.MPIBuild; b != nil && c.IsNative() {
+			// The build's lib folder first on the loader path of this step
+			// only, before what the job's modules put there; srun passes
+			// it on to the ranks.
+			w("# MPICH build %s: %s\n", b.Flavour, b.Prefix)
+			w("%s=%s${%s:+:$%s} \\\n", mpibuild.LibraryPathVar, shellQuote(b.LibDir), mpibuild.LibraryPathVar, mpibuild.LibraryPathVar)
+		}
 		w("run %s %s\n", r.ID, renderArgv(r.Srun, self, j.Dir))
 	}
 	return b.String()

@@ -154,6 +154,9 @@ func studyPlan(t *testing.T, cfg *configs.Config, name string) *matrix.Plan {
 // prologue, one srun line per run with --mpi=pmi2 for MPICH and
 // --mpi=pmix for Open MPI. Regenerate with go test ./slurm -run Golden -update.
 func TestGenGolden(t *testing.T) {
+	// The golden script is a node's without hpcbench's MPICH builds
+	// (MPICH is Debian's, PMI-1): TestGenShippedConfigs covers the builds.
+	t.Setenv("HPCBENCH_MPICH_ROOT", t.TempDir())
 	cfg := loadConfig(t, `
 [study]
 name = "golden"

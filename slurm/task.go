@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 )
@@ -29,7 +30,9 @@ type TaskOptions struct {
 	Command string
 	Flags   []string
 	PMI     pmi.Flavour
-	Argv    []string
+	// MPIBuild is the MPICH build the cell's flavour chose (runtimes.Spec.MPIBuild).
+	MPIBuild *mpibuild.Build
+	Argv     []string
 	// Environ is the task's environment as srun gave it; nil takes os.Environ().
 	Environ        []string
 	Stdout, Stderr io.Writer
@@ -87,7 +90,7 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	// rather than in each node's /tmp.
 	os.Setenv("TMPDIR", wd)
 	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd},
-		Command: opts.Command, Flags: opts.Flags}
+		Command: opts.Command, Flags: opts.Flags, MPIBuild: opts.MPIBuild}
 	w, err := rt.Wrapper(ctx, spec)
 	if err != nil {
 		return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)

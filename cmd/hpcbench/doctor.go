@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
@@ -17,21 +20,30 @@ func doctorCommand() *cli.Command {
 		&cli.BoolFlag{Name: "json", Usage: "print the inventory as JSON"},
 		&cli.StringSliceFlag{Name: "npb-dir", Usage: "also look for NPB binaries in `DIR` and its subfolders (repeatable); " + configs.DefaultNPBDir + " is searched when present"},
 		&cli.DurationFlag{Name: "timeout", Value: inventory.DefaultTimeout, Usage: "time limit of each probe"},
+		&cli.BoolFlag{Name: "verify", Usage: "also run one rank of a small MPICH program on each of hpcbench's MPICH builds, under hpcbench's PMI server and the build's flavour, and show what it negotiated"},
+		&cli.StringFlag{Name: "verify-with", Value: filepath.Join(configs.DefaultNPBDir, "mpich", "ep") + " S", Usage: "the `COMMAND` --verify runs (a program linked against Debian's MPICH, and its arguments)"},
 		&cli.BoolFlag{Name: "clean", Usage: "remove containers left behind by an hpcbench that was killed (labelled hpcbench.job; a live run's containers are kept), then exit"},
 	}
 	return &cli.Command{
 		Name:      "doctor",
 		Usage:     "show what this node has: MPI libraries and the PMI each speaks, runtimes, Slurm, benchmarks",
-		UsageText: "hpcbench doctor [--json] [--npb-dir DIR]... [--timeout DUR]",
+		UsageText: "hpcbench doctor [--json] [--verify [--verify-with COMMAND]] [--npb-dir DIR]... [--timeout DUR]",
 		Description: `Probes the node, every probe at once and each under its own time limit:
 the host (CPU, cores, memory, kernel), MPICH and Open MPI with their
 compiler wrappers and launchers, which PMI flavours each speaks (from the
-library's strings and ompi_info), libpmix and Slurm's libpmi2, Docker
+library's symbols or strings and ompi_info), hpcbench's MPICH builds (one
+per PMI flavour, with the flavour each library speaks; with them "mpich"
+speaks every flavour a build does), libpmix and Slurm's libpmi2, Docker
 (and whether its engine answers), Podman, Apptainer/Singularity, crun and
 runc, Slurm (and whether a controller answers), and the NPB, HPL and HPCC
 binaries. What is missing is listed with a hint on how to get it; nothing
 missing is an error. The matrix uses the same inventory to skip cells this
-node cannot run.`,
+node cannot run.
+
+--verify also runs one rank of --verify-with (the project's EP kernel,
+class S) on every MPICH build under hpcbench's own PMI server and reports
+the flavour it negotiated: the proof that the build speaks what it says.
+It takes about a second per build, so it is not done by default.`,
 		Flags:  flags,
 		Action: runDoctor,
 	}
@@ -52,6 +64,16 @@ func runDoctor(c *cli.Context) error {
 		opts.NPBDirs = append(opts.NPBDirs, configs.DefaultNPBDir)
 	}
 	inv := inventory.Detect(c.Context, opts)
+	if c.Bool("verify") && len(inv.MPICHBuilds) > 0 {
+		argv := strings.Fields(c.String("verify-with"))
+		if len(argv) == 0 {
+			return usageError("doctor: --verify-with: no command")
+		}
+		if abs, err := filepath.Abs(argv[0]); err == nil && strings.ContainsRune(argv[0], '/') {
+			argv[0] = abs
+		}
+		inventory.VerifyMPICHBuilds(c.Context, inv, argv, 30*time.Second)
+	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")

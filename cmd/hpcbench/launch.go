@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
 
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/urfave/cli/v2"
@@ -28,6 +30,7 @@ func launchCommand() *cli.Command {
 		&cli.BoolFlag{Name: "tag-output", Usage: "prefix every output line with [rank]"},
 		&cli.StringFlag{Name: "report", Usage: "write the launch report as JSON to `FILE`"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no summary line on stderr"},
+		&cli.StringFlag{Name: "mpi-build", Value: "auto", Usage: "the MPICH build the ranks load: auto (hpcbench's build for --pmi when PROG is linked against Debian's MPICH), none, or a build's `PREFIX`"},
 		// The ranks run in a container runtime (per-rank or bind; per-node
 		// goes through the matrix executor, which runs "hpcbench launch"
 		// itself inside the container).
@@ -41,15 +44,22 @@ func launchCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "launch",
 		Usage:     "run an MPI program on this node with hpcbench as its process manager",
-		UsageText: "hpcbench launch -n N [--pmi pmi1|pmi2|pmix] [--channel fd|tcp] [--timeout DUR] [--bind none|core] [--tag-output] [--report FILE] -- PROG ARGS...",
+		UsageText: "hpcbench launch -n N [--pmi pmi1|pmi2|pmix] [--mpi-build auto|none|PREFIX] [--channel fd|tcp] [--timeout DUR] [--bind none|core] [--tag-output] [--report FILE] -- PROG ARGS...",
 		Description: `Spawns N ranks of PROG, serves them PMI (PMI-1 or PMI-2 over the simple
 wire protocol, or PMIx), streams their output and measures the launch: wall
 time, wire-up time (until every rank finished PMI init), time to the first
 fence, and the PMI version each rank negotiated.
 
 Debian's MPICH speaks PMI-1 only; a rank speaking another PMI version than
---pmi asked for fails the launch. On an abort, a rank's death, the timeout or
-Ctrl-C every rank's process group is killed. The exit status is the failing
+--pmi asked for fails the launch. When hpcbench's MPICH builds are
+installed (scripts/build-mpich.sh: one per PMI flavour under /opt/hpcbench)
+and PROG is linked against Debian's MPICH (libmpich.so.12), the build for
+--pmi goes first on the ranks' LD_LIBRARY_PATH, so the same binary speaks
+PMI-1, PMI-2 or PMIx (--mpi-build auto, the default; none keeps the
+library PROG finds itself; PREFIX names a build).
+
+On an abort, a rank's death, the timeout or Ctrl-C every rank's process
+group is killed. The exit status is the failing
 rank's exit status, or 1 with the reason.`,
 		Flags:  flags,
 		Action: runLaunch,
@@ -87,8 +97,29 @@ func runLaunch(c *cli.Context) error {
 	if c.Duration("timeout") < 0 {
 		return usageError("launch: --timeout %v: must not be negative", c.Duration("timeout"))
 	}
+	build, err := chooseMPIBuild(c.String("mpi-build"), flavour, argv[0])
+	if err != nil {
+		return err
+	}
+	var buildEnv []string
+	if build != nil {
+		if c.String("runtime") == "" {
+			buildEnv = build.EnvOver(os.Getenv(mpibuild.LibraryPathVar))
+		}
+		if !c.Bool("quiet") {
+			note := fmt.Sprintf("hpcbench launch: MPICH build %s for %s", build, flavour)
+			if build.Flavour != string(flavour) {
+				note += fmt.Sprintf(" (it is the %s build: its ranks will not speak %s)", build.Flavour, flavour)
+			}
+			if len(buildEnv) > 0 {
+				note += ": " + buildEnv[0]
+			}
+			fmt.Fprintln(c.App.ErrWriter, note)
+		}
+	}
 	opts := pmi.Options{
 		Ranks:     c.Int("n"),
+		Env:       buildEnv,
 		PMI:       flavour,
 		Channel:   channel,
 		Timeout:   c.Duration("timeout"),
@@ -98,7 +129,7 @@ func runLaunch(c *cli.Context) error {
 		Stdout:    c.App.Writer,
 		Stderr:    c.App.ErrWriter,
 	}
-	w, err := launchRuntimeWrapper(c)
+	w, err := launchRuntimeWrapper(c, build)
 	if err != nil {
 		return err
 	}
@@ -113,6 +144,14 @@ func runLaunch(c *cli.Context) error {
 		stop()
 	}()
 	rep, err := pmi.Launch(ctx, opts)
+	if rep != nil && len(buildEnv) > 0 {
+		// The loader path is a setting hpcbench added: it is part of the run.
+		if rep.Settings == nil {
+			rep.Settings = map[string]string{}
+		}
+		name, value, _ := strings.Cut(buildEnv[0], "=")
+		rep.Settings[name] = value
+	}
 	if rep != nil {
 		if path := c.String("report"); path != "" {
 			if werr := writeReport(path, rep); werr != nil && err == nil {
@@ -154,7 +193,7 @@ func (l *wordList) String() string {
 
 // launchRuntimeWrapper builds the Wrapper --runtime, --image and --layout
 // ask for; nil (no --runtime) runs the ranks natively.
-func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
+func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, error) {
 	name := c.String("runtime")
 	var flags []string
 	if l, ok := c.Generic("runtime-flag").(*wordList); ok && l != nil {
@@ -191,7 +230,7 @@ func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
 		}
 	}
 	w, err := res.Runtime.Wrapper(ctx, runtimes.Spec{Layout: layout, Image: res.Image, MPI: c.String("mpi"),
-		Command: c.String("runtime-command"), Flags: flags})
+		Command: c.String("runtime-command"), Flags: flags, MPIBuild: build})
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}
@@ -199,6 +238,43 @@ func launchRuntimeWrapper(c *cli.Context) (pmi.Wrapper, error) {
 		fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: %s, image %s (%s)\n", runtimes.Describe(w.Choices()), res.Image.Ref, res.Image.Digest)
 	}
 	return w, nil
+}
+
+// chooseMPIBuild decides --mpi-build for a launch of program under
+// flavour: nil runs the MPI library the program finds by itself.
+//
+//   - "none": nil.
+//   - "auto": hpcbench's build for flavour, when one is installed and the
+//     program (found on PATH like the launcher finds it) is an ELF file
+//     linked against Debian's MPICH sonames; otherwise nil, as without
+//     builds.
+//   - a prefix: that build, whatever the program; a build of another
+//     flavour is allowed (the ranks will then fail the flavour check,
+//     which is how the check itself is shown to work).
+func chooseMPIBuild(mode string, flavour pmi.Flavour, program string) (*mpibuild.Build, error) {
+	switch mode {
+	case "none":
+		return nil, nil
+	case "", "auto":
+		b, ok := mpibuild.ForFlavour("", string(flavour))
+		if !ok {
+			return nil, nil
+		}
+		path, err := exec.LookPath(program)
+		if err != nil {
+			return nil, nil // the launch itself says the program is missing
+		}
+		if links, _ := mpibuild.LinksMPICH(path); !links {
+			return nil, nil
+		}
+		return &b, nil
+	default:
+		b, err := mpibuild.Load(mode)
+		if err != nil {
+			return nil, usageError("launch: --mpi-build: %v (want auto, none or a build's prefix)", err)
+		}
+		return &b, nil
+	}
 }
 
 func writeReport(path string, rep *pmi.Report) error {

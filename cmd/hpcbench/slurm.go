@@ -9,6 +9,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/runtimes"
@@ -39,7 +40,8 @@ func slurmCommand() *cli.Command {
 		Description: `Writes DIR/<job>.sbatch (one job per rank count, or per benchmark), with
 DIR/<job>.runs.json describing its runs and DIR/<job>/ for their output,
 working folders and results. Each run is one srun line: --mpi=pmi2 for
-PMI-1/PMI-2 cells, --mpi=pmix for PMIx cells, natively or through
+PMI-1/PMI-2 cells, --mpi=pmix for PMIx cells, natively (an MPICH cell with
+its build's lib folder first on LD_LIBRARY_PATH) or through
 "hpcbench slurm task" for container cells. DIR must be on a file system
 the compute nodes share, at the same path.`,
 		Flags: append([]cli.Flag{
@@ -101,6 +103,7 @@ watching, not the jobs: "hpcbench slurm collect" imports them later.`,
 			&cli.StringFlag{Name: "pmi", Value: string(pmi.PMI1), Usage: "pmi1, pmi2 or pmix"},
 			&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's executable (the config's runtime.command)"},
 			&cli.StringFlag{Name: "runtime-flags", Usage: "the config's runtime.flags as a JSON list of strings"},
+			&cli.StringFlag{Name: "mpi-build", Usage: "the `PREFIX` of the MPICH build the cell's PMI flavour chose"},
 		},
 		Action: runSlurmTask,
 	}
@@ -108,8 +111,10 @@ watching, not the jobs: "hpcbench slurm collect" imports them later.`,
 		Name:      "slurm",
 		Usage:     "run a study across nodes through Slurm: batch scripts, submission, import",
 		UsageText: "hpcbench slurm gen|submit|collect|record|task [flags] ARGS",
-		Description: `Slurm's own PMI plugins serve the ranks (srun --mpi=pmi2 for MPICH's
-PMI-1, --mpi=pmix for Open MPI); each job writes its runs as JSON files and
+		Description: `Slurm's own PMI plugins serve the ranks: the cell's PMI flavour names what
+the ranks speak and the plugin follows (srun --mpi=pmi2 for PMI-1 and PMI-2
+cells, --mpi=pmix for PMIx cells); an MPICH cell's step runs on hpcbench's
+MPICH build of its flavour when the builds are installed. Each job writes its runs as JSON files and
 the submitting host imports them (SQLite never lives on the shared file
 system). Settings come from the config's [slurm] section or the flags.`,
 		Subcommands: []*cli.Command{gen, submit, collect, record, task},
@@ -257,8 +262,16 @@ func runSlurmTask(c *cli.Context) error {
 			return usageError("slurm task: --runtime-flags %q: want a JSON list of strings: %v", s, err)
 		}
 	}
+	var build *mpibuild.Build
+	if prefix := c.String("mpi-build"); prefix != "" {
+		b, err := mpibuild.Load(prefix)
+		if err != nil {
+			return fmt.Errorf("slurm task: --mpi-build: %w", err)
+		}
+		build = &b
+	}
 	code, err := slurm.RunTask(c.Context, slurm.TaskOptions{Runtime: c.String("runtime"), Image: c.String("image"), Layout: layout,
-		MPI: c.String("mpi"), PMI: flavour, Argv: argv, Command: c.String("runtime-command"), Flags: flags,
+		MPI: c.String("mpi"), PMI: flavour, MPIBuild: build, Argv: argv, Command: c.String("runtime-command"), Flags: flags,
 		Stdout: c.App.Writer, Stderr: c.App.ErrWriter})
 	if err != nil {
 		return err
