@@ -61,6 +61,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/sentinel"
 )
@@ -145,6 +146,14 @@ type Spec struct {
 	// that would detach the container from its client are refused too:
 	// the launcher would lose the rank.
 	Flags []string
+	// MPIBuild is the MPICH build (package mpibuild) the ranks load, nil
+	// for the image's or host's own MPI. Inside the container the rank's
+	// LD_LIBRARY_PATH starts with the build's lib folder; the build comes
+	// from the image where it carries it (per-rank, per-node), and is
+	// bind-mounted read-only at its host path in the bind layout. A store
+	// image without it is refused (ErrMPIBuildMissing). Choices record
+	// the build and where it came from.
+	MPIBuild *mpibuild.Build
 }
 
 // ErrFlags: a runtime cannot take the flags a config gives it.
