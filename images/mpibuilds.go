@@ -80,7 +80,8 @@ func buildClosure(ctx context.Context, build mpibuild.Build, objs []string) ([]s
 		if d == build.Prefix || strings.HasPrefix(d, build.Prefix+"/") {
 			continue
 		}
-		if strings.HasPrefix(CanonicalLibPath(d), pmixFolder+"/") {
+		// Debian's libpmix.so.2 is a link into the PMIx folder.
+		if real, err := filepath.EvalSymlinks(d); err == nil && strings.HasPrefix(real, pmixFolder+"/") {
 			pmix = true
 		}
 		out = append(out, d)

@@ -455,43 +455,50 @@ func TestConformanceMPIBuilds(t *testing.T) {
 			for _, flavour := range []pmi.Flavour{pmi.PMI2, pmi.PMIx} {
 				for _, layout := range buildLayouts(rt) {
 					t.Run(string(flavour)+"/"+string(layout), func(t *testing.T) {
-						build := mpiBuild(t, flavour)
-						ep := kernel(t, "mpich", "ep")
-						spec := specFor(t, rt, "mpich", layout)
-						spec.MPIBuild = build
-						wantSource := map[Layout]string{PerRank: buildFromImage, PerNode: buildFromImage, Bind: buildBound}[layout]
-						if name == "native" {
-							wantSource = buildFromHost
-						}
-						var rep *pmi.Report
-						var out string
-						var choices map[string]string
-						if layout == PerNode {
-							rep, out = launchNode(t, rt, spec, flavour, []string{ep, "S"})
-							choices = NodeChoices(rt, spec)
-						} else {
-							w, err := rt.Wrapper(context.Background(), spec)
-							if err != nil {
-								t.Fatal(err)
-							}
-							res := launchJob(t, w, flavour, 2, []string{ep, "S"}, 5*time.Minute)
-							requireNoLeftovers(t, rt, res.jobID)
-							if res.err != nil || !res.rep.OK() {
-								t.Fatalf("EP failed: %v %v\n%s\n%s", res.err, res.rep.Reason, res.stdout, res.stderr)
-							}
-							rep, out, choices = res.rep, res.stdout, w.Choices()
-						}
-						checkEP(t, rep, out, flavour)
-						if choices["mpi_build"] != string(flavour) || choices["mpi_build_source"] != wantSource {
-							t.Errorf("choices %v: want mpi_build %s from %s", choices, flavour, wantSource)
-						}
-						t.Logf("%s, MPICH %s build from %s: wall %v, wire-up %v", Describe(choices), flavour, choices["mpi_build_source"],
-							rep.Wall.Round(time.Millisecond), rep.WireUp.Round(time.Millisecond))
+						runBuildCell(t, rt, mpiBuild(t, flavour), layout)
 					})
 				}
 			}
 		})
 	}
+}
+
+// runBuildCell runs EP class S at 2 ranks in rt and layout with the MPICH
+// build, and checks the run and the choices that record the build.
+func runBuildCell(t *testing.T, rt Runtime, build *mpibuild.Build, layout Layout) {
+	t.Helper()
+	flavour := pmi.Flavour(build.Flavour)
+	ep := kernel(t, "mpich", "ep")
+	spec := specFor(t, rt, "mpich", layout)
+	spec.MPIBuild = build
+	wantSource := map[Layout]string{PerRank: buildFromImage, PerNode: buildFromImage, Bind: buildBound}[layout]
+	if rt.Name() == "native" {
+		wantSource = buildFromHost
+	}
+	var rep *pmi.Report
+	var out string
+	var choices map[string]string
+	if layout == PerNode {
+		rep, out = launchNode(t, rt, spec, flavour, []string{ep, "S"})
+		choices = NodeChoices(rt, spec)
+	} else {
+		w, err := rt.Wrapper(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := launchJob(t, w, flavour, 2, []string{ep, "S"}, 5*time.Minute)
+		requireNoLeftovers(t, rt, res.jobID)
+		if res.err != nil || !res.rep.OK() {
+			t.Fatalf("EP failed: %v %v\n%s\n%s", res.err, res.rep.Reason, res.stdout, res.stderr)
+		}
+		rep, out, choices = res.rep, res.stdout, w.Choices()
+	}
+	checkEP(t, rep, out, flavour)
+	if choices["mpi_build"] != string(flavour) || choices["mpi_build_source"] != wantSource {
+		t.Errorf("choices %v: want mpi_build %s from %s", choices, flavour, wantSource)
+	}
+	t.Logf("%s, MPICH %s build from %s: wall %v, wire-up %v", Describe(choices), flavour, choices["mpi_build_source"],
+		rep.Wall.Round(time.Millisecond), rep.WireUp.Round(time.Millisecond))
 }
 
 // launchNode runs "hpcbench launch" of a 2-rank job of argv in one
