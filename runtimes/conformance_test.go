@@ -19,8 +19,10 @@ import (
 )
 
 // The conformance suite: every runtime runs the same MPI programs the same
-// way, for real. MPICH ranks speak PMI-1, Open MPI ranks PMIx. A runtime
-// that is not installed is skipped with the reason (CI installs them all).
+// way, for real. MPICH ranks speak PMI-1, Open MPI ranks PMIx; with
+// hpcbench's MPICH builds (scripts/build-mpich.sh), the same MPICH binary
+// also speaks PMI-2 and PMIx (TestConformanceMPIBuilds). A runtime that is
+// not installed is skipped with the reason (CI installs them all).
 // The suite runs over every registered runtime (conformanceRuntimes); one
 // without fixtures fails it.
 
