@@ -19,7 +19,7 @@ const pmixFolder = multiarchLib + "/pmix2"
 func recordBuilds(builds []mpibuild.Build) ([]MPIBuildRecord, error) {
 	var out []MPIBuildRecord
 	for _, b := range builds {
-		sum, err := FileSHA256(filepath.Join(b.Prefix, mpibuild.ManifestFile))
+		sum, err := FileSHA256(filepath.Join(b.Prefix, mpibuild.ManifestName))
 		if err != nil {
 			return nil, fmt.Errorf("MPICH build %s (%s): %w", b.Flavour, b.Prefix, err)
 		}

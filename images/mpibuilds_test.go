@@ -26,7 +26,7 @@ func fakeMPIBuild(t *testing.T, root, flavour, lib string) mpibuild.Build {
 	if err := os.WriteFile(filepath.Join(prefix, "lib", "libmpich.so.12"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(prefix, mpibuild.ManifestFile), []byte("flavour="+flavour+"\nmpich_version=4.0.2\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(prefix, mpibuild.ManifestName), []byte("flavour="+flavour+"\nmpich_version=4.0.2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	build, ok := mpibuild.ForFlavour(root, flavour)
@@ -62,7 +62,7 @@ func TestImageCarriesMPIBuilds(t *testing.T) {
 		if _, ok := m.Carries(b.Flavour, b.Prefix); !ok {
 			t.Errorf("manifest %+v does not list the %s build", m.MPIBuilds, b.Flavour)
 		}
-		for _, f := range []string{filepath.Join(b.LibDir, "libmpich.so.12"), filepath.Join(b.Prefix, mpibuild.ManifestFile)} {
+		for _, f := range []string{filepath.Join(b.LibDir, "libmpich.so.12"), filepath.Join(b.Prefix, mpibuild.ManifestName)} {
 			if !fileExists(filepath.Join(m.Rootfs, f)) {
 				t.Errorf("image lacks %s", f)
 			}
@@ -86,7 +86,7 @@ func TestImageCarriesMPIBuilds(t *testing.T) {
 	}
 
 	// Rebuilding a build (a new manifest) makes the image's inputs change.
-	if err := os.WriteFile(filepath.Join(builds[0].Prefix, mpibuild.ManifestFile), []byte("flavour=pmi2\nbuilt_at=later\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(builds[0].Prefix, mpibuild.ManifestName), []byte("flavour=pmi2\nbuilt_at=later\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	again := BuildOptions{Name: "t", MPI: "mpich", Minimal: true, MPIBuilds: builds, Store: store}

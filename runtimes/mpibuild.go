@@ -11,6 +11,14 @@ import (
 	"github.com/hpcbench/hpcbench/mpibuild"
 )
 
+// How the adapters honour Spec.MPIBuild: inside the container the rank's
+// LD_LIBRARY_PATH starts with the build's lib folder; the build comes from
+// the image where the image carries it (per-rank, per-node), and is
+// bind-mounted read-only at its host path in the bind layout and for
+// images from outside hpcbench's store. A store image without the build is
+// refused (ErrMPIBuildMissing). Choices record the build and where it came
+// from (mpi_build, mpi_build_prefix, mpi_build_version, mpi_build_source).
+
 // ErrMPIBuildMissing: the spec asks for one of hpcbench's MPICH builds
 // (Spec.MPIBuild), and the image, built by "hpcbench image build", does not
 // carry it. Running the image's own MPICH instead would change the MPI
@@ -113,18 +121,5 @@ func withBuildEnv(env []string, b *mpibuild.Build) []string {
 	if b == nil {
 		return env
 	}
-	path := b.LibDir
-	if old, ok := envLookup(env, "LD_LIBRARY_PATH"); ok && old != "" {
-		if old == b.LibDir || strings.HasPrefix(old, b.LibDir+":") {
-			return env
-		}
-		path += ":" + old
-	}
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "LD_LIBRARY_PATH=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "LD_LIBRARY_PATH="+path)
+	return mpibuild.PrependLibraryPath(env, b.LibDir)
 }

@@ -23,7 +23,7 @@ func fakeBuild(t *testing.T, flavour string) *mpibuild.Build {
 	if err := os.MkdirAll(filepath.Join(prefix, "lib"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(prefix, mpibuild.ManifestFile), []byte("flavour="+flavour+"\nversion=4.0.2\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(prefix, mpibuild.ManifestName), []byte("flavour="+flavour+"\nversion=4.0.2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return &mpibuild.Build{Flavour: flavour, Prefix: prefix, LibDir: filepath.Join(prefix, "lib"), Version: "4.0.2"}

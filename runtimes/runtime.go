@@ -146,13 +146,10 @@ type Spec struct {
 	// that would detach the container from its client are refused too:
 	// the launcher would lose the rank.
 	Flags []string
-	// MPIBuild is the MPICH build (package mpibuild) the ranks load, nil
-	// for the image's or host's own MPI. Inside the container the rank's
-	// LD_LIBRARY_PATH starts with the build's lib folder; the build comes
-	// from the image where it carries it (per-rank, per-node), and is
-	// bind-mounted read-only at its host path in the bind layout. A store
-	// image without it is refused (ErrMPIBuildMissing). Choices record
-	// the build and where it came from.
+	// MPIBuild is the MPICH build the cell's PMI flavour chose (see package
+	// mpibuild); nil runs the image's or host's MPI as it is. An adapter
+	// makes the build's lib folder visible in the container and puts it
+	// first on the ranks' loader path there.
 	MPIBuild *mpibuild.Build
 }
 
