@@ -496,7 +496,7 @@ func runBuildCell(t *testing.T, rt Runtime, build *mpibuild.Build, layout Layout
 		rep, out, choices = res.rep, res.stdout, w.Choices()
 	}
 	checkEP(t, rep, out, flavour)
-	if choices["mpi_build"] != string(flavour) || choices["mpi_build_source"] != wantSource {
+	if choices["mpi_build_flavour"] != string(flavour) || choices["mpi_build"] != build.Prefix || choices["mpi_build_source"] != wantSource {
 		t.Errorf("choices %v: want mpi_build %s from %s", choices, flavour, wantSource)
 	}
 	t.Logf("%s, MPICH %s build from %s: wall %v, wire-up %v", Describe(choices), flavour, choices["mpi_build_source"],

@@ -17,7 +17,8 @@ import (
 // bind-mounted read-only at its host path in the bind layout and for
 // images from outside hpcbench's store. A store image without the build is
 // refused (ErrMPIBuildMissing). Choices record the build and where it came
-// from (mpi_build, mpi_build_prefix, mpi_build_version, mpi_build_source).
+// from (mpi_build: the prefix, mpi_build_flavour, mpi_build_version,
+// mpi_build_configure, mpi_build_source).
 
 // ErrMPIBuildMissing: the spec asks for one of hpcbench's MPICH builds
 // (Spec.MPIBuild), and the image, built by "hpcbench image build", does not
@@ -104,10 +105,15 @@ func buildChoices(c map[string]string, spec Spec, source string) {
 	if b == nil {
 		return
 	}
-	c["mpi_build"] = b.Flavour
-	c["mpi_build_prefix"] = b.Prefix
+	// The same keys and values as the run's own record of its build
+	// (package matrix), so that merging the two changes nothing.
+	c["mpi_build"] = b.Prefix
+	c["mpi_build_flavour"] = b.Flavour
 	if b.Version != "" {
 		c["mpi_build_version"] = b.Version
+	}
+	if b.ConfigureFlags != "" {
+		c["mpi_build_configure"] = b.ConfigureFlags
 	}
 	if source != "" {
 		c["mpi_build_source"] = source

@@ -78,7 +78,7 @@ func TestMPIBuildPerRank(t *testing.T) {
 			}
 			cmd, w := wrapOne(t, rt, Spec{Layout: PerRank, Image: image, MPIBuild: b}, env)
 			ch := w.Choices()
-			if ch["mpi_build"] != "pmi2" || ch["mpi_build_prefix"] != b.Prefix || ch["mpi_build_source"] != c.source {
+			if ch["mpi_build_flavour"] != "pmi2" || ch["mpi_build"] != b.Prefix || ch["mpi_build_source"] != c.source {
 				t.Errorf("choices %v: want mpi_build pmi2 from %s", ch, c.source)
 			}
 			var ldPath string
