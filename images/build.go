@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hpcbench/hpcbench/mpibuild"
 )
 
 // BuildOptions describe an image for "hpcbench image build". No registry is
@@ -37,6 +39,15 @@ type BuildOptions struct {
 	WithoutMPI bool
 	// Binaries are copied in at their host paths, with their libraries.
 	Binaries []string
+	// MPIBuilds are hpcbench's MPICH builds (package mpibuild) the image
+	// carries, each prefix whole at its host path, with what its libraries
+	// need (for the PMIx build, libpmix and its plugins): a rank then
+	// picks its PMI flavour by its LD_LIBRARY_PATH, as natively. nil, for
+	// an MPICH image with its MPI, means every build installed on this
+	// machine (mpibuild.Find); an empty slice means none. Images of Open
+	// MPI, and images without MPI (the bind layout mounts the build),
+	// carry none.
+	MPIBuilds []mpibuild.Build
 	// Store defaults to OpenStore("").
 	Store *Store
 	// Suite and Mirror are for full images; Mirror "" takes the URI of
@@ -53,6 +64,17 @@ type BuildOptions struct {
 // buildFormat changes when the way images are assembled changes, so that
 // the cache does not keep images built the old way.
 const buildFormat = 2 // 2: minimal images carry UCX's transport modules
+
+// mpiBuildsFor fills opts.MPIBuilds with its default (see BuildOptions)
+// and empties it where the image cannot carry builds.
+func (opts *BuildOptions) mpiBuildsFor() {
+	switch {
+	case opts.MPI != "mpich" || opts.WithoutMPI:
+		opts.MPIBuilds = nil
+	case opts.MPIBuilds == nil:
+		opts.MPIBuilds = mpibuild.Find("")
+	}
+}
 
 // Validate checks the options before anything is built: the image name,
 // the MPI, and that only a minimal image leaves the MPI out.
@@ -86,6 +108,11 @@ func BuildRootfs(ctx context.Context, opts *BuildOptions) (m *Manifest, rebuilt 
 	if opts.Suite == "" {
 		opts.Suite = "bookworm"
 	}
+	opts.mpiBuildsFor()
+	builds, err := recordBuilds(opts.MPIBuilds)
+	if err != nil {
+		return nil, false, err
+	}
 	log := opts.Log
 	if log == nil {
 		log = io.Discard
@@ -103,7 +130,7 @@ func BuildRootfs(ctx context.Context, opts *BuildOptions) (m *Manifest, rebuilt 
 		bins = append(bins, BinaryInput{Path: abs, SHA256: sum})
 	}
 	sort.Slice(bins, func(i, j int) bool { return bins[i].Path < bins[j].Path })
-	inputs := inputsDigest(*opts, bins)
+	inputs := inputsDigest(*opts, bins, builds)
 
 	dir := filepath.Join(opts.Store.Root, opts.Name)
 	old, _ := opts.Store.Lookup(opts.Name)
@@ -125,7 +152,7 @@ func BuildRootfs(ctx context.Context, opts *BuildOptions) (m *Manifest, rebuilt 
 		return nil, false, fmt.Errorf("image store %s: %w", opts.Store.Root, err)
 	}
 	m = &Manifest{Name: opts.Name, MPI: opts.MPI, Minimal: opts.Minimal, WithoutMPI: opts.WithoutMPI,
-		Binaries: bins, Inputs: inputs, Dir: dir, Engines: map[string]EngineImage{}}
+		Binaries: bins, MPIBuilds: builds, Inputs: inputs, Dir: dir, Engines: map[string]EngineImage{}}
 	start := time.Now()
 	rootfs := filepath.Join(dir, "rootfs")
 	tmp := rootfs + ".new"
@@ -162,7 +189,7 @@ func BuildRootfs(ctx context.Context, opts *BuildOptions) (m *Manifest, rebuilt 
 }
 
 // inputsDigest identifies what a root filesystem is built from.
-func inputsDigest(opts BuildOptions, bins []BinaryInput) string {
+func inputsDigest(opts BuildOptions, bins []BinaryInput, builds []MPIBuildRecord) string {
 	in := struct {
 		Format     int
 		MPI        string
@@ -171,7 +198,8 @@ func inputsDigest(opts BuildOptions, bins []BinaryInput) string {
 		Suite      string
 		Binaries   []BinaryInput
 		Packages   string
-	}{buildFormat, opts.MPI, opts.Minimal, opts.WithoutMPI, opts.Suite, bins, packageVersions()}
+		MPIBuilds  []MPIBuildRecord `json:",omitempty"`
+	}{buildFormat, opts.MPI, opts.Minimal, opts.WithoutMPI, opts.Suite, bins, packageVersions(), builds}
 	b, _ := json.Marshal(in)
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -406,6 +434,9 @@ func buildMinimal(ctx context.Context, root string, opts BuildOptions, bins []Bi
 			return fmt.Errorf("library %s: %w", d, err)
 		}
 	}
+	if err := addMPIBuilds(ctx, b, opts.MPIBuilds); err != nil {
+		return err
+	}
 	return addBusybox(root, b)
 }
 
@@ -511,7 +542,7 @@ func buildFull(ctx context.Context, root string, opts BuildOptions, bins []Binar
 			return fmt.Errorf("library %s: %w", d, err)
 		}
 	}
-	return nil
+	return addMPIBuilds(ctx, b, opts.MPIBuilds)
 }
 
 // aptMirror returns the URI of the host's apt source for suite, from

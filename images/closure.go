@@ -62,12 +62,18 @@ func isGlibc(path string) bool {
 // as the paths the loader found them at, sorted. Static binaries and
 // non-ELF files contribute nothing.
 func lddClosure(ctx context.Context, files []string) ([]string, error) {
+	return lddClosureEnv(ctx, files, nil)
+}
+
+// lddClosureEnv is lddClosure with env added to ldd's environment (a
+// build's LD_LIBRARY_PATH, so that its own libraries are found first).
+func lddClosureEnv(ctx context.Context, files []string, env []string) ([]string, error) {
 	found := map[string]bool{}
 	const batch = 64
 	for i := 0; i < len(files); i += batch {
 		chunk := files[i:min(i+batch, len(files))]
 		cmd := exec.CommandContext(ctx, "ldd", chunk...)
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		cmd.Env = append(append(os.Environ(), "LC_ALL=C"), env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()

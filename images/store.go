@@ -56,6 +56,9 @@ type Manifest struct {
 	// WithoutMPI images leave the MPI library out (layout bind mounts the host's).
 	WithoutMPI bool          `json:"without_mpi,omitempty"`
 	Binaries   []BinaryInput `json:"binaries"`
+	// MPIBuilds are hpcbench's MPICH builds the image carries at their
+	// host paths (empty: none, the image's MPICH is Debian's only).
+	MPIBuilds []MPIBuildRecord `json:"mpi_builds,omitempty"`
 	// Inputs is a digest of everything the root filesystem was built from;
 	// an unchanged value means a rebuild can be skipped.
 	Inputs       string    `json:"inputs"`
@@ -75,6 +78,27 @@ type Manifest struct {
 type BinaryInput struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
+}
+
+// MPIBuildRecord is one MPICH build (package mpibuild) an image carries.
+type MPIBuildRecord struct {
+	Flavour        string `json:"flavour"`
+	Prefix         string `json:"prefix"`
+	Version        string `json:"version,omitempty"`
+	ConfigureFlags string `json:"configure_flags,omitempty"`
+	// Manifest is "sha256:<hex>" of the build's hpcbench-build.txt, which
+	// changes with every rebuild of it.
+	Manifest string `json:"manifest"`
+}
+
+// Carries returns the build of flavour at prefix that m carries.
+func (m *Manifest) Carries(flavour, prefix string) (MPIBuildRecord, bool) {
+	for _, b := range m.MPIBuilds {
+		if b.Flavour == flavour && filepath.Clean(b.Prefix) == filepath.Clean(prefix) {
+			return b, true
+		}
+	}
+	return MPIBuildRecord{}, false
 }
 
 // EngineImage is an image in Docker's or Podman's storage.

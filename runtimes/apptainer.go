@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -111,7 +112,7 @@ func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) 
 				ErrImageNotFound, image, images.OpenStore("").Root, image)
 		}
 		path = m.SIF.Path
-		meta["store"] = m.Dir
+		storeMeta(m, meta)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -194,10 +195,13 @@ func (a *apptainer) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	if spec.Image.Ref == "" {
 		return nil, fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
+	if _, err := buildSource("apptainer", spec); err != nil {
+		return nil, err
+	}
 	return &apptainerWrapper{a: a, spec: spec, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
-func (a *apptainer) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (a *apptainer) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("apptainer: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
@@ -205,8 +209,13 @@ func (a *apptainer) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi
 	if err != nil {
 		return err
 	}
+	binds, ro, err := nodeBuildBinds(ctx, "apptainer", spec, p.binds)
+	if err != nil {
+		return err
+	}
+	cmd.Env = a.withBuildEnv(cmd.Env, spec.MPIBuild)
 	args := append([]string{orDefault(spec.Command, a.binary())}, a.execFlags()...)
-	args = append(args, bindFlag(p.binds, nil)...)
+	args = append(args, bindFlag(binds, ro)...)
 	args = append(args, "--pwd", p.dir)
 	args = append(args, spec.Flags...)
 	args = append(args, spec.Image.Ref)
@@ -257,10 +266,11 @@ func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro, err := w.libs.add(w.spec, job, p.binds)
+	binds, ro, err := w.libs.add("apptainer", w.spec, job, p.binds)
 	if err != nil {
 		return err
 	}
+	cmd.Env = w.a.withBuildEnv(cmd.Env, w.spec.MPIBuild)
 	args := append([]string{orDefault(w.spec.Command, w.a.binary())}, w.a.execFlags()...)
 	args = append(args, bindFlag(binds, ro)...)
 	args = append(args, "--pwd", p.dir)
@@ -273,3 +283,29 @@ func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 // Cleanup has nothing to do: Apptainer containers are the rank processes
 // themselves, which the launcher reaps.
 func (w *apptainerWrapper) Cleanup(pmi.Job) error { return nil }
+
+// withBuildEnv puts the build's lib folder first on the rank's
+// LD_LIBRARY_PATH inside the container. Apptainer does not pass the host's
+// LD_LIBRARY_PATH in (it sets its own, /.singularity.d/libs); it takes the
+// value from APPTAINERENV_LD_LIBRARY_PATH (SINGULARITYENV_ for
+// SingularityCE) and appends its own folder.
+func (a *apptainer) withBuildEnv(env []string, b *mpibuild.Build) []string {
+	if b == nil {
+		return env
+	}
+	key := "APPTAINERENV_LD_LIBRARY_PATH"
+	if filepath.Base(a.binary()) == "singularity" {
+		key = "SINGULARITYENV_LD_LIBRARY_PATH"
+	}
+	path := b.LibDir
+	if old, ok := envLookup(env, key); ok && old != "" && old != b.LibDir && !strings.HasPrefix(old, b.LibDir+":") {
+		path += ":" + old
+	}
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+path)
+}

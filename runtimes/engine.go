@@ -113,7 +113,7 @@ func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
 	if m, err := images.OpenStore("").Lookup(image); err == nil {
 		if r := m.Engines[e.name]; r.Ref != "" {
 			ref = r.Ref
-			meta["store"] = m.Dir
+			storeMeta(m, meta)
 		}
 	}
 	out, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
@@ -245,6 +245,9 @@ func (e *engine) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	if err := checkFlags(e.name, spec.Flags, detachFlags); err != nil {
 		return nil, err
 	}
+	if _, err := buildSource(e.name, spec); err != nil {
+		return nil, err
+	}
 	return &engineWrapper{e: e.withCommand(spec.Command), spec: spec, ctx: ctx, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{}, libs: hostLibBinds{ctx: ctx}}, nil
 }
 
@@ -339,10 +342,11 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro, err := w.libs.add(w.spec, job, p.binds)
+	binds, ro, err := w.libs.add(w.e.name, w.spec, job, p.binds)
 	if err != nil {
 		return err
 	}
+	cmd.Env = withBuildEnv(cmd.Env, w.spec.MPIBuild)
 	dir, err := w.jobDir(job.ID)
 	if err != nil {
 		return err
@@ -481,7 +485,7 @@ func (e *engine) CleanupLeftovers(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func (e *engine) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (e *engine) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("%s: %w: the spec names no image (call Prepare first)", e.name, ErrImageNotFound)
 	}
@@ -492,9 +496,14 @@ func (e *engine) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.Ra
 	if err != nil {
 		return err
 	}
+	binds, ro, err := nodeBuildBinds(ctx, e.name, spec, p.binds)
+	if err != nil {
+		return err
+	}
+	cmd.Env = withBuildEnv(cmd.Env, spec.MPIBuild)
 	e = e.withCommand(spec.Command)
 	args := e.runFlags(job, -1, e.isolation(nodeIsolation))
-	args = append(args, mountArgs(p.binds, nil)...)
+	args = append(args, mountArgs(binds, ro)...)
 	args = append(args, "-w", p.dir)
 	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
 	args = append(args, spec.Flags...)

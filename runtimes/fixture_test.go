@@ -142,7 +142,7 @@ func buildHpcbench() (string, error) {
 // EP and pingpong kernels where built, and hpcbench.
 func testImage(t testing.TB, mpi string, withoutMPI bool) *images.Manifest {
 	t.Helper()
-	name := "hpcbench-test-" + mpi
+	name := testImagePrefix() + mpi
 	if withoutMPI {
 		name += "-nompi"
 	}
@@ -211,6 +211,16 @@ func buildTestImage(ctx context.Context, opts images.BuildOptions, names []strin
 		}
 	}
 	return m, nil
+}
+
+// testImagePrefix starts the test images' names: $HPCBENCH_TEST_IMAGE_PREFIX,
+// default "hpcbench-test-". Docker's and Podman's image names are global
+// to the machine; two checkouts testing at once give each its own prefix.
+func testImagePrefix() string {
+	if p := os.Getenv("HPCBENCH_TEST_IMAGE_PREFIX"); p != "" {
+		return p
+	}
+	return "hpcbench-test-"
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -86,6 +86,7 @@ func (native) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankC
 	if len(cmd.Argv) == 0 {
 		return fmt.Errorf("native: per-node launch of job %s: empty command line", job.ID)
 	}
+	cmd.Env = withBuildEnv(cmd.Env, spec.MPIBuild)
 	return nil
 }
 
@@ -97,7 +98,11 @@ func (nativeWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
 
 // WrapRank changes nothing but refuses a rank that would start without PMI.
 func (w nativeWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
-	return checkPMI(job, cmd)
+	if err := checkPMI(job, cmd); err != nil {
+		return err
+	}
+	cmd.Env = withBuildEnv(cmd.Env, w.spec.MPIBuild)
+	return nil
 }
 
 func (nativeWrapper) Cleanup(pmi.Job) error { return nil }

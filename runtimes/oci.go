@@ -126,7 +126,9 @@ func (o *ociRuntime) Prepare(_ context.Context, image string) (ImageInfo, error)
 	if _, err := os.Stat(m.Rootfs); err != nil {
 		return ImageInfo{}, fmt.Errorf("oci: %w: image %s: its root filesystem is gone: %v (rebuild it)", ErrImageNotFound, image, err)
 	}
-	return ImageInfo{Ref: m.Rootfs, Digest: m.RootfsDigest, Meta: map[string]string{"store": m.Dir}}, nil
+	meta := map[string]string{}
+	storeMeta(m, meta)
+	return ImageInfo{Ref: m.Rootfs, Digest: m.RootfsDigest, Meta: meta}, nil
 }
 
 func (o *ociRuntime) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
@@ -138,6 +140,9 @@ func (o *ociRuntime) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 		return nil, fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
 	if err := checkFlags("oci", spec.Flags, ociRefusedFlags); err != nil {
+		return nil, err
+	}
+	if _, err := buildSource("oci", spec); err != nil {
 		return nil, err
 	}
 	dir, err := ociBundleDir()
@@ -284,10 +289,11 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro, err := w.libs.add(w.spec, job, p.binds)
+	binds, ro, err := w.libs.add("oci", w.spec, job, p.binds)
 	if err != nil {
 		return err
 	}
+	cmd.Env = withBuildEnv(cmd.Env, w.spec.MPIBuild)
 	id := ContainerName(job.ID, cmd.Rank)
 	bundle := filepath.Join(w.bundles, id)
 	s := bundleConfig(w.spec.Image.Ref, p.argv, containerEnv(cmd.Env), p.dir, binds, ro, job.ID, strconv.Itoa(cmd.Rank))
@@ -393,7 +399,7 @@ func bundleOwner(bundle string) int {
 	return 0
 }
 
-func (o *ociRuntime) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
+func (o *ociRuntime) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.RankCommand) error {
 	if spec.Image.Ref == "" {
 		return fmt.Errorf("oci: %w: the spec names no image (call Prepare first)", ErrImageNotFound)
 	}
@@ -404,13 +410,17 @@ func (o *ociRuntime) WrapNode(_ context.Context, spec Spec, job pmi.Job, cmd *pm
 	if err != nil {
 		return err
 	}
+	binds, ro, err := nodeBuildBinds(ctx, "oci", spec, p.binds)
+	if err != nil {
+		return err
+	}
 	dir, err := ociBundleDir()
 	if err != nil {
 		return err
 	}
 	id := ContainerName(job.ID, -1)
 	bundle := filepath.Join(dir, id)
-	s := bundleConfig(spec.Image.Ref, p.argv, containerEnv(cmd.Env), p.dir, p.binds, nil, job.ID, "node")
+	s := bundleConfig(spec.Image.Ref, p.argv, containerEnv(withBuildEnv(cmd.Env, spec.MPIBuild)), p.dir, binds, ro, job.ID, "node")
 	if err := writeBundle(bundle, s); err != nil {
 		return fmt.Errorf("oci: per-node launch: writing its bundle: %w", err)
 	}

@@ -241,6 +241,9 @@ func mpiOf(spec Spec, job pmi.Job) string {
 	if spec.MPI != "" {
 		return spec.MPI
 	}
+	if spec.MPIBuild != nil {
+		return "mpich"
+	}
 	if job.PMI == pmi.PMIx {
 		return "openmpi"
 	}
@@ -269,6 +272,8 @@ func baseChoices(runtime string, spec Spec, channel pmi.Channel) map[string]stri
 	if len(spec.Flags) > 0 {
 		c["runtime_flags"] = quoteArgs(spec.Flags)
 	}
+	source, _ := buildSource(runtime, spec)
+	buildChoices(c, spec, source)
 	return c
 }
 

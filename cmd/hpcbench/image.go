@@ -30,6 +30,17 @@ added (the per-node layout runs it inside the container). --without-mpi
 leaves the MPI out: such an image runs only in the bind layout, which mounts
 the host's MPI.
 
+An MPICH image (--mpi mpich, with its MPI) also carries hpcbench's own MPICH
+builds, one per PMI layer (/opt/hpcbench/mpich-pmi1, mpich-pmi2, mpich-pmix,
+made by scripts/build-mpich.sh; $HPCBENCH_MPICH_ROOT moves them), each
+folder whole at the same path, with what its libraries need (libpmix and its
+plugins for the PMIx one): the same image NAME then runs a cell of any PMI
+flavour, which picks its build inside the container by the loader path, as
+natively. Only builds complete on this machine go in (a prefix with its
+hpcbench-build.txt); the manifest lists them, and a rebuilt build makes the
+image rebuild. Without the builds the image holds Debian's MPICH only, as
+before. The bind layout mounts the build from the host instead.
+
 The root filesystem is kept in the store ($HPCBENCH_IMAGES, default
 /var/lib/hpcbench/images for root) for OCI bundles, imported into Docker and
 Podman under NAME, and built into NAME.sif for Apptainer. Each image's digest
@@ -111,6 +122,9 @@ func printManifest(w interface{ Write([]byte) (int, error) }, m *images.Manifest
 		kind += ", without MPI"
 	}
 	fmt.Fprintf(w, "%s (%s, %s, %.1f MB)\n", m.Name, m.MPI, kind, float64(m.RootfsBytes)/1e6)
+	for _, b := range m.MPIBuilds {
+		fmt.Fprintf(w, "  mpich %-4s %s  MPICH %s\n", b.Flavour, b.Prefix, b.Version)
+	}
 	fmt.Fprintf(w, "  oci        %s  %s\n", m.Rootfs, m.RootfsDigest)
 	for _, e := range []string{"docker", "podman"} {
 		if img, ok := m.Engines[e]; ok {
@@ -141,6 +155,9 @@ func runImageList(c *cli.Context) error {
 		}
 		if m.WithoutMPI {
 			kind += "/no-mpi"
+		}
+		for _, b := range m.MPIBuilds {
+			kind += "+" + b.Flavour
 		}
 		rts := []string{"oci"}
 		for _, e := range []string{"docker", "podman"} {
