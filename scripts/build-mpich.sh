@@ -146,6 +146,14 @@ setup_ccache() {
   export HPCBENCH_PMI_HEADER_DIRS HPCBENCH_PMI_SYSTEM_HEADERS=$system_headers
 }
 
+# CPU seconds (user + system) used so far by this script's finished
+# children: on a shared machine a build's wall time says little, its CPU time
+# says what it costs.
+children_cpu_s() {
+  # Fields after "PID (COMM) ": cutime and cstime are the 14th and 15th.
+  sed 's/^.*) //' "/proc/$$/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) / hz }'
+}
+
 # Checks that a build speaks its own PMI and none of the others.
 check_pmi_symbols() {
   local flavour=$1 lib=$PREFIX_ROOT/mpich-$1/lib/libmpich.so.12 defined undefined
@@ -162,7 +170,8 @@ check_pmi_symbols() {
 build_flavour() {
   local flavour=$1 prefix=$PREFIX_ROOT/mpich-$1 logfile=$WORK/$1.log define
   if is_complete "$flavour"; then log "$flavour: $prefix complete, skipped"; return; fi
-  local t0=$SECONDS t1 t2 t3 hits_before misses_before stats
+  local t0=$SECONDS t1 t2 t3 cpu0 cpu stats
+  cpu0=$(children_cpu_s)
   log "$flavour: building into $prefix (log: $logfile)"
   rm -rf "$BUILD_DIR" "$prefix"
   mkdir -p "$BUILD_DIR"
@@ -189,6 +198,7 @@ build_flavour() {
   (cd "$BUILD_DIR" && nice -n 19 make install) >>"$logfile" 2>&1 \
     || { tail -n 30 "$logfile" >&2; die "$flavour: make install failed; see $logfile"; }
   t3=$SECONDS
+  cpu=$(( $(children_cpu_s) - cpu0 ))
   [ -e "$prefix/lib/libmpich.so.12" ] || die "$flavour: $prefix/lib/libmpich.so.12 missing after install"
   [ -e "$prefix/lib/libmpichfort.so.12" ] || die "$flavour: $prefix/lib/libmpichfort.so.12 missing after install"
   check_pmi_symbols "$flavour"
@@ -203,11 +213,11 @@ build_flavour() {
     printf 'configure_flags=%s\n' "$(configure_line "$flavour")"
     printf 'libraries=%s\n' "$(cd "$prefix/lib" && ls libmpich*.so.* | paste -sd' ')"
     printf 'built_at=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    printf 'configure_s=%d\nmake_s=%d\ninstall_s=%d\n' $((t1 - t0)) $((t2 - t1)) $((t3 - t2))
+    printf 'configure_s=%d\nmake_s=%d\ninstall_s=%d\ncpu_s=%d\n' $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) "$cpu"
     printf 'ccache=%s\n' "$stats"
   } >"$(manifest_of "$flavour").tmp"
   mv "$(manifest_of "$flavour").tmp" "$(manifest_of "$flavour")"
-  log "$flavour: done in $((t3 - t0)) s (configure $((t1 - t0)) s, make $((t2 - t1)) s, install $((t3 - t2)) s; ccache $stats)"
+  log "$flavour: done in $((t3 - t0)) s (configure $((t1 - t0)) s, make $((t2 - t1)) s, install $((t3 - t2)) s; $cpu CPU s; ccache $stats)"
 }
 
 all_complete=1
