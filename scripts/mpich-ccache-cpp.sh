@@ -20,8 +20,13 @@
 #     pmix.h includes some standard headers (sys/time.h, ctype.h ...) before
 #     MPICH's own headers would, so in the PMIx build they appear at another
 #     place in the text. Removing them from every build keeps the texts equal.
-#   - line markers and blank lines right after a removed region (they only
-#     say at which line the includer resumes, which differs per header).
+#   - line numbers: every blank line and every line marker that only
+#     resynchronises the line number is dropped, and the markers that enter
+#     or leave a file keep its name and flags without the number. Where a
+#     region was removed the includer resumes at another line depending on
+#     the header, and pmix.h moves standard headers, so these differ between
+#     the builds although every source line keeps its own number (all three
+#     builds compile the same source tree in the same folder).
 # Whatever a file itself does with the PMI layer (#ifdef USE_PMI2_API, calls,
 # types, macro expansions) stays in the text, so such files miss and are
 # compiled for each build. The contents of the removed headers are covered by
@@ -35,7 +40,6 @@ BEGIN {
   n = split(system_headers, list, ":")
   for (i = 1; i <= n; i++) if (list[i] != "") removed_header[list[i]] = 1
   depth = 0          # > 0 while inside a removed region (nesting level)
-  after_region = 0   # drop markers and blank lines right after a region
 }
 function is_removed(path,   i) {
   if (path in removed_header) return 1
@@ -43,25 +47,27 @@ function is_removed(path,   i) {
     if (pmi_dir[i] != "" && index(path, pmi_dir[i] "/") == 1) return 1
   return 0
 }
-# A line marker: # LINE "FILE" FLAGS (1: entering FILE, 2: returning to it).
+# A line marker: # LINE "FILE" FLAGS (1: entering FILE, 2: returning to it,
+# 3 and 4: a system header).
 /^# [0-9]+ "/ {
   path = $0
   sub(/^# [0-9]+ "/, "", path)
   flags = path
   sub(/".*$/, "", path)
-  sub(/^[^"]*"/, "", flags)
+  sub(/^[^"]*" */, "", flags)
   entering = (flags ~ /(^| )1( |$)/)
   returning = (flags ~ /(^| )2( |$)/)
   if (depth > 0) {
     if (entering) depth++
     else if (returning) depth--
-    if (depth == 0) after_region = 1
     next
   }
   if (entering && is_removed(path)) { depth = 1; next }
-  if (after_region && !entering && !returning) next
+  if (!entering && !returning) next
+  print "# \"" path "\" " flags
+  next
 }
 depth > 0 { next }
-after_region && /^[ \t]*$/ { next }
-{ after_region = 0; print }
+/^[ \t]*$/ { next }
+{ print }
 '
