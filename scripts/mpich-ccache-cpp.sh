@@ -34,7 +34,18 @@
 # the MPICH source and the versions of the header packages.
 set -o pipefail
 
-"$@" | awk -v pmi_dirs="${HPCBENCH_PMI_HEADER_DIRS:-}" -v system_headers="${HPCBENCH_PMI_SYSTEM_HEADERS:-}" '
+# ccache asks for the output in a file (-o FILE): the preprocessor writes to
+# the pipe instead and the filtered text goes to FILE.
+args=() output=/dev/stdout
+while [ $# -gt 0 ]; do
+  case $1 in
+    -o) output=$2; shift 2 ;;
+    -o?*) output=${1#-o}; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+"${args[@]}" | awk -v pmi_dirs="${HPCBENCH_PMI_HEADER_DIRS:-}" -v system_headers="${HPCBENCH_PMI_SYSTEM_HEADERS:-}" '
 BEGIN {
   dir_count = split(pmi_dirs, pmi_dir, ":")
   n = split(system_headers, list, ":")
@@ -70,4 +81,4 @@ function is_removed(path,   i) {
 depth > 0 { next }
 /^[ \t]*$/ { next }
 { print }
-'
+' >"$output"
