@@ -23,9 +23,9 @@
 # (scripts/mpich-ccache-cpp.sh) hides the PMI headers from ccache's hash:
 # the second and third builds compile only the files that really depend on
 # the PMI layer. The top-level configure shares one cache file. Trims, the
-# same for all three: no yaksa (dataloop datatype engine), Fortran 77
-# bindings only (mpif.h), no C++ bindings, no ROMIO, no static libraries,
-# no debug information.
+# same for all three: no yaksa (dataloop datatype engine), no Fortran 2008
+# bindings (mpif.h and `use mpi` stay; 4.0.2 has no Fortran-77-only switch),
+# no C++ bindings, no ROMIO, no static libraries, no debug information.
 set -euo pipefail
 
 log() { printf 'build-mpich: %s\n' "$*" >&2; }
@@ -55,7 +55,7 @@ COMMON_FLAGS=(
   --with-wrapper-dl-type=none
   --enable-shared --disable-static
   --with-datatype-engine=dataloop
-  --enable-fortran=f77 --disable-cxx --disable-romio
+  --enable-fortran=all --disable-f08 --disable-cxx --disable-romio
 )
 # gfortran 12 rejects MPICH's Fortran tests without these (Debian adds them).
 FORTRAN_FLAGS="-fallow-argument-mismatch -fallow-invalid-boz"
@@ -154,15 +154,17 @@ children_cpu_s() {
   sed 's/^.*) //' "/proc/$$/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) / hz }'
 }
 
-# Checks that a build speaks its own PMI and none of the others.
+# Checks that a build speaks its own PMI and none of the others. The
+# built-in PMI clients are hidden symbols of libmpich (hence nm without -D);
+# the PMIx build calls into libpmix.
 check_pmi_symbols() {
   local flavour=$1 lib=$PREFIX_ROOT/mpich-$1/lib/libmpich.so.12 defined undefined
-  defined=$(nm -D --defined-only "$lib" | awk '{print $NF}')
+  defined=$(nm --defined-only "$lib" | awk '{print $NF}')
   undefined=$(nm -D --undefined-only "$lib" | awk '{print $NF}')
   has() { grep -qx "$1" <<<"$2"; }
   case $flavour in
     pmi1) has PMI_Init "$defined" && ! has PMI2_Init "$defined" && ! has PMIx_Init "$undefined" ;;
-    pmi2) has PMI2_Init "$defined" && ! has PMIx_Init "$undefined" ;;
+    pmi2) has PMI2_Init "$defined" && ! has PMI_Init "$defined" && ! has PMIx_Init "$undefined" ;;
     pmix) has PMIx_Init "$undefined" && ! has PMI2_Init "$defined" && ! has PMI_Init "$defined" ;;
   esac || die "$lib does not have the PMI symbols of $flavour (PMI_Init/PMI2_Init/PMIx_Init)"
 }
