@@ -230,6 +230,9 @@ if [ "$all_complete" = 1 ]; then
 fi
 started=$SECONDS
 mkdir -p "$WORK" "$PREFIX_ROOT"
+# One build folder serves all builds: a second run waits for the first.
+exec 8>"$WORK/build.flock"
+flock 8
 fetch_source
 setup_ccache
 for f in "${FLAVOURS[@]}"; do build_flavour "$f"; done
