@@ -10,6 +10,9 @@
 #                 (set by .ci/run) turns every skip into a failure
 #   make bench    build, kernels, then every Go benchmark once
 #   make images   the quick study's container images (one per MPI), built locally
+#   make mpich    MPICH 4.0.2 built three times, one per PMI layer, under
+#                 /opt/hpcbench/mpich-{pmi1,pmi2,pmix} (scripts/build-mpich.sh)
+#   make test-mpich  the tests that run on those builds (build tag mpichbuilds)
 #   make demo     setup, build, kernels, images, then the quick study and its
 #                 PDF report (out/hpcbench.db, out/quick-report.pdf)
 
@@ -25,7 +28,7 @@ LDFLAGS      := -X github.com/hpcbench/hpcbench/buildinfo.Version=$(VERSION)
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS   ?=
 
-.PHONY: all setup build kernels images lint test bench demo clean
+.PHONY: all setup build kernels images lint test test-mpich mpich bench demo clean
 
 all: build
 
@@ -70,6 +73,15 @@ test: setup build kernels lint
 		$(GO) test -json -race -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(RACE_PKGS); race=$$?; \
 		[ $$plain -eq 0 ] && [ $$race -eq 0 ]; \
 	} | $(GO) run ./internal/testsummary
+
+# hpcbench's three MPICH builds, one per PMI layer (cached: skipped when
+# complete), and the tests that run real jobs on them.
+mpich:
+	bash scripts/build-mpich.sh
+
+test-mpich: build kernels
+	@set -o pipefail; $(GO) test -json -tags mpichbuilds -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) \
+		-run 'OnEachBuild|DoctorVerify|ConformanceMPIBuilds' ./cmd/hpcbench ./runtimes | $(GO) run ./internal/testsummary
 
 bench: build kernels
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout $(TEST_TIMEOUT) ./...

@@ -11,6 +11,9 @@
 #   5. Apptainer, built from Debian sid's source package when absent
 #   6. Apptainer configured for root without CAP_SYS_RESOURCE, checked by a
 #      real exec of a tiny busybox SIF
+# The build dependencies of hpcbench's three MPICH builds are installed too;
+# the builds themselves are `make mpich` (scripts/build-mpich.sh), not yet
+# part of setup: their cold build time has not been measured whole.
 # Slurm is installed but not started: tests start their own (scripts/slurm-up.sh).
 set -euo pipefail
 
@@ -21,6 +24,7 @@ die() { log "ERROR: $*"; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE_DIR=/var/cache/hpcbench
 DOCKERD_LOG=/var/log/hpcbench-dockerd.log
 APPTAINER_CONF=/usr/local/etc/apptainer/apptainer.conf
@@ -40,6 +44,8 @@ PACKAGES=(
   slurm-wlm slurm-client munge
   debootstrap squashfs-tools busybox-static jq poppler-utils iproute2 procps
   libcap2-bin
+  # MPICH build dependencies (scripts/build-mpich.sh)
+  gfortran libucx-dev libhwloc-dev ccache
   # Apptainer build dependencies
   libseccomp-dev libfuse3-dev libsubid-dev uidmap squashfuse fuse3 fuse-overlayfs cryptsetup-bin dpkg-dev
 )
@@ -125,28 +131,14 @@ configure_podman() {
   log "Podman: runtime runc, podman run works"
 }
 
-# The machine's own Debian mirror, read from its apt sources, so that no host
-# name is written into the project.
-debian_mirror_uri() {
-  local uri="" f
-  f=/etc/apt/sources.list.d/debian.sources
-  if [ -r "$f" ]; then
-    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /-security\/?$/) { print $i; exit } }' "$f")
-  fi
-  if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" || $1 == "deb-src" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) { if ($i !~ /-security\/?$/) { print $i; exit } ; break } }' /etc/apt/sources.list)
-  fi
-  [ -n "$uri" ] || die "no Debian mirror URI found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
-  printf '%s' "$uri"
-}
-
 build_apptainer() {
   if apptainer version >/dev/null 2>&1; then log "Apptainer: $(apptainer version) installed"; return; fi
-  local work=$STATE_DIR/apptainer aptdir src version
+  local work=$STATE_DIR/apptainer aptdir src version mirror
   local t0=$SECONDS
   aptdir=$work/apt
   mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/parts" "$work/src"
-  printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s sid main\n' "$(debian_mirror_uri)" >"$aptdir/sid-src.list"
+  mirror=$("$SCRIPT_DIR/debian-mirror.sh") || die "cannot fetch Apptainer's source without a Debian mirror"
+  printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s sid main\n' "$mirror" >"$aptdir/sid-src.list"
   # A private apt state: the machine's own sources and lists stay bookworm only.
   local apt_private=(
     -o "Dir::Etc::SourceList=$aptdir/sid-src.list"
