@@ -1,20 +1,11 @@
 package calibrate
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
-	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/internal/pmiexit"
 )
 
-// TestMain finalises any PMIx server the tests' jobs started in this
+// TestMain finalises the PMIx server the tests' jobs started in this
 // process, as hpcbench's main does.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := pmi.Shutdown(); err != nil {
-		fmt.Fprintln(os.Stderr, "pmi.Shutdown:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pmiexit.Main(m) }
