@@ -37,10 +37,19 @@ func exitCode(err error) int {
 }
 
 func TestLaunchVerbReportAndStatus(t *testing.T) {
-	report := filepath.Join(t.TempDir(), "r.json")
+	dir := t.TempDir()
+	report := filepath.Join(dir, "r.json")
+	// Rank 1's failure ends the job, so rank 1 waits until rank 0 has
+	// written its line (a marker file) before it exits: otherwise rank 0
+	// may be killed before it prints anything.
+	marker := filepath.Join(dir, "rank0-said-hello")
+	script := `echo "hello from $PMI_RANK of $PMI_SIZE"
+if [ "$PMI_RANK" = 0 ]; then : > "$1"; exit 0; fi
+i=0; while [ ! -e "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
+exit 3`
 	// Flags after the program's "--" belong to the program.
 	out, errOut, err := runLaunchVerb(t, "-n", "2", "--tag-output", "--report", report, "--",
-		"sh", "-c", `echo "hello from $PMI_RANK of $PMI_SIZE"; [ "$PMI_RANK" = 1 ] && exit 3; exit 0`)
+		"sh", "-c", script, "sh", marker)
 	if exitCode(err) != 3 {
 		t.Fatalf("exit %d (%v), want rank 1's 3\n%s", exitCode(err), err, errOut)
 	}
