@@ -1,8 +1,5 @@
-//go:build mpichbuilds
-
-// The conformance cells on hpcbench's three MPICH builds (make mpich).
-// Setup does not make the builds yet, so these are compiled only with the
-// build tag mpichbuilds (make test-mpich).
+// The conformance cells on hpcbench's three MPICH builds, which setup makes
+// (scripts/build-mpich.sh).
 
 package runtimes
 

@@ -3,9 +3,14 @@
 # identical flags except the PMI layer, so that PMI-1, PMI-2 and PMIx can be
 # compared with the MPI library held constant:
 #
-#   /opt/hpcbench/mpich-pmi1   --with-pmi=simple        (hydra kept)
-#   /opt/hpcbench/mpich-pmi2   --with-pmi=pmi2/simple   (hydra kept)
-#   /opt/hpcbench/mpich-pmix   --with-pmix=<libpmix-dev> --with-pm=no
+#   /opt/hpcbench/mpich-pmi1   --with-pmi=simple
+#   /opt/hpcbench/mpich-pmi2   --with-pmi=pmi2/simple
+#   /opt/hpcbench/mpich-pmix   --with-pmix=<libpmix-dev>
+#
+# None of them builds a process manager (--with-pm=no): hpcbench (or
+# Slurm) is the process manager, and the PMIx build cannot have one, so
+# leaving hydra out of all three keeps their flags identical but for the
+# PMI layer. Debian's mpiexec.mpich stays the machine's hydra.
 #
 # Each prefix holds lib/libmpich.so.12 and lib/libmpichfort.so.12, the
 # names Debian's mpicc.mpich and mpif90.mpich link against, so a binary
@@ -22,8 +27,10 @@
 # folder with ccache, and a filter in ccache's preprocessor step
 # (scripts/mpich-ccache-cpp.sh) hides the PMI headers from ccache's hash:
 # the second and third builds compile only the files that really depend on
-# the PMI layer. The top-level configure shares one cache file. Trims, the
-# same for all three: no yaksa (dataloop datatype engine), no Fortran 2008
+# the PMI layer. The top-level configure shares one cache file and does
+# not configure MPICH's test suite (--no-recursion: only test/mpi is an
+# autoconf subdirectory; MPICH's own libraries are configured in any case).
+# Trims, the same for all three: no yaksa (dataloop datatype engine), no Fortran 2008
 # bindings (mpif.h and `use mpi` stay; 4.0.2 has no Fortran-77-only switch),
 # no C++ bindings, no ROMIO, no static libraries, no debug information.
 set -euo pipefail
@@ -56,6 +63,7 @@ COMMON_FLAGS=(
   --enable-shared --disable-static
   --with-datatype-engine=dataloop
   --enable-fortran=all --disable-f08 --disable-cxx --disable-romio
+  --with-pm=no
 )
 # gfortran 12 rejects MPICH's Fortran tests without these (Debian adds them).
 FORTRAN_FLAGS="-fallow-argument-mismatch -fallow-invalid-boz"
@@ -63,9 +71,9 @@ BUILD_ENV=(MPILIBNAME=mpich F77=gfortran FC=gfortran "FFLAGS=$FORTRAN_FLAGS" "FC
 
 pmi_flags() {
   case $1 in
-    pmi1) echo "--with-pm=hydra --with-pmi=simple" ;;
-    pmi2) echo "--with-pm=hydra --with-pmi=pmi2/simple" ;;
-    pmix) echo "--with-pm=no --with-pmix=$PMIX_DIR" ;;
+    pmi1) echo "--with-pmi=simple" ;;
+    pmi2) echo "--with-pmi=pmi2/simple" ;;
+    pmix) echo "--with-pmix=$PMIX_DIR" ;;
     *) die "unknown flavour $1" ;;
   esac
 }
@@ -183,7 +191,7 @@ build_flavour() {
   (
     cd "$BUILD_DIR"
     # shellcheck disable=SC2046 # pmi_flags is a list of words
-    env "${BUILD_ENV[@]}" nice -n 19 "$SRC/configure" --cache-file="$CONFIG_CACHE" \
+    env "${BUILD_ENV[@]}" nice -n 19 "$SRC/configure" --cache-file="$CONFIG_CACHE" --no-recursion \
       "${COMMON_FLAGS[@]}" $(pmi_flags "$flavour") --prefix="$prefix"
   ) >"$logfile" 2>&1 || { tail -n 30 "$logfile" >&2; die "$flavour: configure failed; see $logfile"; }
   t1=$SECONDS

@@ -18,6 +18,7 @@ import (
 	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/runtimes"
 )
@@ -317,12 +318,15 @@ func containerRuntimes(t *testing.T) []string {
 	return have
 }
 
-// TestStudyUnderSlurm submits a real study: EP, CG and IS class S at 2
-// ranks, MPICH under srun --mpi=pmi2 and Open MPI under --mpi=pmix,
-// natively and in every container runtime present; every run must come
-// back ok, in the store, with its Slurm job id.
+// TestStudyUnderSlurm submits a real study: EP and IS class S at 2 ranks,
+// MPICH under PMI-1, PMI-2 and PMIx (hpcbench's build of each flavour, one
+// unchanged binary) and Open MPI under PMIx, natively and in every
+// container runtime present; the PMI-1 and PMI-2 cells run under srun
+// --mpi=pmi2, the PMIx ones under --mpi=pmix. Every run must come back ok,
+// in the store, with its Slurm job id and the build of its flavour.
 func TestStudyUnderSlurm(t *testing.T) {
 	needSlurm(t)
+	requireBuilds(t)
 	kernels := kernelDir(t, "mpich", "openmpi")
 	self := hpcbench(t)
 	rts := containerRuntimes(t)
@@ -344,12 +348,12 @@ npb_dir = %q
 
 [matrix]
 mpi = ["mpich", "openmpi"]
-pmi = ["pmi1", "pmix"]
+pmi = ["pmi1", "pmi2", "pmix"]
 ranks = [2]
 
 [[benchmark]]
 kind = "npb"
-names = ["ep", "cg", "is"]
+names = ["ep", "is"]
 classes = ["S"]
 args = ["{class}"]
 env = { OMPI_MCA_btl_vader_single_copy_mechanism = "none" }
@@ -373,11 +377,12 @@ nodes = 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := 3 * 2 * (1 + len(rts))
+	// Per benchmark and runtime: MPICH x {pmi1, pmi2, pmix}, Open MPI x pmix.
+	want := 2 * 4 * (1 + len(rts))
 	if sum.Imported != want || sum.OK != want {
 		t.Errorf("%s; want %d runs, all ok", sum, want)
 	}
-	if len(sum.Jobs) != 3 {
+	if len(sum.Jobs) != 2 {
 		t.Errorf("jobs %v, want one per benchmark", sum.Jobs)
 	}
 	runs, err := st.Runs(context.Background(), "under-slurm", results.RunsOptions{WithOutput: true})
@@ -398,10 +403,11 @@ nodes = 1
 		if r.SlurmJobID == "" || sum.Jobs[r.Cell.Benchmark] != r.SlurmJobID {
 			t.Errorf("%s: slurm job id %q, want %q", r.Cell.Key, r.SlurmJobID, sum.Jobs[r.Cell.Benchmark])
 		}
-		plugin := map[string]string{"pmi1": "pmi2", "pmix": "pmix"}[r.Cell.PMI]
+		plugin := srunPlugin[r.Cell.PMI]
 		if r.Choices["launcher"] != "srun" || r.Choices["srun_mpi"] != plugin {
 			t.Errorf("%s: choices %v, want launcher srun, srun_mpi %s", r.Cell.Key, r.Choices, plugin)
 		}
+		checkBuildChoice(t, r)
 		if !r.Cell.IsNative() && (r.Choices["runtime"] != r.Cell.Runtime || r.Cell.ImageDigest == "") {
 			t.Errorf("%s: runtime choices %v, image digest %q", r.Cell.Key, r.Choices, r.Cell.ImageDigest)
 		}
@@ -509,9 +515,11 @@ func stepRunning(id string) bool {
 
 // TestMatrixLauncherSrun runs "hpcbench matrix --launcher srun" inside an
 // allocation (salloc): hpcbench's local executor, srun as the launcher,
-// Slurm's PMI serving the ranks.
+// Slurm's PMI serving the ranks: MPICH's PMI-1 and PMI-2 builds under
+// --mpi=pmi2, its PMIx build and Open MPI under --mpi=pmix.
 func TestMatrixLauncherSrun(t *testing.T) {
 	needSlurm(t)
+	requireBuilds(t)
 	kernels := kernelDir(t, "mpich", "openmpi")
 	self := hpcbench(t)
 	dir := t.TempDir()
@@ -526,7 +534,7 @@ npb_dir = %q
 
 [matrix]
 mpi = ["mpich", "openmpi"]
-pmi = ["pmi1", "pmix"]
+pmi = ["pmi1", "pmi2", "pmix"]
 ranks = [2]
 
 [[benchmark]]
@@ -554,11 +562,12 @@ name = "native"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 2 {
-		t.Fatalf("%d runs, want 2 (MPICH pmi1, Open MPI pmix)", len(runs))
+	if len(runs) != 4 {
+		t.Fatalf("%d runs, want 4 (MPICH pmi1, pmi2 and pmix, Open MPI pmix)", len(runs))
 	}
 	for _, r := range runs {
-		plugin := map[string]string{"pmi1": "pmi2", "pmix": "pmix"}[r.Cell.PMI]
+		checkBuildChoice(t, r)
+		plugin := srunPlugin[r.Cell.PMI]
 		if r.Status != results.StatusOK || r.Choices["launcher"] != "srun" || r.Choices["srun_mpi"] != plugin || r.Choices["slurm_job"] == "" {
 			t.Errorf("%s: %s %q, choices %v; want ok through srun --mpi=%s in the allocation\n%s", r.Cell.Key, r.Status, r.Reason, r.Choices, plugin, r.Output)
 		}
@@ -585,5 +594,37 @@ func TestSrunFailureReasons(t *testing.T) {
 		if timedOut != tc.timedOut || !strings.Contains(reason, tc.reason) || (tc.reason == "" && reason != "") {
 			t.Errorf("%q exit %d: timedOut %v reason %q; want %v containing %q", tc.out, tc.status, timedOut, reason, tc.timedOut, tc.reason)
 		}
+	}
+}
+
+// srunPlugin is the Slurm MPI plugin that serves ranks speaking each PMI
+// flavour: Slurm's pmi2 plugin answers PMI-1 clients too.
+var srunPlugin = map[string]string{"pmi1": "pmi2", "pmi2": "pmi2", "pmix": "pmix"}
+
+// requireBuilds skips (fails under HPCBENCH_REQUIRE_ALL=1) without
+// hpcbench's three MPICH builds (scripts/build-mpich.sh, run by setup).
+func requireBuilds(t *testing.T) {
+	t.Helper()
+	for _, f := range []string{"pmi1", "pmi2", "pmix"} {
+		var err error
+		if _, ok := mpibuild.ForFlavour("", f); !ok {
+			err = fmt.Errorf("no complete build under %s", mpibuild.Root(""))
+		}
+		testenv.Require(t, "hpcbench's MPICH build for "+f+" (scripts/build-mpich.sh)", err)
+	}
+}
+
+// checkBuildChoice: an MPICH run loaded hpcbench's build of its cell's
+// flavour (a PMI-2 or PMIx build speaks nothing else, so a verified run is
+// the proof that its ranks spoke that flavour to Slurm's plugin); an Open
+// MPI run loaded none.
+func checkBuildChoice(t *testing.T, r results.Run) {
+	t.Helper()
+	got := r.Choices["mpi_build_flavour"]
+	switch {
+	case r.Cell.MPI == "mpich" && got != r.Cell.PMI:
+		t.Errorf("%s: ran on MPICH build %q (%s), want the %s build", r.Cell.Key, got, r.Choices["mpi_build"], r.Cell.PMI)
+	case r.Cell.MPI != "mpich" && got != "":
+		t.Errorf("%s: %s run on MPICH build %q", r.Cell.Key, r.Cell.MPI, got)
 	}
 }
