@@ -45,6 +45,9 @@ type conn struct {
 	// (at once over PMI_FD, after initack or fullinit over TCP).
 	firstMessage time.Time
 	spokeSent    bool
+	// frameSlack is how many bytes end each PMI-2 frame past the message
+	// (see frameSlack); -1 until the client's first frame.
+	frameSlack int
 }
 
 func (s *simpleServer) acceptLoop() {
@@ -77,7 +80,7 @@ func (s *simpleServer) acceptLoop() {
 }
 
 func (s *simpleServer) newConnLocked(nc net.Conn, rank int) *conn {
-	c := &conn{s: s, nc: nc, rd: newMsgReader(nc, readBufStart), rank: rank, boundRank: rank >= 0}
+	c := &conn{s: s, nc: nc, rd: newMsgReader(nc, readBufStart), rank: rank, boundRank: rank >= 0, frameSlack: -1}
 	s.conns[c] = struct{}{}
 	return c
 }
@@ -102,6 +105,12 @@ func (c *conn) serve() {
 		}
 		if err == nil {
 			if pmi2 {
+				if c.frameSlack < 0 {
+					c.frameSlack = frameSlack(msg)
+				}
+				if len(msg) > c.frameSlack {
+					msg = msg[:len(msg)-c.frameSlack]
+				}
 				err = parseFrameInto(&c.req, msg)
 			} else {
 				err = parseLineInto(&c.req, msg)

@@ -413,3 +413,35 @@ func waitHeld(t *testing.T, s *simpleServer, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestMPICHPMI2Frames: MPICH 4.0.2's own PMI-2 client counts its 6-byte
+// length field in the length it sends, so 6 bytes follow each message: NULs
+// at first, then stale bytes of its buffer (frames as strace shows them).
+// The server answers them as the messages they carry.
+func TestMPICHPMI2Frames(t *testing.T) {
+	s, sink := startTCPServer(t, 1)
+	c := dial(t, s)
+	mpich := func(body, stale string) (string, error) {
+		if err := c.writeRaw(fmt.Sprintf("%-6d%s%s", len(body)+6, body, stale)); err != nil {
+			return "", err
+		}
+		return c.readFrame()
+	}
+	if resp, err := c.line("cmd=init pmi_version=2 pmi_subversion=0"); err != nil || !strings.HasSuffix(resp, "rc=0") {
+		t.Fatalf("init: %q %v", resp, err)
+	}
+	for _, step := range []struct{ body, stale, want string }{
+		{"cmd=fullinit;pmijobid=kvs_t;pmirank=0;threaded=FALSE;", "\x00\x00\x00\x00\x00\x00", "cmd=fullinit-response;"},
+		{"cmd=kvs-put;key=card-0;value=2F6465;", "}~{\xff\x7f\x00", "cmd=kvs-put-response;"},
+		{"cmd=kvs-fence;", "\x0051389", "cmd=kvs-fence-response;"},
+		{"cmd=kvs-get;jobid=kvs_t;srcid=0;key=card-0;", "\xa5\xb0\xfe\x7f\x00\x00", "value=2F6465;"},
+	} {
+		resp, err := mpich(step.body, step.stale)
+		if err != nil || !strings.Contains(resp, step.want) || !strings.Contains(resp, "rc=0;") {
+			t.Fatalf("%s: reply %q (%v), want %q and rc=0", step.body, resp, err, step.want)
+		}
+	}
+	if f := sink.failuresNow(); len(f) != 0 {
+		t.Errorf("failures %q", f)
+	}
+}

@@ -472,3 +472,22 @@ func (mr *msgReader) drain() {
 		}
 	}
 }
+
+// frameSlack returns how many bytes at the end of a PMI-2 client's frames
+// are not part of its messages, judged from its first frame: 0 for
+// clients whose length field counts the message (Slurm's libpmi2), or
+// pmi2LengthField for MPICH 4.0.2's own client (--with-pmi=pmi2/simple),
+// whose length field counts the 6 bytes of the field itself, so that 6
+// bytes follow each message: NULs in its first frames, stale bytes of its
+// buffer later. Its messages end with ';'; so does its first frame 6
+// bytes before the end, with at least one NUL after it.
+func frameSlack(first []byte) int {
+	n := len(first)
+	if n <= pmi2LengthField || first[n-1] == ';' || first[n-1-pmi2LengthField] != ';' {
+		return 0
+	}
+	if bytes.IndexByte(first[n-pmi2LengthField:], 0) < 0 {
+		return 0
+	}
+	return pmi2LengthField
+}

@@ -180,3 +180,23 @@ func FuzzServeConnection(f *testing.F) {
 		client.Close()
 	})
 }
+
+// TestFrameSlack: MPICH 4.0.2's PMI-2 client counts its 6-byte length field
+// in the length it sends (frames as strace shows them); Slurm's libpmi2 and
+// clients that end without ';' do not.
+func TestFrameSlack(t *testing.T) {
+	for _, tc := range []struct {
+		first string
+		want  int
+	}{
+		{"cmd=fullinit;pmijobid=kvs_1;pmirank=0;threaded=FALSE;\x00\x00\x00\x00\x00\x00", 6},
+		{"cmd=fullinit;pmijobid=kvs_1;pmirank=0;threaded=FALSE;", 0},
+		{"cmd=fullinit;pmijobid=kvs_1;pmirank=0;threaded=FALSE", 0},
+		{"cmd=fullinit;pmirank=0;x=abcd;e", 0},
+		{"cmd=x;", 0},
+	} {
+		if got := frameSlack([]byte(tc.first)); got != tc.want {
+			t.Errorf("%q: slack %d, want %d", tc.first, got, tc.want)
+		}
+	}
+}
