@@ -99,15 +99,12 @@ func (ex *executor) close() {
 	if err == nil || errors.Is(err, os.ErrNotExist) || !ex.local.KeepWork {
 		return // what a run could not remove goes with the next sweep
 	}
-	parent := filepath.Dir(ex.workRoot)
-	kept, err := os.MkdirTemp(parent, keptPrefix+SafeName(ex.study)+"-")
-	if err == nil {
-		// Onto the empty folder just made: the name is then unique.
-		if err = os.Rename(ex.workRoot, kept); err != nil {
-			os.Remove(kept)
-		}
-	}
-	if err != nil {
+	// The random end of the name stays: the root's was unique, and a kept
+	// folder of the same name is refused (os.Rename does not replace a
+	// folder).
+	base := filepath.Base(ex.workRoot)
+	kept := filepath.Join(filepath.Dir(ex.workRoot), keptPrefix+SafeName(ex.study)+base[strings.LastIndexByte(base, '-'):])
+	if err := os.Rename(ex.workRoot, kept); err != nil {
 		kept = ex.workRoot // its next sweep removes it
 	}
 	if ex.local.Log != nil {

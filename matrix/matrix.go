@@ -27,7 +27,10 @@
 // WritePlan prints a plan without running it (hpcbench matrix --dry-run).
 // A failed, invalid or timed-out run is stored as such and the study goes
 // on. An interrupted run is not stored, so --resume runs it again; every
-// run already stored stays, and none is run twice.
+// run already stored stays, and none is run twice. A run deferred because
+// detection timed out (ErrSkipUnknown) is not stored either: the study
+// ends incomplete (ErrIncomplete) and --resume runs it. A study killed
+// before it was recorded is started by --resume.
 package matrix
 
 import (
@@ -52,7 +55,7 @@ import (
 type Local struct {
 	// Resume skips the runs the store already holds for this study and
 	// host; without Plan.StudyGiven it continues the newest study of the
-	// config.
+	// config, or starts the plan's when the store holds none.
 	Resume bool
 	// Progress receives the progress bar; nil shows none.
 	Progress io.Writer
@@ -248,7 +251,9 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 		}
 	}
 	bar.finish()
-	if cfg.Study.AutoRepetitions && ctx.Err() == nil {
+	// Rounds are decided on the planned runs; with some deferred, they
+	// wait for the --resume that runs those.
+	if cfg.Study.AutoRepetitions && ctx.Err() == nil && sum.Deferred == 0 {
 		newBar := func(runs int) *progress {
 			bar = newProgress(l.Progress, runs, sum)
 			return bar

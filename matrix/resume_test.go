@@ -14,6 +14,7 @@ import (
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/runtimes"
 )
 
 // epStudy is a native study of EP class S on one rank under MPICH's
@@ -198,5 +199,84 @@ func TestProbeTimeoutDefersCells(t *testing.T) {
 	}
 	if got := skipReasons(t, st, "busy"); len(got) != 0 || countRuns() != reps {
 		t.Errorf("missing after all runs: skips %q, %d runs; want none and %d", got, countRuns(), reps)
+	}
+}
+
+// TestRunDeferredWhenItsRuntimeTimesOut: a run whose runtime's detection
+// timed out when it came up is not stored (it would count as done); the
+// study ends incomplete and a --resume runs it. No runtime is asked: the
+// resolver already holds the timed-out answer.
+func TestRunDeferredWhenItsRuntimeTimesOut(t *testing.T) {
+	t.Setenv(runtimes.SweepEnv, "0") // no container engine is asked about leftovers
+	ctx := context.Background()
+	cfg, err := configs.Parse("late.toml", []byte(`
+[study]
+name = "late"
+repetitions = 2
+warmup = 0
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [1]
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+args = ["{class}"]
+[[runtime]]
+name = "docker"
+image = "late-image"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, _ := Expand(cfg, nil)
+	rs := NewResolver()
+	rs.images["docker\x00\x00late-image"] = Resolved{Err: fmt.Errorf("docker: %w: docker version: %w", runtimes.ErrUnavailable, runtimes.ErrProbeTimedOut)}
+	plan := &Plan{Config: cfg, Study: "late", StudyGiven: true, Seed: 1, Cells: cells, Runtimes: rs}
+	st := openStore(t)
+	var log strings.Builder
+	sum, err := (&Local{Log: &log, WorkRoot: t.TempDir()}).RunStudy(ctx, plan, st)
+	if !errors.Is(err, ErrIncomplete) || sum.Deferred != 2 || sum.Ran != 0 {
+		t.Fatalf("%s, %v; want both runs deferred and ErrIncomplete\n%s", sum, err, log.String())
+	}
+	if runs, _ := st.Runs(ctx, "late", results.RunsOptions{}); len(runs) != 0 {
+		t.Errorf("%d runs stored; want none", len(runs))
+	}
+}
+
+// A study's working folder goes when it ends; with the folders of failed
+// runs kept for inspection it is renamed so that no sweep removes it, and
+// the log says where it is.
+func TestWorkFolderRemovedOrKept(t *testing.T) {
+	root := t.TempDir()
+	for _, keep := range []bool{false, true} {
+		var log strings.Builder
+		ex := &executor{local: &Local{WorkRoot: root, KeepWork: keep, Log: &log}, study: "w/1"}
+		if err := ex.init(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(filepath.Base(ex.workRoot), workPrefix) {
+			t.Fatalf("working folder %s", ex.workRoot)
+		}
+		if keep {
+			if err := os.Mkdir(filepath.Join(ex.workRoot, "run-failed"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ex.close()
+		SweepWorkFolders(root)
+		left, _ := filepath.Glob(filepath.Join(root, "*"))
+		switch {
+		case !keep && len(left) != 0:
+			t.Errorf("without kept runs: %q left", left)
+		case keep && (len(left) != 1 || !strings.HasPrefix(filepath.Base(left[0]), keptPrefix+"w_1-") ||
+			!strings.Contains(log.String(), left[0])):
+			t.Errorf("with a kept run: %q left, log %q; want one %s folder, named in the log", left, log.String(), keptPrefix)
+		case keep:
+			if _, err := os.Stat(filepath.Join(left[0], "run-failed")); err != nil {
+				t.Errorf("the kept run's folder: %v", err)
+			}
+		}
 	}
 }
