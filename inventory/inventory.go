@@ -15,10 +15,9 @@
 // time proves nothing: its component is Unknown (never "not installed"),
 // for an MPI probed once more with a longer limit, and if still unknown
 // left for a later detection to decide (a resumed study runs its cells
-// then). The Inventory is what
-// "hpcbench doctor" prints, what config validation consults to skip
-// impossible cells, and part of every result's provenance (it is
-// JSON-serialisable).
+// then). The Inventory is what "hpcbench doctor" prints, what config
+// validation consults to skip impossible cells, and part of every
+// result's provenance (it is JSON-serialisable).
 package inventory
 
 import (

@@ -107,7 +107,7 @@ func (s *Summary) String() string {
 	text := fmt.Sprintf("study %s: %d runs (%d ok, %d invalid, %d failed, %d timed out), %d already stored, %d cells skipped",
 		s.Study, s.Ran, s.OK, s.Invalid, s.Failed, s.Timeout, s.Resumed, s.Skipped)
 	if s.Deferred > 0 {
-		text += fmt.Sprintf(", %d runs deferred (detection could not tell; --resume runs them)", s.Deferred)
+		text += fmt.Sprintf(", %d runs deferred (--resume runs them)", s.Deferred)
 	}
 	if s.Rounds > 0 {
 		text += fmt.Sprintf(", %d adaptive rounds", s.Rounds)
@@ -148,7 +148,7 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 	seed := plan.Seed
 	sum := &Summary{Study: study, Seed: seed, Planned: len(cells), Started: started}
 	if started && l.Log != nil {
-		fmt.Fprintf(l.Log, "--resume: %s holds no study of %s (a first run stopped before recording it): starting %s\n",
+		fmt.Fprintf(l.Log, "--resume: %s holds no study of %s yet (none ran, or one was stopped before it recorded itself): starting %s\n",
 			store.Path(), StudyBase(cfg), study)
 	}
 	if err := store.CreateStudy(ctx, results.Study{
@@ -271,7 +271,7 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 			ErrInterrupted, progress, study, cfg.File)
 	}
 	if sum.Deferred > 0 {
-		return sum, fmt.Errorf("%w: %d runs deferred because detection could not tell whether they can run (see above); the runs finished are stored; continue later with: hpcbench matrix --resume --study %s %s",
+		return sum, fmt.Errorf("%w: %d runs deferred, as said above (detection could not tell whether they can run, or they cannot run now though runs of their cells are stored); the runs finished are stored; continue later with: hpcbench matrix --resume --study %s %s",
 			ErrIncomplete, sum.Deferred, study, cfg.File)
 	}
 	return sum, nil
