@@ -15,6 +15,10 @@
 #                 /opt/hpcbench/mpich-{pmi1,pmi2,pmix} (scripts/build-mpich.sh,
 #                 which setup runs; skipped when complete)
 #   make test-mpich  only the tests that run real jobs on those builds
+#   make hardening   the tests that kill, starve and resume hpcbench on purpose:
+#                 detection that times out, resume without a study row, stale
+#                 skips, SIGKILLs at random points of a study, and that nothing
+#                 (folders, processes, containers) is left after each
 #   make demo     setup, build, kernels, images, then the quick study and its
 #                 PDF report (out/hpcbench.db, out/quick-report.pdf)
 
@@ -30,7 +34,7 @@ LDFLAGS      := -X github.com/hpcbench/hpcbench/buildinfo.Version=$(VERSION)
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS   ?=
 
-.PHONY: all setup build kernels images lint test test-mpich mpich bench demo clean
+.PHONY: all setup build kernels images lint test test-mpich hardening mpich bench demo clean
 
 all: build
 
@@ -85,6 +89,15 @@ mpich:
 test-mpich: build kernels
 	@set -o pipefail; $(GO) test -json -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) \
 		-run 'OnEachBuild|DoctorVerify|ConformanceMPIBuilds' ./cmd/hpcbench ./runtimes | $(GO) run ./internal/testsummary
+
+# Each probe of the hardening issue kept as a test; every one is also part
+# of make test. The container sweep is tested with stand-in runtime programs.
+HARDENING_TESTS := KillLoopAndResume|KillAndResume|ProbeTimeout|RunDeferredWhenItsRuntimeTimesOut|WorkFolderRemovedOrKept|ResumeStartsAStudyWithoutItsRow|SkipsOfCellsWithRunsGo|PMIxFolderGoneAfterKill|SweepLeftoversOfEveryRuntime|StaleTempDirsRemoved|TestSweep|TestOwner
+HARDENING_PKGS  := ./matrix ./inventory ./results ./runtimes ./internal/leftover ./cmd/hpcbench
+
+hardening: build kernels
+	@set -o pipefail; $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) \
+		-run '$(HARDENING_TESTS)' $(HARDENING_PKGS) | $(GO) run ./internal/testsummary
 
 bench: build kernels
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout $(TEST_TIMEOUT) ./...

@@ -11,10 +11,13 @@
 // Detect runs every probe concurrently, each under its own timeout, so a
 // hung docker engine or an unreachable Slurm controller costs seconds, not
 // minutes. Nothing missing is an error: a missing component is reported as
-// not found, with a hint saying how to get it. The Inventory is what
-// "hpcbench doctor" prints, what config validation consults to skip
-// impossible cells, and part of every result's provenance (it is
-// JSON-serialisable).
+// not found, with a hint saying how to get it. A probe that runs out of
+// time proves nothing: its component is Unknown (never "not installed"),
+// for an MPI probed once more with a longer limit, and if still unknown
+// left for a later detection to decide (a resumed study runs its cells
+// then). The Inventory is what "hpcbench doctor" prints, what config
+// validation consults to skip impossible cells, and part of every
+// result's provenance (it is JSON-serialisable).
 package inventory
 
 import (
@@ -60,7 +63,32 @@ type Component struct {
 	Detail string `json:"detail,omitempty"`
 	// Hint says how to get the component, or how to make it usable.
 	Hint string `json:"hint,omitempty"`
+	// Unknown: a probe timed out before it could tell whether the
+	// component is there (a busy machine); Found is false but means
+	// nothing. Detect again (see UnknownError) rather than take it for
+	// missing.
+	Unknown bool `json:"unknown,omitempty"`
+
+	// probeErr is the probe's error that left it Unknown; not serialised.
+	probeErr error
 }
+
+// UnknownError is why c could not be decided: an error wrapping
+// ErrProbeTimedOut, with the probe's own message; nil when c is not
+// Unknown.
+func (c *Component) UnknownError() error {
+	switch {
+	case c == nil || !c.Unknown:
+		return nil
+	case c.probeErr != nil && errors.Is(c.probeErr, ErrProbeTimedOut):
+		return fmt.Errorf("%s: unknown, detect again: %w", c.Name, c.probeErr)
+	default: // read back from JSON
+		return fmt.Errorf("%s: unknown, detect again: %w (%s)", c.Name, ErrProbeTimedOut, c.Detail)
+	}
+}
+
+// unknownHint is what to do about a component whose probe timed out.
+const unknownHint = "its probe timed out (a busy machine?): detect again later (hpcbench doctor --timeout 30s), or resume the study then"
 
 // Host describes the machine.
 type Host struct {
@@ -184,35 +212,86 @@ func Detect(ctx context.Context, opts Options) *Inventory {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	p := &prober{timeout: opts.Timeout}
 	start := time.Now()
 	inv := &Inventory{Taken: start.UTC().Truncate(time.Second), probed: &commandProbes{timeout: opts.Timeout}}
 	inv.MPI = make([]MPI, 2)
 	inv.MPICHRoot = mpibuild.Root(opts.MPICHRoot)
 	rows := runtimeRows()
 	inv.Runtimes = make([]Runtime, len(rows))
-	probes := []func(){
-		func() { inv.Host = p.host(ctx) },
-		func() { inv.MPI[0] = p.mpich(ctx) },
-		func() { inv.MPICHBuilds = mpichBuilds(opts.MPICHRoot) },
-		func() { inv.MPI[1] = p.openMPI(ctx) },
-		func() { inv.PMI.PMIx = p.pmix(ctx) },
-		func() { inv.PMI.SlurmPMI2 = p.slurmPMI2() },
-		func() { inv.Slurm = p.slurm(ctx) },
-		func() { inv.Benchmarks = p.benchmarks(opts.NPBDirs) },
+	probes := []probe{
+		{run: func(p *prober) { inv.Host = p.host(ctx) }},
+		{run: func(p *prober) { inv.MPI[0] = p.mpich(ctx) }, unknown: func() bool { return inv.MPI[0].Unknown }},
+		{run: func(*prober) { inv.MPICHBuilds = mpichBuilds(opts.MPICHRoot) }},
+		{run: func(p *prober) { inv.MPI[1] = p.openMPI(ctx) }, unknown: func() bool { return inv.MPI[1].Unknown }},
+		{run: func(p *prober) { inv.PMI.PMIx = p.pmix(ctx) }},
+		{run: func(p *prober) { inv.PMI.SlurmPMI2 = p.slurmPMI2() }},
+		{run: func(p *prober) { inv.Slurm = p.slurm(ctx) }},
+		{run: func(p *prober) { inv.Benchmarks = p.benchmarks(opts.NPBDirs) }},
 	}
+	// A runtime's probe is not tried again: an engine that did not answer
+	// in two limits is likely hung, and waiting longer for it would cost
+	// every command that detects. Its cells wait for a later detection.
 	for i, row := range rows {
-		probes = append(probes, func() { inv.Runtimes[i] = p.runtime(ctx, row) })
+		probes = append(probes, probe{run: func(p *prober) { inv.Runtimes[i] = p.runtime(ctx, row) }})
 	}
-	var wg sync.WaitGroup
-	for _, probe := range probes {
-		wg.Add(1)
-		go func() { defer wg.Done(); probe() }()
+	runProbes(&prober{timeout: opts.Timeout}, probes)
+	// An MPI probe that ran out of time gets one more try with a longer
+	// limit: a version tool on a machine busy with other work answers late,
+	// not never.
+	var again []probe
+	for _, pr := range probes {
+		if pr.unknown != nil && pr.unknown() {
+			again = append(again, pr)
+		}
 	}
-	wg.Wait()
+	if len(again) > 0 && ctx.Err() == nil {
+		runProbes(&prober{timeout: retryFactor * opts.Timeout}, again)
+	}
 	inv.applyMPICHBuilds()
 	inv.Took = time.Since(start).Round(time.Millisecond)
 	return inv
+}
+
+// retryFactor is how much longer than the first the second try of a
+// probe that timed out may take.
+const retryFactor = 3
+
+// probe is one of Detect's probes: run fills its part of the inventory
+// with p's timeout; unknown, when set, says whether that part came back
+// Unknown (a timed-out probe worth retrying).
+type probe struct {
+	run     func(p *prober)
+	unknown func() bool
+}
+
+// runProbes runs probes concurrently with p and waits for them all.
+func runProbes(p *prober, probes []probe) {
+	var wg sync.WaitGroup
+	for _, pr := range probes {
+		wg.Add(1)
+		go func() { defer wg.Done(); pr.run(p) }()
+	}
+	wg.Wait()
+}
+
+// Unknown lists the components whose probes timed out, by name: what
+// this inventory cannot tell.
+func (inv *Inventory) Unknown() []string {
+	if inv == nil {
+		return nil
+	}
+	var names []string
+	for _, m := range inv.MPI {
+		if m.Unknown {
+			names = append(names, m.Name)
+		}
+	}
+	for _, rt := range inv.Runtimes {
+		if rt.Unknown {
+			names = append(names, rt.Name)
+		}
+	}
+	return names
 }
 
 // FindMPI returns the entry for an MPI library ("mpich", "openmpi"), or
@@ -266,6 +345,9 @@ var (
 	ErrNotInstalled     = sentinel.ErrNotInstalled
 	ErrEngineNotRunning = sentinel.ErrEngineNotRunning
 	ErrUnknownRuntime   = sentinel.ErrUnknownRuntime
+	// ErrProbeTimedOut: the probe of a runtime or an MPI ran out of time,
+	// so whether it is usable is unknown (Component.Unknown).
+	ErrProbeTimedOut = sentinel.ErrProbeTimedOut
 )
 
 // RuntimeStatus says whether runtime name (native, docker, podman,
@@ -273,7 +355,8 @@ var (
 // containers here with its default program. It returns the program that
 // provides it and its version; the error wraps ErrNotInstalled,
 // ErrEngineNotRunning or ErrUnknownRuntime (or the adapter's reason, which
-// wraps ErrUnavailable) and carries the hint. "native" is always
+// wraps ErrUnavailable) and carries the hint; a runtime whose probe timed
+// out wraps ErrProbeTimedOut instead. "native" is always
 // available. The programs tried, in order, are the adapter's
 // (Capabilities.Programs): apptainer and singularity answer for each
 // other; oci is crun or else runc.
@@ -333,6 +416,8 @@ func statusOf(name string, rt *Runtime) (binary, version string, err error) {
 	switch {
 	case rt == nil:
 		return "", "", fmt.Errorf("%s: %w", name, ErrNotInstalled)
+	case rt.Unknown:
+		return "", "", rt.UnknownError()
 	case rt.Usable:
 		return rt.Name, rt.Version, nil
 	case !rt.Found:
@@ -387,7 +472,7 @@ func (c *commandProbes) fingerprint(rt runtimes.Runtime, command string) Runtime
 	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout) // two commands, as in Detect
 	defer cancel()
 	e := fromFingerprint(command, rt.Fingerprint(ctx))
-	if c != nil {
+	if c != nil && !e.Unknown { // a timed-out probe is asked again next time
 		if c.seen == nil {
 			c.seen = map[string]Runtime{}
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +260,69 @@ func TestRuntimeStatusCommand(t *testing.T) {
 	}
 	if _, _, err := inv.RuntimeStatusCommand("lxc", ""); !errors.Is(err, ErrUnknownRuntime) || !errors.Is(err, runtimes.ErrUnknownRuntime) {
 		t.Errorf("lxc: %v, want ErrUnknownRuntime", err)
+	}
+}
+
+// writeScript writes an executable shell script named name into dir.
+func writeScript(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestProbeTimeoutIsUnknown: a version tool that does not answer in time
+// leaves its MPI Unknown (never "not installed"), after one more try with
+// a longer limit; a tool that answers on that second try is found.
+func TestProbeTimeoutIsUnknown(t *testing.T) {
+	fake := t.TempDir()
+	tries := filepath.Join(fake, "tries")
+	// MPICH's version tool and its launcher never answer in time.
+	writeScript(t, fake, "mpichversion", "echo x >> "+tries+"\nexec sleep 30\n")
+	writeScript(t, fake, "mpiexec.mpich", "exec sleep 30\n")
+	// Open MPI's answers late: after the first limit, within the second.
+	writeScript(t, fake, "ompi_info", "sleep 0.8\necho ompi:version:full:4.1.4\necho mca:pmix:ext3x:version:mca:2.1.0\n")
+	t.Setenv("PATH", fake+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	const limit = 500 * time.Millisecond
+	inv := Detect(context.Background(), Options{Timeout: limit})
+	m := inv.FindMPI("mpich")
+	if !m.Unknown || m.Found {
+		t.Fatalf("mpich whose probes time out = %+v; want Unknown, not found", m.Component)
+	}
+	if !strings.Contains(m.Detail, "timed out") || !strings.Contains(m.Hint, "detect again") {
+		t.Errorf("mpich detail %q, hint %q: want the timeout and what to do", m.Detail, m.Hint)
+	}
+	if err := m.UnknownError(); !errors.Is(err, ErrProbeTimedOut) || errors.Is(err, ErrNotInstalled) {
+		t.Errorf("UnknownError = %v; want ErrProbeTimedOut", err)
+	}
+	if b, _ := os.ReadFile(tries); strings.Count(string(b), "x") != 2 {
+		t.Errorf("mpichversion ran %d times; want 2 (one retry)", strings.Count(string(b), "x"))
+	}
+	if o := inv.FindMPI("openmpi"); !o.Found || o.Unknown || o.Version != "4.1.4" {
+		t.Errorf("openmpi answering on the retry = %+v; want found 4.1.4", o.Component)
+	}
+	if got := inv.Unknown(); !slices.Contains(got, "mpich") || slices.Contains(got, "openmpi") {
+		t.Errorf("Unknown() = %v; want mpich and not openmpi", got)
+	}
+	var out bytes.Buffer
+	if err := WriteReport(&out, inv); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^\s+mpich\s+unknown\b`).Match(out.Bytes()) {
+		t.Errorf("doctor's report does not say mpich is unknown:\n%s", out.String())
+	}
+
+	// A runtime whose engine does not answer in time is unknown too.
+	slowDocker := writeScript(t, fake, "slow-docker", "case \"$1\" in\n--version) echo 'Docker version 28.2.2, build x';;\n*) exec sleep 30;;\nesac\n")
+	inv = &Inventory{probed: &commandProbes{timeout: limit}}
+	_, _, err := inv.RuntimeStatusCommand("docker", slowDocker)
+	if !errors.Is(err, ErrProbeTimedOut) || errors.Is(err, ErrNotInstalled) {
+		t.Errorf("docker whose engine does not answer in time: %v; want ErrProbeTimedOut", err)
+	}
+	if len(inv.probed.seen) != 0 {
+		t.Error("a timed-out fingerprint was remembered; it must be asked again")
 	}
 }

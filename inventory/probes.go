@@ -26,8 +26,9 @@ type prober struct {
 	timeout time.Duration
 }
 
-// errTimeout marks a probe command killed by its timeout.
-var errTimeout = errors.New("timed out")
+// errTimeout marks a probe command killed by its timeout: what it looked
+// for is unknown, not missing.
+var errTimeout = ErrProbeTimedOut
 
 // output runs name with args and returns its standard output. The error
 // holds the first line of standard error, which is where tools say why.
@@ -222,11 +223,15 @@ func (p *prober) mpich(ctx context.Context) MPI {
 	m.Compiler = tool("apt-get install libmpich-dev", "mpicc.mpich")
 	m.Launcher = tool("apt-get install mpich", "mpiexec.mpich", "mpiexec.hydra")
 	var exe string
+	var timedOut error
 	if path, ok := lookPath("mpichversion"); ok {
 		exe = path
 		out, err := p.output(ctx, path)
 		if err != nil {
 			m.Detail = err.Error()
+			if errors.Is(err, errTimeout) {
+				timedOut = err
+			}
 		} else if v := mpichVersionRe.FindStringSubmatch(out); v != nil {
 			m.Found, m.Path, m.Version = true, path, v[1]
 			if d := mpichDeviceRe.FindStringSubmatch(out); d != nil {
@@ -238,6 +243,12 @@ func (p *prober) mpich(ctx context.Context) MPI {
 		out, err := p.output(ctx, m.Launcher.Path, "--version")
 		if v := hydraVersionRe.FindStringSubmatch(out); err == nil && v != nil {
 			m.Found, m.Path, m.Version = true, m.Launcher.Path, v[1]
+		}
+		if errors.Is(err, errTimeout) && timedOut == nil {
+			timedOut = err
+			if m.Detail == "" {
+				m.Detail = err.Error()
+			}
 		}
 		if exe == "" {
 			exe = m.Launcher.Path
@@ -253,7 +264,18 @@ func (p *prober) mpich(ctx context.Context) MPI {
 	if m.Found {
 		m.Hint = ""
 	}
+	markUnknown(&m.Component, timedOut)
 	return m
+}
+
+// markUnknown makes c, not found, Unknown when one of its probes timed
+// out (timedOut, that probe's error): the tool may well be there and only
+// slow to answer.
+func markUnknown(c *Component, timedOut error) {
+	if c.Found || timedOut == nil {
+		return
+	}
+	c.Unknown, c.Hint, c.probeErr = true, unknownHint, timedOut
 }
 
 // mpichPMI decides the PMI flavours of an MPICH library from the strings
@@ -297,10 +319,14 @@ func (p *prober) openMPI(ctx context.Context) MPI {
 	m.Compiler = tool("apt-get install libopenmpi-dev", "mpicc.openmpi")
 	m.Launcher = tool("apt-get install openmpi-bin", "mpirun.openmpi", "mpiexec.openmpi")
 	path, ok := lookPath("ompi_info")
+	var timedOut error
 	if ok {
 		out, err := p.output(ctx, path, "--parsable")
 		if err != nil {
 			m.Detail = err.Error()
+			if errors.Is(err, errTimeout) {
+				timedOut = err
+			}
 		} else if version, comps := parseOMPIInfo(out); version != "" {
 			m.Found, m.Path, m.Version, m.Hint = true, path, version, ""
 			m.PMI, m.PMIEvidence = openMPIPMI(version, comps)
@@ -309,6 +335,7 @@ func (p *prober) openMPI(ctx context.Context) MPI {
 	if lib, ok := findLibrary(libraryDirs(besideBin(path)...), "libmpi.so.40", "libmpi.so"); ok {
 		m.Library = lib
 	}
+	markUnknown(&m.Component, timedOut)
 	return m
 }
 
@@ -481,6 +508,14 @@ func fromFingerprint(program string, fp runtimes.Fingerprint) Runtime {
 		Component: Component{Name: program, Found: fp.Found, Version: fp.Version, Path: fp.Path, Detail: fp.Detail, Hint: fp.Hint},
 		Usable:    fp.Usable,
 		reason:    fp.Err,
+	}
+	if !fp.Usable && errors.Is(fp.Err, ErrProbeTimedOut) {
+		// Its version or its engine's answer came too late: unknown, which
+		// planning must not take for "not installed" or "engine down".
+		rt.Unknown, rt.Hint, rt.probeErr = true, unknownHint, fp.Err
+		if rt.Detail == "" {
+			rt.Detail = fp.Err.Error()
+		}
 	}
 	if fp.Capabilities.Daemon && fp.EngineAnswers {
 		rt.Engine = fp.Engine

@@ -20,6 +20,8 @@ func WriteReport(w io.Writer, inv *Inventory) error {
 	row := func(c Component, usable bool) {
 		status := "ok"
 		switch {
+		case c.Unknown:
+			status = "unknown"
 		case !c.Found:
 			status = "missing"
 		case !usable:

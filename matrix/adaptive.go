@@ -59,6 +59,7 @@ func (l *Local) adaptiveRounds(ctx context.Context, plan *Plan, store *results.S
 		sum.Planned += len(round)
 		sum.Rounds++
 		bar := newBar(len(round))
+		deferred := sum.Deferred
 		for _, p := range round {
 			if ctx.Err() != nil {
 				return nil
@@ -74,6 +75,12 @@ func (l *Local) adaptiveRounds(ctx context.Context, plan *Plan, store *results.S
 			spent += time.Since(start)
 		}
 		bar.finish()
+		if sum.Deferred > deferred {
+			// A deferred run is not stored, so the next round would ask
+			// for it again, and again: the rounds go on after --resume.
+			l.logf("adaptive repetitions: runs of this round were deferred; the rounds go on with --resume\n")
+			return nil
+		}
 	}
 	return nil
 }

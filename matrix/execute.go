@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/internal/leftover"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/npb"
@@ -62,7 +64,11 @@ func (ex *executor) init() error {
 	if ex.workRoot == "" {
 		ex.workRoot = os.TempDir()
 	}
-	dir, err := os.MkdirTemp(ex.workRoot, "hpcbench-"+SafeName(ex.study)+"-")
+	// The root's name carries this process: a study killed with SIGKILL
+	// leaves its root to the next study's sweep, and a live one's root is
+	// never swept.
+	SweepWorkFolders(ex.workRoot)
+	dir, err := leftover.MkdirTemp(ex.workRoot, workPrefix, SafeName(ex.study))
 	if err != nil {
 		return fmt.Errorf("matrix: working folder: %w", err)
 	}
@@ -70,16 +76,52 @@ func (ex *executor) init() error {
 	return nil
 }
 
+// workPrefix starts the name of a study's working folder in Local.WorkRoot:
+// workPrefix, the owning process (internal/leftover), the study, random
+// characters. Working folders kept for inspection (Local.KeepWork) end up
+// in one named keptPrefix, the study and random characters, which no
+// sweep removes.
+const (
+	workPrefix = "hpcbench-work-"
+	keptPrefix = "hpcbench-kept-"
+)
+
+// SweepWorkFolders removes the working folders that studies of a killed
+// hpcbench left in dir (Local.WorkRoot; "" is the system's temporary
+// folder) and returns their paths; those of studies still running stay.
+func SweepWorkFolders(dir string) []string { return leftover.Sweep(dir, workPrefix) }
+
+// close removes the study's working folder, which holds nothing by now
+// but the folders of failed runs kept for inspection; with those it is
+// renamed so that no sweep takes it for a killed study's.
 func (ex *executor) close() {
-	// Folders kept for inspection stay; the root goes only when empty.
-	os.Remove(ex.workRoot)
+	err := os.Remove(ex.workRoot)
+	if err == nil || errors.Is(err, os.ErrNotExist) || !ex.local.KeepWork {
+		return // what a run could not remove goes with the next sweep
+	}
+	// The random end of the name stays: the root's was unique, and a kept
+	// folder of the same name is refused (os.Rename does not replace a
+	// folder).
+	base := filepath.Base(ex.workRoot)
+	kept := filepath.Join(filepath.Dir(ex.workRoot), keptPrefix+SafeName(ex.study)+base[strings.LastIndexByte(base, '-'):])
+	if err := os.Rename(ex.workRoot, kept); err != nil {
+		kept = ex.workRoot // its next sweep removes it
+	}
+	if ex.local.Log != nil {
+		fmt.Fprintf(ex.local.Log, "the working folders of the runs that did not succeed are in %s\n", kept)
+	}
 }
 
 // run executes one scheduled run and returns what to store. An error is
-// returned only when the study cannot go on (no working folder).
+// returned when the study cannot go on (no working folder), and one
+// wrapping ErrSkipUnknown when the run cannot be decided now (its
+// runtime's detection timed out): neither is a result to store.
 func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _ error) {
 	c := p.cell
 	ir := ex.runtimes.Cell(ctx, c)
+	if errors.Is(ir.Err, runtimes.ErrProbeTimedOut) {
+		return results.Run{}, fmt.Errorf("%w: %w", ErrSkipUnknown, ir.Err)
+	}
 	run := results.Run{
 		Study:      ex.study,
 		Host:       ex.host,

@@ -115,6 +115,9 @@ type Skipped struct {
 	Reason string `json:"reason"`
 	// Err wraps one of the ErrSkip* sentinels.
 	Err error `json:"-"`
+	// Runs is how many runs the cell would have had, warm-ups included
+	// (0 where not known): what a study misses without it.
+	Runs int `json:"runs,omitempty"`
 }
 
 // Why a combination is skipped.
@@ -126,7 +129,17 @@ var (
 	ErrSkipRuntime = errors.New("runtime unavailable")
 	ErrSkipMPI     = errors.New("MPI not installed")
 	ErrSkipBinary  = errors.New("binary not found")
+	// ErrSkipUnknown: a probe the cell depends on timed out, so whether it
+	// can run here is unknown (inventory.ErrProbeTimedOut). Such a cell
+	// is not recorded as skipped: it is left for a later detection, and a
+	// --resume runs it (Skipped.Retry).
+	ErrSkipUnknown = errors.New("not decided")
 )
+
+// Retry reports whether the cell was left out only because detection
+// could not tell (ErrSkipUnknown): it is not a skip to record, and the
+// study is not complete without it.
+func (s Skipped) Retry() bool { return errors.Is(s.Err, ErrSkipUnknown) }
 
 // layoutsOf says which layouts each runtime supports.
 func layoutsOf(runtime string) []configs.Layout {
@@ -147,7 +160,9 @@ func layoutsOf(runtime string) []configs.Layout {
 //   - an NPB rank count the benchmark cannot use (npb.CheckRanks), an
 //     HPL grid p x q that is not the rank count;
 //   - more ranks than cores without study.oversubscribe (local studies);
-//   - a runtime, MPI or binary this node does not have.
+//   - a runtime, MPI or binary this node does not have;
+//   - a runtime or MPI whose probe timed out (ErrSkipUnknown: not
+//     decided, see Skipped.Retry).
 //
 // With a nil inventory the checks that need the node (cores, installed
 // runtimes and MPI, binaries) are left out: the result is what the config
@@ -209,7 +224,7 @@ func Expand(cfg *configs.Config, inv *inventory.Inventory) (cells []Cell, skippe
 									c.BLASThreads = s.BLASThreads
 								}
 								if err := check(cfg, b, &c, inv); err != nil {
-									skipped = append(skipped, Skipped{Cell: c, Reason: err.Error(), Err: err})
+									skipped = append(skipped, Skipped{Cell: c, Reason: err.Error(), Err: err, Runs: warm + reps})
 									continue
 								}
 								for r := 1; r <= warm; r++ {
@@ -269,6 +284,11 @@ func hplProblem(b configs.Benchmark, ranks int, inv *inventory.Inventory) (*npb.
 // check returns why cell c cannot run, or nil. The order puts what no node
 // could run before what this node lacks.
 func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inventory) error {
+	if err := undecided(c, inv); err != nil {
+		// Before the PMI check, which for an MPI not found falls back to
+		// what Debian's package speaks.
+		return err
+	}
 	if !slices.Contains(layoutsOf(c.Runtime), c.Layout) {
 		if c.Runtime == "native" {
 			return fmt.Errorf("%w: native runs no container, so layout %s does not apply", ErrSkipLayout, c.Layout)
@@ -307,6 +327,9 @@ func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inv
 		c.Oversubscribed = true
 	}
 	if _, _, err := inv.RuntimeStatusCommand(c.Runtime, c.RuntimeCommand); err != nil {
+		if errors.Is(err, inventory.ErrProbeTimedOut) {
+			return fmt.Errorf("%w: %w", ErrSkipUnknown, err)
+		}
 		return fmt.Errorf("%w: %v", ErrSkipRuntime, err)
 	}
 	if c.MPI != configs.MPINone {
@@ -321,6 +344,20 @@ func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inv
 	if b.CheckBinary == nil || *b.CheckBinary {
 		if err := binaryExists(c.Binary); err != nil {
 			return fmt.Errorf("%w: %v", ErrSkipBinary, err)
+		}
+	}
+	return nil
+}
+
+// undecided returns an error wrapping ErrSkipUnknown when the probe of
+// cell c's MPI timed out, nil otherwise (and always without an inventory).
+func undecided(c *Cell, inv *inventory.Inventory) error {
+	if c.MPI == configs.MPINone {
+		return nil
+	}
+	if m := inv.FindMPI(c.MPI); m != nil {
+		if err := m.UnknownError(); err != nil {
+			return fmt.Errorf("%w: %w", ErrSkipUnknown, err)
 		}
 	}
 	return nil

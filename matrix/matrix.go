@@ -27,11 +27,15 @@
 // WritePlan prints a plan without running it (hpcbench matrix --dry-run).
 // A failed, invalid or timed-out run is stored as such and the study goes
 // on. An interrupted run is not stored, so --resume runs it again; every
-// run already stored stays, and none is run twice.
+// run already stored stays, and none is run twice. A run deferred because
+// detection timed out (ErrSkipUnknown) is not stored either: the study
+// ends incomplete (ErrIncomplete) and --resume runs it. A study killed
+// before it was recorded is started by --resume.
 package matrix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -51,7 +55,7 @@ import (
 type Local struct {
 	// Resume skips the runs the store already holds for this study and
 	// host; without Plan.StudyGiven it continues the newest study of the
-	// config.
+	// config, or starts the plan's when the store holds none.
 	Resume bool
 	// Progress receives the progress bar; nil shows none.
 	Progress io.Writer
@@ -85,6 +89,15 @@ type Summary struct {
 	Failed  int
 	Timeout int
 	Skipped int // impossible cells, stored with their reasons
+	// Deferred counts the runs left for a later --resume without being
+	// stored or recorded as skipped: of cells whose detection could not
+	// tell (a probe timed out), of cells that cannot run now though runs
+	// of them are stored, and of runs whose runtime's detection timed out
+	// when they came up. The study is not complete while any are left.
+	Deferred int
+	// Started says a --resume found no study of the config and started
+	// one (a first run was killed before it recorded its study).
+	Started bool
 	// Rounds counts the rounds an adaptive study (repetitions = "auto")
 	// added after its planned runs; their runs are in Planned too.
 	Rounds int
@@ -93,6 +106,9 @@ type Summary struct {
 func (s *Summary) String() string {
 	text := fmt.Sprintf("study %s: %d runs (%d ok, %d invalid, %d failed, %d timed out), %d already stored, %d cells skipped",
 		s.Study, s.Ran, s.OK, s.Invalid, s.Failed, s.Timeout, s.Resumed, s.Skipped)
+	if s.Deferred > 0 {
+		text += fmt.Sprintf(", %d runs deferred (--resume runs them)", s.Deferred)
+	}
 	if s.Rounds > 0 {
 		text += fmt.Sprintf(", %d adaptive rounds", s.Rounds)
 	}
@@ -104,6 +120,11 @@ func (s *Summary) StudyName() string { return s.Study }
 
 // ErrInterrupted is returned when the context was cancelled mid-study.
 var ErrInterrupted = sentinel.ErrInterrupted
+
+// ErrIncomplete is returned when a study ended with runs deferred
+// (Summary.Deferred): every run that could be decided ran and is stored,
+// and --resume runs the rest once detection can tell.
+var ErrIncomplete = errors.New("study incomplete")
 
 // Run is RunStudy as an Executor.
 func (l *Local) Run(ctx context.Context, plan *Plan, store *results.Store) (StudyResult, error) {
@@ -120,12 +141,16 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 		return nil, fmt.Errorf("matrix: a plan and a store are required")
 	}
 	cfg, inv, cells, skipped := plan.Config, plan.Inventory, plan.Cells, plan.Skipped
-	study, err := chooseStudy(ctx, plan, l.Resume, store)
+	study, started, err := chooseStudy(ctx, plan, l.Resume, store)
 	if err != nil {
 		return nil, err
 	}
 	seed := plan.Seed
-	sum := &Summary{Study: study, Seed: seed, Planned: len(cells), Skipped: len(skipped)}
+	sum := &Summary{Study: study, Seed: seed, Planned: len(cells), Started: started}
+	if started && l.Log != nil {
+		fmt.Fprintf(l.Log, "--resume: %s holds no study of %s yet (none ran, or one was stopped before it recorded itself): starting %s\n",
+			store.Path(), StudyBase(cfg), study)
+	}
 	if err := store.CreateStudy(ctx, results.Study{
 		Name:    study,
 		Seed:    seed,
@@ -135,13 +160,17 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 		return nil, err
 	}
 	host := hostOf(inv)
-	for _, s := range skipped {
-		if err := store.AddSkip(ctx, results.Skip{Study: study, Host: host.Hostname, Cell: storeCell(s.Cell, inv, nil), Reason: s.Reason}); err != nil {
-			return nil, err
-		}
-	}
 	done, err := store.Done(ctx, study, host.Hostname)
 	if err != nil {
+		return nil, err
+	}
+	// Skips an earlier run recorded for cells that have runs now (one
+	// stored by an older hpcbench, or by a run killed in between) say
+	// something false about the study.
+	if err := store.DropSkipsWithRuns(ctx, study); err != nil {
+		return nil, err
+	}
+	if err := l.recordSkips(ctx, store, study, host.Hostname, inv, skipped, done, sum); err != nil {
 		return nil, err
 	}
 
@@ -158,7 +187,8 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 	if hasContainers(todo) {
 		// Containers of an earlier hpcbench killed with SIGKILL would hold
 		// cores and names; remove them before measuring anything.
-		if removed, err := runtimes.CleanupLeftovers(ctx); err == nil && len(removed) > 0 && l.Log != nil {
+		// A runtime that does not answer keeps its leftovers for later.
+		if removed, _ := runtimes.SweepLeftovers(ctx); len(removed) > 0 && l.Log != nil {
 			fmt.Fprintf(l.Log, "removed %d containers left by a killed hpcbench\n", len(removed))
 		}
 	}
@@ -175,6 +205,16 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 		run, err := ex.run(ctx, p)
 		if ctx.Err() != nil {
 			return false, nil
+		}
+		if errors.Is(err, ErrSkipUnknown) {
+			// Not a result: stored, it would be taken for done.
+			sum.Deferred++
+			if l.Log != nil {
+				bar.clear()
+				fmt.Fprintf(l.Log, "deferred %s: %v\n", p.cell.RunID(), err)
+			}
+			bar.step()
+			return true, nil
 		}
 		if err != nil {
 			return false, err
@@ -211,7 +251,9 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 		}
 	}
 	bar.finish()
-	if cfg.Study.AutoRepetitions && ctx.Err() == nil {
+	// Rounds are decided on the planned runs; with some deferred, they
+	// wait for the --resume that runs those.
+	if cfg.Study.AutoRepetitions && ctx.Err() == nil && sum.Deferred == 0 {
 		newBar := func(runs int) *progress {
 			bar = newProgress(l.Progress, runs, sum)
 			return bar
@@ -228,20 +270,67 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 		return sum, fmt.Errorf("%w after %s; the runs finished are stored; continue with: hpcbench matrix --resume --study %s %s",
 			ErrInterrupted, progress, study, cfg.File)
 	}
+	if sum.Deferred > 0 {
+		return sum, fmt.Errorf("%w: %d runs deferred, as said above (detection could not tell whether they can run, or they cannot run now though runs of their cells are stored); the runs finished are stored; continue later with: hpcbench matrix --resume --study %s %s",
+			ErrIncomplete, sum.Deferred, study, cfg.File)
+	}
 	return sum, nil
+}
+
+// recordSkips stores the plan's skipped cells (sum.Skipped counts them),
+// except those that are not skips to record, which it counts in
+// sum.Deferred and logs: cells detection could not decide
+// (Skipped.Retry), and cells with runs stored already (done), whose runs
+// show they can run here; the latter defer only the runs they still miss.
+func (l *Local) recordSkips(ctx context.Context, store *results.Store, study, host string, inv *inventory.Inventory,
+	skipped []Skipped, done map[results.DoneKey]bool, sum *Summary) error {
+	stored := map[string]int{}
+	for k := range done {
+		stored[k.CellKey]++
+	}
+	for _, s := range skipped {
+		key := s.Cell.Key()
+		have := stored[key]
+		switch {
+		case s.Retry() || have > 0:
+			missing := max(s.Runs-have, 0)
+			if s.Runs == 0 && have == 0 {
+				missing = 1 // a cell of unknown size: at least one run
+			}
+			if missing == 0 {
+				continue // every run of it is stored: nothing is missing
+			}
+			sum.Deferred += missing
+			if l.Log != nil {
+				why := s.Reason
+				if have > 0 && !s.Retry() {
+					why = fmt.Sprintf("%d runs of it are stored, but it cannot run now: %s", have, s.Reason)
+				}
+				fmt.Fprintf(l.Log, "deferred %s (%d runs): %s\n", key, missing, why)
+			}
+		default:
+			if err := store.AddSkip(ctx, results.Skip{Study: study, Host: host, Cell: storeCell(s.Cell, inv, nil), Reason: s.Reason}); err != nil {
+				return err
+			}
+			sum.Skipped++
+		}
+	}
+	return nil
 }
 
 // chooseStudy names the study: the plan's, or when resuming a study the
 // plan was not given a name for, the newest study of the config (named
-// StudyBase, or StudyBase and a date).
-func chooseStudy(ctx context.Context, plan *Plan, resume bool, store *results.Store) (string, error) {
+// StudyBase, or StudyBase and a date). When there is none, the first run
+// was stopped before it recorded its study, so there is nothing to mix
+// up: the plan's study starts (started is true).
+func chooseStudy(ctx context.Context, plan *Plan, resume bool, store *results.Store) (name string, started bool, _ error) {
 	if plan.StudyGiven || !resume {
-		return plan.Study, nil
+		return plan.Study, false, nil
 	}
 	base := StudyBase(plan.Config)
 	infos, err := store.Studies(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	var newest *results.StudyInfo
 	for i := range infos {
@@ -251,9 +340,9 @@ func chooseStudy(ctx context.Context, plan *Plan, resume bool, store *results.St
 		}
 	}
 	if newest == nil {
-		return "", fmt.Errorf("--resume: no study named %s or %s-* in %s; start one without --resume", base, base, store.Path())
+		return plan.Study, true, nil
 	}
-	return newest.Name, nil
+	return newest.Name, false, nil
 }
 
 // studySeed is the config's seed, or one derived from the study's name so

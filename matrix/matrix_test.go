@@ -16,6 +16,7 @@ import (
 	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
+	"github.com/hpcbench/hpcbench/runtimes"
 )
 
 func TestScheduleIsSeededAndWarmupsComeFirst(t *testing.T) {
@@ -116,7 +117,8 @@ func needKernel(t *testing.T, mpi, name string) string {
 }
 
 // TestKillAndResume kills hpcbench with SIGKILL in the middle of a study,
-// resumes it, and checks every run is stored exactly once.
+// resumes it, and checks every run is stored exactly once, and that the
+// resumed run swept the working folder the killed one left.
 func TestKillAndResume(t *testing.T) {
 	testenv.SkipIfShort(t, "runs a real study")
 	dir := needKernel(t, "mpich", "ep")
@@ -145,8 +147,15 @@ name = "native"
 `, reps, dir)), 0o644)
 	db := filepath.Join(tmp, "kill.db")
 	ctx := context.Background()
+	childTmp := filepath.Join(tmp, "tmp")
+	if err := os.Mkdir(childTmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A native study: no container runtime is asked about.
+	env := append(os.Environ(), "TMPDIR="+childTmp, runtimes.SweepEnv+"=0")
 
 	first := exec.Command(bin, "matrix", "--quiet", "--study", "k1", "--db", db, cfg)
+	first.Env = env
 	first.Stdout, first.Stderr = os.Stderr, os.Stderr
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -170,11 +179,18 @@ name = "native"
 	if before >= reps+1 {
 		t.Fatalf("the study finished before it could be killed (%d runs)", before)
 	}
+	if left := hpcbenchFolders(t, childTmp); len(left) != 1 || !strings.Contains(left[0], "hpcbench-work-") {
+		t.Errorf("the killed study left %q; want its working folder", left)
+	}
 
 	second := exec.Command(bin, "matrix", "--quiet", "--resume", "--study", "k1", "--db", db, cfg)
+	second.Env = env
 	out, err := second.CombinedOutput()
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if left := hpcbenchFolders(t, childTmp); len(left) > 0 {
+		t.Errorf("after the resumed study: %q left; want the killed one's working folder swept", left)
 	}
 	if !strings.Contains(string(out), fmt.Sprintf("%d already stored", before)) {
 		t.Errorf("resume did not report the %d runs already stored:\n%s", before, out)

@@ -84,3 +84,9 @@ func Shutdown() error {
 	}
 	return nil
 }
+
+// SweepLeftovers removes what the PMI launches of a killed hpcbench left
+// in the system's temporary folder (the PMIx server's folder, which
+// Shutdown would have removed) and returns the paths removed. Folders of
+// a process that still runs stay.
+func SweepLeftovers() []string { return pmix.SweepTmpdirs() }

@@ -288,7 +288,9 @@ func hostID(ctx context.Context, tx *sql.Tx, h Host) (int64, error) {
 }
 
 // AddRun stores one repetition in its own transaction and returns its id.
-// The study must exist. A repetition already stored is ErrDuplicate.
+// The study must exist. A repetition already stored is ErrDuplicate. A
+// skip recorded for the run's cell on its host goes in the same
+// transaction: the cell ran, so the skip's reason no longer holds.
 func (s *Store) AddRun(ctx context.Context, r Run) (int64, error) {
 	if err := r.validate(); err != nil {
 		return 0, fmt.Errorf("add run: %w", err)
@@ -303,14 +305,25 @@ func (s *Store) AddRun(ctx context.Context, r Run) (int64, error) {
 	}
 	var id int64
 	err = s.retry(ctx, func() error {
-		// A single statement is its own transaction: committed, and so
-		// safe from a kill, when ExecContext returns.
-		res, err := s.db.ExecContext(ctx, insertRun, append([]any{sid, hid}, enc...)...)
+		// Committed, and so safe from a kill, when Commit returns; a kill
+		// before leaves neither the run nor the removal of the skip.
+		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		id, err = res.LastInsertId()
-		return err
+		defer tx.Rollback()
+		res, err := tx.ExecContext(ctx, insertRun, append([]any{sid, hid}, enc...)...)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM skips WHERE study_id = ? AND hostname = ? AND cell_key = ?`,
+			sid, r.Host.Hostname, r.Cell.Key); err != nil {
+			return err
+		}
+		return tx.Commit()
 	})
 	if isUnique(err) {
 		return 0, fmt.Errorf("study %q host %s cell %q repetition %d (warm-up %v): %w", r.Study, r.Host.Hostname, r.Cell.Key, r.Repetition, r.Warmup, ErrDuplicate)
@@ -421,7 +434,9 @@ func nonNilMap(m map[string]any) map[string]any {
 }
 
 // AddSkip records a cell that was not run. Recording the same cell again
-// replaces its reason.
+// replaces its reason. A cell that has runs stored for the study and host
+// is not recorded: its runs show it can run there, and a skip beside them
+// would say otherwise (see also DropSkipsWithRuns).
 func (s *Store) AddSkip(ctx context.Context, k Skip) error {
 	if k.Cell.Key == "" {
 		return fmt.Errorf("add skip of %s: no cell key", k.Cell.CanonicalKey())
@@ -440,12 +455,31 @@ func (s *Store) AddSkip(ctx context.Context, k Skip) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO skips (study_id, hostname, cell_key, cell, reason) VALUES (?, ?, ?, ?, ?)
+		// The WHERE also keeps SQLite from reading ON CONFLICT as part of
+		// the SELECT (an upsert after INSERT ... SELECT needs one).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO skips (study_id, hostname, cell_key, cell, reason)
+			SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS
+				(SELECT 1 FROM runs WHERE study_id = ? AND hostname = ? AND cell_key = ?)
 			ON CONFLICT (study_id, hostname, cell_key) DO UPDATE SET reason = excluded.reason, cell = excluded.cell`,
-			sid, k.Host, k.Cell.Key, string(cell), k.Reason); err != nil {
+			sid, k.Host, k.Cell.Key, string(cell), k.Reason, sid, k.Host, k.Cell.Key); err != nil {
 			return err
 		}
 		return tx.Commit()
+	})
+}
+
+// DropSkipsWithRuns removes the skips recorded for study's cells that have
+// runs stored on the same host (skips an older hpcbench recorded after a
+// probe timed out, while the cell had runs or before it got them).
+func (s *Store) DropSkipsWithRuns(ctx context.Context, study string) error {
+	sid, err := s.studyID(ctx, s.db, study)
+	if err != nil {
+		return err
+	}
+	return s.retry(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM skips WHERE study_id = ? AND EXISTS
+			(SELECT 1 FROM runs r WHERE r.study_id = skips.study_id AND r.hostname = skips.hostname AND r.cell_key = skips.cell_key)`, sid)
+		return err
 	})
 }
 

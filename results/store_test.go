@@ -361,3 +361,72 @@ func runStoreWriter(path string) error {
 	}
 	return nil
 }
+
+// A skip says the cell cannot run; once the cell has runs, the skip is
+// false. AddRun removes it, AddSkip does not record one beside runs, and
+// DropSkipsWithRuns removes those an older hpcbench left.
+func TestSkipsOfCellsWithRunsGo(t *testing.T) {
+	ctx := context.Background()
+	st := openTemp(t)
+	if err := st.CreateStudy(ctx, Study{Name: "s", Config: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	cell := func(rt string) Cell {
+		c := Cell{Benchmark: "ep", Kind: "npb", Class: "S", MPI: "openmpi", PMI: "pmix", Runtime: rt, Layout: "none", Ranks: 1}
+		c.Key = c.CanonicalKey()
+		return c
+	}
+	skipped := func() []string {
+		t.Helper()
+		ks, err := st.Skips(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, k := range ks {
+			keys = append(keys, k.Host+" "+k.Cell.Runtime)
+		}
+		return keys
+	}
+	native, docker := cell("native"), cell("docker")
+	// A false skip (a probe timed out), then the cell runs after all.
+	for _, c := range []Cell{native, docker} {
+		if err := st.AddSkip(ctx, Skip{Study: "s", Host: testHost.Hostname, Cell: c, Reason: "openmpi is not installed on this node"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.AddRun(ctx, testRun("s", native, 1, 1.0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := skipped(); !reflect.DeepEqual(got, []string{"node1 docker"}) {
+		t.Errorf("skips after native ran = %v; want only docker's", got)
+	}
+	// A skip of a cell that has runs is not recorded.
+	if err := st.AddSkip(ctx, Skip{Study: "s", Host: testHost.Hostname, Cell: native, Reason: "not installed"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := skipped(); !reflect.DeepEqual(got, []string{"node1 docker"}) {
+		t.Errorf("skips after skipping a cell with runs = %v; want only docker's", got)
+	}
+	// On another host the cell has no runs: its skip stays.
+	if err := st.AddSkip(ctx, Skip{Study: "s", Host: "node2", Cell: native, Reason: "not installed"}); err != nil {
+		t.Fatal(err)
+	}
+	// What an older hpcbench left: a skip written beside runs.
+	if _, err := st.db.Exec(`INSERT INTO skips (study_id, hostname, cell_key, cell, reason)
+		SELECT id, ?, ?, '{"runtime":"native"}', 'stale' FROM studies WHERE name = 's'`, testHost.Hostname, native.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DropSkipsWithRuns(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if got := skipped(); !reflect.DeepEqual(got, []string{"node1 docker", "node2 native"}) {
+		t.Errorf("skips after DropSkipsWithRuns = %v; want docker's and node2's", got)
+	}
+	if err := st.DropSkipsWithRuns(ctx, "nope"); !errors.Is(err, ErrNoStudy) {
+		t.Errorf("DropSkipsWithRuns of a missing study: %v", err)
+	}
+	if ok, err := integrityCheck(st); ok != "ok" || err != nil {
+		t.Errorf("integrity_check = %q, %v", ok, err)
+	}
+}

@@ -62,7 +62,7 @@ func unavailable(name string, err error) error {
 	if errors.Is(err, exec.ErrNotFound) {
 		return fmt.Errorf("%s: %w: %w (not found in PATH)", name, ErrUnavailable, ErrNotInstalled)
 	}
-	return fmt.Errorf("%s: %w: %v", name, ErrUnavailable, err)
+	return fmt.Errorf("%s: %w: %w", name, ErrUnavailable, err)
 }
 
 // processAlive reports whether pid names a live process of this machine.

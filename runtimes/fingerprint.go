@@ -22,6 +22,9 @@ var (
 	ErrNotInstalled = sentinel.ErrNotInstalled
 	// ErrEngineNotRunning: the program is there, its engine does not answer.
 	ErrEngineNotRunning = sentinel.ErrEngineNotRunning
+	// ErrProbeTimedOut: a fingerprint's command ran out of time, so the
+	// runtime's state is unknown (a busy machine), not known bad.
+	ErrProbeTimedOut = sentinel.ErrProbeTimedOut
 )
 
 // Capabilities are what an adapter can do, declared by the adapter (not
@@ -158,7 +161,7 @@ func probeTool(ctx context.Context, extraEnv []string, bin string, args ...strin
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return stdout.String(), fmt.Errorf("%s %s: timed out", bin, strings.Join(firstN(args, 3), " "))
+		return stdout.String(), fmt.Errorf("%s %s: %w", bin, strings.Join(firstN(args, 3), " "), ErrProbeTimedOut)
 	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -208,7 +211,9 @@ func (fp *Fingerprint) engineDown(err error, hint string) {
 		fp.Detail += ": " + err.Error()
 	}
 	fp.Hint = hint
-	fp.Err = fmt.Errorf("%s: %w: %w: %v", fp.Runtime, ErrUnavailable, ErrEngineNotRunning, err)
+	// err keeps its wrapping: an engine whose answer timed out is unknown
+	// (ErrProbeTimedOut), not known to be down.
+	fp.Err = fmt.Errorf("%s: %w: %w: %w", fp.Runtime, ErrUnavailable, ErrEngineNotRunning, err)
 }
 
 func firstLine(s string) string {

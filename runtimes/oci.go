@@ -363,7 +363,8 @@ func ociDeleteMatching(ctx context.Context, bin string, match func(id, bundle st
 }
 
 // CleanupLeftovers deletes hpcbench's containers whose hpcbench is gone,
-// recognised by their bundle folder "hpcbench-oci-<pid>-...".
+// recognised by their bundle folder "hpcbench-oci-<pid>-...", then the
+// bundle folders of every hpcbench that is gone.
 func (o *ociRuntime) CleanupLeftovers(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
@@ -383,6 +384,11 @@ func (o *ociRuntime) CleanupLeftovers(ctx context.Context) ([]string, error) {
 		if strings.Contains(b, "hpcbench-oci-") {
 			_ = os.RemoveAll(b)
 		}
+	}
+	if err == nil {
+		// Bundles whose container is gone too (the rank had ended, or the
+		// runtime never started it) are known only by their folder.
+		removeStaleTempDirs("oci")
 	}
 	return ids, err
 }

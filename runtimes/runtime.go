@@ -47,7 +47,8 @@
 //
 // Optional capabilities are found by type assertion: PeakMemory (a rank's
 // peak memory from its container's cgroup), LeftoverCleaner (removing
-// containers an earlier, killed hpcbench left behind) and Importer
+// containers an earlier, killed hpcbench left behind: every command that
+// launches asks all of them first, SweepLeftovers) and Importer
 // (importing a root filesystem built by package images into the runtime's
 // own format: Docker's and Podman's storage, a SIF file). The runtimes
 // import package images, never the reverse; building an image for every
@@ -58,8 +59,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
@@ -284,6 +289,83 @@ func CleanupLeftovers(ctx context.Context) ([]string, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
+	return removed, errors.Join(errs...)
+}
+
+// SweepEnv is the environment variable that turns SweepLeftovers off
+// ("0", "off" or "false"): for machines where hpcbench runs in several
+// PID namespaces, whose processes cannot see one another, so that a live
+// hpcbench's containers would look abandoned. "hpcbench doctor --clean"
+// still removes them on demand.
+const SweepEnv = "HPCBENCH_SWEEP_CONTAINERS"
+
+// sweepTimeout bounds SweepLeftovers: an engine that does not answer by
+// then keeps its leftovers until a later start.
+const sweepTimeout = 20 * time.Second
+
+// SweepLeftovers is what an hpcbench command that launches does first: it
+// asks every runtime whose containers can outlive hpcbench
+// (LeftoverCleaner), and whose program is on this machine, to remove the
+// containers (and folders) of killed hpcbench processes, whichever
+// runtime the command is about to use. The runtimes are asked at once,
+// without detecting them first, within a time limit; a runtime that does
+// not answer is left for a later start, its error joined into the one
+// returned. It returns the names removed; SweepEnv turns it off.
+func SweepLeftovers(ctx context.Context) ([]string, error) {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(SweepEnv))) {
+	case "0", "off", "false", "no":
+		return nil, nil
+	}
+	var rts []Runtime
+	for _, name := range Names() {
+		rt, err := Get(name)
+		if err != nil || rt.Name() != name { // an alias: its runtime is asked once
+			continue
+		}
+		if _, ok := rt.(LeftoverCleaner); !ok {
+			continue
+		}
+		for _, prog := range rt.Capabilities().Programs {
+			if _, err := exec.LookPath(prog); err == nil {
+				rts = append(rts, rt)
+				break
+			}
+		}
+	}
+	return sweepLeftovers(ctx, rts)
+}
+
+// sweepLeftovers asks each of rts (LeftoverCleaners) at once to remove
+// its leftovers, within sweepTimeout, and returns the names removed,
+// sorted.
+func sweepLeftovers(ctx context.Context, rts []Runtime) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		removed []string
+		errs    []error
+		wg      sync.WaitGroup
+	)
+	for _, rt := range rts {
+		lc, ok := rt.(LeftoverCleaner)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			names, err := lc.CleanupLeftovers(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			removed = append(removed, names...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", rt.Name(), err))
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(removed)
 	return removed, errors.Join(errs...)
 }
 

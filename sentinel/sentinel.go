@@ -1,7 +1,8 @@
 // Package sentinel holds the errors that more than one package of hpcbench
 // reports and that callers tell apart with errors.Is: a runtime nobody
 // knows, one that is missing or whose engine does not answer, an image or a
-// binary that is not there, a run that was interrupted.
+// binary that is not there, a run that was interrupted, a detection that
+// timed out.
 //
 // Each value exists once, here. Packages that name them in their own API
 // keep an alias (var ErrUnknownRuntime = sentinel.ErrUnknownRuntime), so an
@@ -34,4 +35,9 @@ var (
 	// ErrInterrupted: the user stopped a run (a signal cancelled its
 	// context) before it finished.
 	ErrInterrupted = errors.New("interrupted")
+	// ErrProbeTimedOut: a detection probe (a version tool, an engine's
+	// answer) did not finish within its time limit, so whether the thing
+	// it looks for is there is unknown: detect again, never take it for
+	// missing.
+	ErrProbeTimedOut = errors.New("probe timed out")
 )

@@ -31,6 +31,8 @@ func TestOneValueEach(t *testing.T) {
 		{"images.ErrImageNotFound", images.ErrImageNotFound, sentinel.ErrImageNotFound},
 		{"npb.ErrNoBinary", npb.ErrNoBinary, sentinel.ErrBinaryNotFound},
 		{"matrix.ErrInterrupted", matrix.ErrInterrupted, sentinel.ErrInterrupted},
+		{"runtimes.ErrProbeTimedOut", runtimes.ErrProbeTimedOut, sentinel.ErrProbeTimedOut},
+		{"inventory.ErrProbeTimedOut", inventory.ErrProbeTimedOut, sentinel.ErrProbeTimedOut},
 		{"slurm.ErrInterrupted", slurm.ErrInterrupted, sentinel.ErrInterrupted},
 	} {
 		if c.alias != c.want {

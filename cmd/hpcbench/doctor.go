@@ -10,6 +10,8 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/urfave/cli/v2"
 )
@@ -22,7 +24,7 @@ func doctorCommand() *cli.Command {
 		&cli.DurationFlag{Name: "timeout", Value: inventory.DefaultTimeout, Usage: "time limit of each probe"},
 		&cli.BoolFlag{Name: "verify", Usage: "also run one rank of a small MPICH program on each of hpcbench's MPICH builds, under hpcbench's PMI server and the build's flavour, and show what it negotiated"},
 		&cli.StringFlag{Name: "verify-with", Value: filepath.Join(configs.DefaultNPBDir, "mpich", "ep") + " S", Usage: "the `COMMAND` --verify runs (a program linked against Debian's MPICH, and its arguments)"},
-		&cli.BoolFlag{Name: "clean", Usage: "remove containers left behind by an hpcbench that was killed (labelled hpcbench.job; a live run's containers are kept), then exit"},
+		&cli.BoolFlag{Name: "clean", Usage: "remove containers left behind by an hpcbench that was killed (labelled hpcbench.job; a live run's containers are kept), and its PMIx and working folders in the temporary folder, then exit"},
 	}
 	return &cli.Command{
 		Name:      "doctor",
@@ -83,11 +85,15 @@ func runDoctor(c *cli.Context) error {
 }
 
 // cleanLeftovers is "doctor --clean": it removes the containers a killed
-// hpcbench left behind.
+// hpcbench left behind, and the folders (PMIx servers', studies' working
+// folders) it left in the temporary folder.
 func cleanLeftovers(c *cli.Context) error {
 	removed, err := runtimes.CleanupLeftovers(c.Context)
 	for _, name := range removed {
 		fmt.Fprintf(c.App.Writer, "removed %s\n", name)
+	}
+	for _, dir := range append(pmi.SweepLeftovers(), matrix.SweepWorkFolders("")...) {
+		fmt.Fprintf(c.App.Writer, "removed %s\n", dir)
 	}
 	if err == nil {
 		fmt.Fprintf(c.App.Writer, "%d leftover containers removed\n", len(removed))

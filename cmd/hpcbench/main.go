@@ -20,13 +20,17 @@ import (
 
 // verbs builds every verb afresh, sorted by name, so that no flag value
 // of one app reaches another (tests run several apps in one process).
+// The verbs that launch ranks here first sweep what a killed hpcbench
+// left (sweep.go).
 func verbs() []*cli.Command {
 	return []*cli.Command{
-		calibrateCommand(),
+		launching(calibrateCommand(), nil),
 		doctorCommand(),
 		imageCommand(),
-		launchCommand(),
-		matrixCommand(),
+		launching(launchCommand(), nil),
+		launching(matrixCommand(), func(c *cli.Context) bool {
+			return c.Bool("dry-run") || c.String("executor") == "slurm"
+		}),
 		parseCommand(),
 		plotCommand(),
 		reportCommand(),

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/hpcbench/hpcbench/internal/leftover"
 )
 
 // ErrNoPMIx is returned by every entry point of a build without PMIx
@@ -83,8 +85,11 @@ func start() error {
 		return err
 	}
 	// A private folder (0700): libpmix keeps its rendezvous files and the
-	// job's shared-memory key-value store here.
-	tmpdir, err := os.MkdirTemp("", "hpcbench-pmix-")
+	// job's shared-memory key-value store here. Its name carries this
+	// process, so that the folders of servers whose process was killed
+	// can go first.
+	SweepTmpdirs()
+	tmpdir, err := leftover.MkdirTemp("", TmpdirPrefix, "")
 	if err != nil {
 		return fmt.Errorf("PMIx server: creating its tmpdir: %w", err)
 	}
@@ -99,6 +104,15 @@ func start() error {
 	}
 	return nil
 }
+
+// TmpdirPrefix starts the name of the PMIx server's folder in the system's
+// temporary folder: TmpdirPrefix, the owning process (see package
+// internal/leftover), random characters.
+const TmpdirPrefix = "hpcbench-pmix-"
+
+// SweepTmpdirs removes the folders of PMIx servers whose process is gone
+// (killed before Shutdown) and returns their paths. It needs no libpmix.
+func SweepTmpdirs() []string { return leftover.Sweep("", TmpdirPrefix) }
 
 // Shutdown finalizes the process's PMIx server and removes its tmpdir. Every
 // job must be closed first. It is for the end of the process: afterwards
