@@ -19,7 +19,7 @@ const (
 	MaxStudyRuns = 100_000
 )
 
-// runsPerCellKeys are checked against MaxRunsPerCell.
+// runsPerCell checks the counts of runs a config sets against MaxRunsPerCell.
 func (v *validator) runsPerCell() {
 	s := v.cfg.Study
 	for _, k := range []struct {
@@ -28,9 +28,9 @@ func (v *validator) runsPerCell() {
 		set bool
 	}{
 		{"study.repetitions", s.RepetitionsKey.Count, !s.AutoRepetitions && v.md.IsDefined("study", "repetitions")},
-		{"study.warmup", s.Warmup, true},
-		{"study.min_repetitions", s.MinRepetitions, true},
-		{"study.max_repetitions", s.MaxRepetitions, true},
+		{"study.warmup", s.Warmup, v.md.IsDefined("study", "warmup")},
+		{"study.min_repetitions", s.MinRepetitions, v.md.IsDefined("study", "min_repetitions")},
+		{"study.max_repetitions", s.MaxRepetitions, v.md.IsDefined("study", "max_repetitions")},
 	} {
 		if k.set && k.n > MaxRunsPerCell {
 			v.add(k.key, ErrInvalid, "%d: more than the %d runs a cell may have", k.n, MaxRunsPerCell)
