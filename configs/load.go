@@ -83,6 +83,10 @@ func Parse(file string, data []byte) (*Config, error) {
 	v.runtimes()
 	v.benchmarks()
 	v.slurm()
+	v.runsPerCell()
+	if len(v.errs) == 0 {
+		v.studySize()
+	}
 	if len(v.errs) > 0 {
 		return nil, v.errs.sorted()
 	}
@@ -197,7 +201,12 @@ func editDistance(a, b string) int {
 func (v *validator) study() {
 	s := &v.cfg.Study
 	if s.Name == "" {
-		s.Name = strings.TrimSuffix(filepath.Base(v.cfg.File), filepath.Ext(v.cfg.File))
+		s.Name = SafeStudyName(strings.TrimSuffix(filepath.Base(v.cfg.File), filepath.Ext(v.cfg.File)))
+	} else if err := CheckStudyName(s.Name); err != nil {
+		v.add("study.name", ErrInvalid, "%v", err)
+	}
+	if err := CheckText(s.Description, true); err != nil {
+		v.add("study.description", ErrInvalid, "%v", err)
 	}
 	if s.Seed == 0 {
 		h := fnv.New64a()
@@ -413,6 +422,8 @@ func (v *validator) runtimes() {
 		}
 		if rt.Label == "" {
 			rt.Label = rt.Name
+		} else if err := CheckLabel(rt.Label); err != nil {
+			v.add(key+".label", ErrInvalid, "%v", err)
 		}
 		if j, dup := labels[rt.Label]; dup {
 			v.add(key, ErrInvalid, "runtime %q is already defined by runtime[%d]: give one of them a different label", rt.Label, j)
@@ -597,11 +608,28 @@ func (v *validator) benchmarks() {
 		}
 		v.env(key+".env", b.Env)
 
+		if b.Label != "" {
+			if err := CheckLabel(b.Label); err != nil {
+				v.add(key+".label", ErrInvalid, "%v", err)
+				continue
+			}
+		}
 		names := []string{b.Name}
+		if b.Kind != KindNPB && b.Name != "" {
+			// The name is the label unless one is given, and {name} in
+			// templates.
+			if err := CheckLabel(b.Name); err != nil {
+				v.add(key+".name", ErrInvalid, "%v", err)
+				continue
+			}
+		}
 		if b.Kind == KindNPB {
 			switch {
 			case b.Name != "" && b.Names != nil:
 				v.add(key+".names", ErrInvalid, "give name or names, not both")
+				continue
+			case b.Names != nil && len(b.Names) == 0:
+				v.add(key+".names", ErrInvalid, "empty list: name at least one of %s", strings.Join(npb.Names, ", "))
 				continue
 			case b.Names != nil:
 				if b.Label != "" {
@@ -644,8 +672,9 @@ func (v *validator) benchmarks() {
 	v.cfg.Benchmarks = out
 }
 
-var slurmTimeRe = regexp.MustCompile(`^(\d+-)?\d+(:\d{1,2}){0,2}$|^\d+-\d+$`)
-var cpuBindRe = regexp.MustCompile(`^(none|no|cores|threads|sockets|ldoms|rank|rank_ldom|(map_cpu|mask_cpu|map_ldom|mask_ldom):\S+)$`)
+// CPUBindRe matches what [slurm] cpu_bind may be: srun's --cpu-bind type,
+// with a map or mask of CPU numbers (decimal or hex, '*' to repeat).
+var CPUBindRe = regexp.MustCompile(`^(none|no|cores|threads|sockets|ldoms|rank|rank_ldom|(map_cpu|mask_cpu|map_ldom|mask_ldom):[0-9A-Fa-fx,*]+)$`)
 
 func (v *validator) slurm() {
 	s := v.cfg.Slurm
@@ -657,11 +686,40 @@ func (v *validator) slurm() {
 	} else if s.Nodes < 1 {
 		v.add("slurm.nodes", ErrInvalid, "%d: need at least 1 node", s.Nodes)
 	}
-	if s.Time != "" && !slurmTimeRe.MatchString(s.Time) {
-		v.add("slurm.time", ErrInvalid, "%q is not a Slurm time (minutes, \"HH:MM:SS\" or \"D-HH:MM:SS\")", s.Time)
+	if s.Time != "" {
+		if err := CheckSlurmTime(s.Time); err != nil {
+			v.add("slurm.time", ErrInvalid, "%v", err)
+		}
 	}
-	if s.CPUBind != "" && !cpuBindRe.MatchString(s.CPUBind) {
+	if s.CPUBind != "" && !CPUBindRe.MatchString(s.CPUBind) {
 		v.add("slurm.cpu_bind", ErrInvalid, "%q is not an srun --cpu-bind type (none, cores, threads, sockets, rank, map_cpu:..., mask_cpu:...)", s.CPUBind)
+	}
+	// These reach the batch scripts: each must be the one word it looks
+	// like, never a line break that would end a #SBATCH line or a comment.
+	if s.Partition != "" {
+		if err := CheckSlurmPartition(s.Partition); err != nil {
+			v.add("slurm.partition", ErrInvalid, "%v", err)
+		}
+	}
+	if s.Account != "" {
+		if err := CheckSlurmAccount(s.Account); err != nil {
+			v.add("slurm.account", ErrInvalid, "%v", err)
+		}
+	}
+	for _, m := range s.Modules {
+		if err := CheckModule(m); err != nil {
+			v.add("slurm.modules", ErrInvalid, "%v", err)
+		}
+	}
+	for _, f := range s.SbatchFlags {
+		if err := CheckSbatchFlag(f); err != nil {
+			v.add("slurm.sbatch_flags", ErrInvalid, "%v", err)
+		}
+	}
+	// The prologue is shell the config asks the job to run: it may hold
+	// any command, but not characters that hide what it says.
+	if err := CheckText(s.Prologue, true); err != nil {
+		v.add("slurm.prologue", ErrInvalid, "%v", err)
 	}
 	for _, r := range v.cfg.Matrix.Ranks {
 		if s.Nodes > 1 && r%s.Nodes != 0 {

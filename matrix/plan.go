@@ -68,6 +68,11 @@ func NewPlan(ctx context.Context, cfg *configs.Config, o Overrides) (*Plan, erro
 		return nil, fmt.Errorf("matrix: no config")
 	}
 	if o.Study != "" {
+		// The name becomes folder and Slurm job names: the rule [study]
+		// name follows holds for --study too.
+		if err := configs.CheckStudyName(o.Study); err != nil {
+			return nil, fmt.Errorf("--study %w", overrideError{err})
+		}
 		cfg.Study.Name = o.Study
 	}
 	if o.BLASThreads != 0 {

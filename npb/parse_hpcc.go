@@ -34,7 +34,7 @@ const (
 // CommWorldProcs must equal it. When the output has no summary section it
 // returns one invalid Result and an error wrapping ErrNoSummary.
 func ParseHPCC(r io.Reader, expectRanks int) ([]Result, error) {
-	data, err := io.ReadAll(r)
+	data, err := readOutput(r)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ var hplThresholdRe = regexp.MustCompile(`scaled residuals are less than\s+(\S+)`
 // HPL's banner but no result line, it returns one invalid Result and an
 // error wrapping ErrNoSummary.
 func ParseHPL(r io.Reader, expectRanks int) ([]Result, error) {
-	data, err := io.ReadAll(r)
+	data, err := readOutput(r)
 	if err != nil {
 		return nil, err
 	}

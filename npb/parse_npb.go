@@ -70,7 +70,7 @@ func isNPBFailureLine(l string) bool {
 // output has a banner but no summary block, it returns one invalid Result
 // and an error wrapping ErrNoSummary.
 func ParseNPB(r io.Reader, expectRanks int) ([]Result, error) {
-	data, err := io.ReadAll(r)
+	data, err := readOutput(r)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,17 @@ var (
 	// refused its input). The parser still returns one invalid Result that
 	// says what is known and why it is invalid.
 	ErrNoSummary = errors.New("no benchmark result in output")
+	// ErrTooLarge: the output is longer than MaxOutputSize; it was not
+	// read past that.
+	ErrTooLarge = errors.New("output too large")
 )
+
+// MaxOutputSize bounds what ParseOutput reads of one output. Benchmarks
+// print kilobytes (an HPL sweep a few megabytes) and a study keeps at most
+// 16 MiB of a run's output, so anything longer is not one benchmark's
+// output; reading it whole (a 200 MB log, /dev/zero) would only fill
+// memory.
+const MaxOutputSize = 32 << 20
 
 // OutputKind is the program that printed an output.
 type OutputKind string
@@ -398,9 +408,10 @@ func finite(f float64) float64 {
 // ParseOutput reads one benchmark's output, recognises which program
 // printed it and returns its results. expectRanks is the number of MPI
 // ranks the harness launched (0: unknown, not checked). On ErrNoSummary
-// the returned slice still holds one invalid Result with what is known.
+// the returned slice still holds one invalid Result with what is known. It
+// reads at most MaxOutputSize bytes, and fails with ErrTooLarge on more.
 func ParseOutput(r io.Reader, expectRanks int) ([]Result, error) {
-	data, err := io.ReadAll(r)
+	data, err := readOutput(r)
 	if err != nil {
 		return nil, err
 	}
@@ -413,6 +424,18 @@ func ParseOutput(r io.Reader, expectRanks int) ([]Result, error) {
 		return parseNPB(data, expectRanks)
 	}
 	return nil, fmt.Errorf("%w: neither an NPB banner or summary, an HPL header or result line, nor an HPCC summary", ErrUnknownFormat)
+}
+
+// readOutput reads an output whole, up to MaxOutputSize bytes.
+func readOutput(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxOutputSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxOutputSize {
+		return nil, fmt.Errorf("%w: longer than %d MiB, more than any benchmark prints (a log of several runs? split it)", ErrTooLarge, MaxOutputSize>>20)
+	}
+	return data, nil
 }
 
 // DetectKind says which program printed an output, or "" when it cannot

@@ -193,6 +193,12 @@ func Generate(ctx context.Context, study *matrix.Plan, opts GenOptions) (*Plan, 
 	if group != GroupRanks && group != GroupBenchmark {
 		return nil, fmt.Errorf("slurm: group %q: want ranks or benchmark", group)
 	}
+	if err := checkBatchSettings(study.Study, sc, opts, cfg.File); err != nil {
+		return nil, err
+	}
+	if _, err := sbatchPath(dir); err != nil {
+		return nil, fmt.Errorf("slurm: %w", err)
+	}
 
 	skipped := append([]matrix.Skipped(nil), study.Skipped...)
 	var runnable []matrix.Cell
@@ -228,9 +234,13 @@ func Generate(ctx context.Context, study *matrix.Plan, opts GenOptions) (*Plan, 
 		}
 		j := jobs[name]
 		if j == nil {
+			jobDir, err := jobFolder(dir, name)
+			if err != nil {
+				return nil, fmt.Errorf("slurm: benchmark %q: %w", c.Benchmark, err)
+			}
 			j = &Job{Name: name, Study: study.Study, Seed: seed, Config: cfg.File, Version: buildinfo.String(),
 				Script: filepath.Join(dir, name+".sbatch"), Manifest: filepath.Join(dir, name+".runs.json"),
-				Dir: filepath.Join(dir, name)}
+				Dir: jobDir}
 			jobs[name] = j
 			names = append(names, name)
 		}
@@ -305,7 +315,10 @@ func Generate(ctx context.Context, study *matrix.Plan, opts GenOptions) (*Plan, 
 		if err := writeJSON(j.Manifest, j); err != nil {
 			return nil, err
 		}
-		script := renderScript(j, sc, self)
+		script, err := renderScript(j, sc, self)
+		if err != nil {
+			return nil, fmt.Errorf("slurm: job %s: %w", j.Name, err)
+		}
 		if err := os.WriteFile(j.Script, []byte(script), 0o755); err != nil {
 			return nil, fmt.Errorf("slurm: %w", err)
 		}

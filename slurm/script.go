@@ -99,15 +99,23 @@ func absoluteProgram(argv []string) []string {
 	return out
 }
 
-// renderScript writes the batch script of job j.
-func renderScript(j *Job, sc configs.Slurm, self string) string {
+// renderScript writes the batch script of job j. Every word of a command
+// is shell-quoted; what lands in a comment or a #SBATCH line, which cannot
+// be quoted for bash, is either checked to be one printable word
+// (checkBatchSettings, sbatchPath) or written through commentText.
+func renderScript(j *Job, sc configs.Slurm, self string) (string, error) {
+	jobDir, err := sbatchPath(j.Dir)
+	if err != nil {
+		return "", err
+	}
+	output := jobDir + "/job-%j.out" // %j: sbatch puts the job id there
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	mpis, runtimesUsed, benchmarks := describeRuns(j.Runs)
 	w("#!/bin/bash\n")
-	w("# hpcbench study %s, job %s: %d runs of %s.\n", j.Study, j.Name, len(j.Runs), benchmarks)
-	w("# MPI under srun: %s; runtimes: %s.\n", mpis, runtimesUsed)
-	w("# Written by hpcbench %s from %s.\n", j.Version, j.Config)
+	w("# hpcbench study %s, job %s: %d runs of %s.\n", commentText(j.Study), commentText(j.Name), len(j.Runs), commentText(benchmarks))
+	w("# MPI under srun: %s; runtimes: %s.\n", commentText(mpis), commentText(runtimesUsed))
+	w("# Written by hpcbench %s from %s.\n", commentText(j.Version), commentText(j.Config))
 	w("#\n")
 	w("# Submit it with \"sbatch %s\", or let \"hpcbench slurm submit\" submit,\n", filepath.Base(j.Script))
 	w("# watch and import it. Each run's output goes to %s/output/NNN.out and its\n", j.Name)
@@ -123,7 +131,7 @@ func renderScript(j *Job, sc configs.Slurm, self string) string {
 	if sc.Account != "" {
 		w("#SBATCH --account=%s\n", sc.Account)
 	}
-	w("#SBATCH --output=%s\n", filepath.Join(j.Dir, "job-%j.out"))
+	w("#SBATCH --output=%s\n", output)
 	for _, f := range sc.SbatchFlags {
 		w("#SBATCH %s\n", f)
 	}
@@ -179,17 +187,17 @@ func renderScript(j *Job, sc configs.Slurm, self string) string {
 		if c.Layout != "" {
 			where += " " + string(c.Layout)
 		}
-		w("\n# %d/%d, %s: %s, %s %s, %s, %d ranks\n", i+1, len(j.Runs), kind, what, c.MPI, c.PMI, where, c.Ranks)
+		w("\n# %d/%d, %s: %s, %s %s, %s, %d ranks\n", i+1, len(j.Runs), kind, commentText(what), commentText(c.MPI), commentText(string(c.PMI)), commentText(where), c.Ranks)
 		if b := c.MPIBuild; b != nil && c.IsNative() {
 			// The build's lib folder first on the loader path of this step
 			// only, before what the job's modules put there; srun passes
 			// it on to the ranks.
-			w("# MPICH build %s: %s\n", b.Flavour, b.Prefix)
+			w("# MPICH build %s: %s\n", commentText(b.Flavour), commentText(b.Prefix))
 			w("%s=%s${%s:+:$%s} \\\n", mpibuild.LibraryPathVar, shellQuote(b.LibDir), mpibuild.LibraryPathVar, mpibuild.LibraryPathVar)
 		}
 		w("run %s %s\n", r.ID, renderArgv(r.Srun, self, j.Dir))
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 // renderArgv writes an srun line as shell words, with hpcbench and the

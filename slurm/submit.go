@@ -97,6 +97,11 @@ func Submit(ctx context.Context, study *matrix.Plan, opts SubmitOptions) (*Summa
 		return nil, fmt.Errorf("slurm: no study")
 	}
 	if opts.Gen.Dir == "" {
+		// The study's name becomes a folder name: never one outside
+		// hpcbench-slurm/ ("../../x").
+		if err := configs.CheckStudyName(study.Study); err != nil {
+			return nil, fmt.Errorf("slurm: study name: %w: %w", ErrUnsafe, err)
+		}
 		opts.Gen.Dir = DefaultDir(study.Study)
 	}
 	if opts.Poll <= 0 {

@@ -97,6 +97,9 @@ func runLaunch(c *cli.Context) error {
 	if c.Duration("timeout") < 0 {
 		return usageError("launch: --timeout %v: must not be negative", c.Duration("timeout"))
 	}
+	if err := checkOutputFlag("launch", "--report", c.String("report")); err != nil {
+		return err
+	}
 	build, err := chooseMPIBuild(c.String("mpi-build"), flavour, argv[0])
 	if err != nil {
 		return err

@@ -75,5 +75,11 @@ func parseFile(name string, ranks int) ([]npb.Result, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// The parser reads at most npb.MaxOutputSize bytes of anything (a
+	// pipe, /dev/zero); a file known to be longer is not read at all.
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > npb.MaxOutputSize {
+		return nil, fmt.Errorf("%w: %d bytes, longer than %d MiB, more than any benchmark prints (a log of several runs? split it)",
+			npb.ErrTooLarge, st.Size(), npb.MaxOutputSize>>20)
+	}
 	return npb.ParseOutput(f, ranks)
 }

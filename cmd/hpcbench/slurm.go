@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -162,6 +163,9 @@ func runSlurmGen(c *cli.Context) error {
 	}
 	opts.Log = c.App.Writer
 	batch, err := slurm.Generate(c.Context, plan, opts)
+	if errors.Is(err, slurm.ErrUnsafe) {
+		return usageError("slurm gen: %w", err)
+	}
 	if err != nil {
 		return err
 	}

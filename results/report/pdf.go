@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/hpcbench/hpcbench/internal/outfile"
 	"github.com/hpcbench/hpcbench/results"
 )
 
@@ -721,11 +722,15 @@ func capitalise(s string) string {
 }
 
 // WriteFile writes the report to path, replacing it only once the whole
-// report is written.
+// report is written. A missing folder is told as such (wrapping
+// outfile.ErrNoFolder), not as the temporary file's failure.
 func WriteFile(path string, a *results.Analysis, opt Options) error {
+	if err := outfile.CheckFolder(path); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".hpcbench-report-*.pdf")
 	if err != nil {
-		return err
+		return fmt.Errorf("report %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := Write(tmp, a, opt); err != nil {
