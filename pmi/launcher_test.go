@@ -335,9 +335,9 @@ func TestMisbehavingRanks(t *testing.T) {
 		reason  string
 	}{
 		{"garbage", PMI1, ChannelFD, 0, "rank 0: PMI protocol error: message starts with byte 0x00"},
-		{"garbage", PMI1, ChannelTCP, -1, "PMI server: PMI protocol error: message starts with byte 0x00"},
+		{"garbage", PMI1, ChannelTCP, 0, "rank 0: PMI protocol error: message starts with byte 0x00"},
 		{"oversize", PMI2, ChannelFD, 0, "rank 0: PMI protocol error: PMI-2 message of 999999 bytes exceeds the limit"},
-		{"claim0", PMI1, ChannelTCP, -1, "PMI protocol error: rank 0 claimed by a second connection"},
+		{"oversize", PMI2, ChannelTCP, 0, "rank 0: PMI protocol error: PMI-2 message of 999999 bytes exceeds the limit"},
 		{"nofinalize", PMI1, ChannelFD, 0, "rank 0 exited without calling PMI finalize"},
 	}
 	for _, tc := range cases {
