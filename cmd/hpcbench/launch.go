@@ -28,7 +28,8 @@ func launchCommand() *cli.Command {
 		&cli.IntFlag{Name: "n", Aliases: []string{"ranks"}, Usage: "number of ranks", Required: true},
 		&cli.StringFlag{Name: "pmi", Value: string(pmi.PMI1), Usage: "PMI flavour served to the ranks: pmi1, pmi2 or pmix"},
 		&cli.StringFlag{Name: "channel", Usage: "how PMI-1/PMI-2 ranks reach the server: fd (inherited socket) or tcp (127.0.0.1); default fd, or what the runtime needs"},
-		&cli.IntFlag{Name: "max-ranks", Usage: fmt.Sprintf("refuse more than `N` ranks (default %d per core: %d here)", pmi.MaxRanksPerCore, pmi.DefaultMaxRanks())},
+		&cli.IntFlag{Name: "max-ranks", Usage: "refuse more than `N` ranks",
+			DefaultText: fmt.Sprintf("%d per core, %d here", pmi.MaxRanksPerCore, pmi.DefaultMaxRanks())},
 		&cli.DurationFlag{Name: "timeout", Value: configs.DefaultTimeout, Usage: "kill every rank after this long (e.g. 30s, 2h); 0 for none"},
 		&cli.BoolFlag{Name: "no-pmi", Usage: "PROG is not an MPI program (e.g. hostname): its ranks need not speak PMI"},
 		&cli.StringFlag{Name: "bind", Value: "none", Usage: "none, or core: pin rank r to core r mod cores"},
@@ -59,12 +60,14 @@ Debian's MPICH speaks PMI-1 only; a rank speaking another PMI version than
 --pmi asked for fails the launch, and so do N > 1 ranks that exit 0 while
 some or all never spoke PMI (each ran as a world of its own, as MPICH does
 under --pmi pmix without a PMIx build); --no-pmi declares PROG no MPI
-program (hostname, a script) and skips that check. When hpcbench's MPICH builds are
-installed (scripts/build-mpich.sh: one per PMI flavour under /opt/hpcbench)
-and PROG is linked against Debian's MPICH (libmpich.so.12), the build for
---pmi goes first on the ranks' LD_LIBRARY_PATH, so the same binary speaks
-PMI-1, PMI-2 or PMIx (--mpi-build auto, the default; none keeps the
-library PROG finds itself; PREFIX names a build).
+program (hostname, a script) and skips that check.
+
+When hpcbench's MPICH builds are installed (scripts/build-mpich.sh: one
+per PMI flavour under /opt/hpcbench) and PROG is linked against Debian's
+MPICH (libmpich.so.12), the build for --pmi goes first on the ranks'
+LD_LIBRARY_PATH, so the same binary speaks PMI-1, PMI-2 or PMIx
+(--mpi-build auto, the default; none keeps the library PROG finds itself;
+PREFIX names a build).
 
 With --channel tcp each rank names itself to the PMI server by a random
 token (PMI_ID); other connections to the port are dropped and counted.
