@@ -111,7 +111,7 @@ func (c *conn) end(why error) {
 		c.stranger = false
 		s.strangerCount--
 	}
-	closed, everyone := s.closed, s.unnamed == 0
+	closed, everyone, evicted := s.closed, s.unnamed == 0, c.evicted
 	s.mu.Unlock()
 	c.nc.Close()
 	if c.rank >= 0 {
@@ -121,7 +121,7 @@ func (c *conn) end(why error) {
 	var ne net.Error
 	var detail string
 	switch {
-	case c.evicted:
+	case evicted:
 		detail = fmt.Sprintf("dropped for newer connections (more than %d had not named a rank)", strangerSlack)
 	case closed:
 		detail = "the job ended before it named a rank"
