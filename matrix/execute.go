@@ -49,6 +49,9 @@ type executor struct {
 	// blas caches which BLAS each binary loads (per image): once per
 	// study, not once per run.
 	blas map[string]string
+	// maxRanks is the plan's ceiling on ranks per launch, which its cells
+	// were checked against; 0 leaves pmi's default.
+	maxRanks int
 }
 
 func (ex *executor) init() error {
@@ -179,7 +182,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 		rep, choices, err = ex.launchNode(ctx, ir.Runtime, spec, c, argv, env, work, out)
 	default:
 		lo := pmi.Options{
-			Ranks: c.Ranks, PMI: c.PMI, Timeout: c.Timeout, Bind: c.Bind,
+			Ranks: c.Ranks, PMI: c.PMI, Timeout: c.Timeout, Bind: c.Bind, MaxRanks: ex.maxRanks,
 			Argv: argv, Env: env, Dir: work, Stdout: out, Stderr: out,
 		}
 		if !c.IsNative() {
@@ -274,8 +277,13 @@ func (ex *executor) judge(run *results.Run, c Cell, rep *pmi.Report, launchErr e
 		return
 	case !rep.OK():
 		run.Status, run.Reason = results.StatusFailed, rep.Reason
-		if rep.Failure == pmi.FailureTimeout {
+		switch rep.Failure {
+		case pmi.FailureTimeout:
 			run.Status = results.StatusTimeout
+		case pmi.FailureSingleton:
+			// "hpcbench launch" inside a per-node container applies the
+			// world-size guard itself: the same verdict as below.
+			run.Status = results.StatusInvalid
 		}
 		return
 	}
@@ -350,6 +358,11 @@ func (ex *executor) launchNode(ctx context.Context, rt runtimes.Runtime, spec ru
 		"--report", reportPath, "--quiet", "--mpi-build", "none"}
 	if c.Timeout > 0 {
 		inner = append(inner, "--timeout", c.Timeout.String())
+	}
+	if ex.maxRanks > 0 {
+		// The plan checked the cell against the node's ceiling; the
+		// container may see fewer cores.
+		inner = append(inner, "--max-ranks", strconv.Itoa(ex.maxRanks))
 	}
 	inner = append(append(inner, "--"), argv...)
 	job := pmi.Job{ID: fmt.Sprintf("%d-%s", os.Getpid(), filepath.Base(work)), Ranks: c.Ranks, PMI: c.PMI}

@@ -122,13 +122,16 @@ type Skipped struct {
 
 // Why a combination is skipped.
 var (
-	ErrSkipLayout  = errors.New("layout not supported by the runtime")
-	ErrSkipPMI     = errors.New("MPI does not speak the PMI flavour")
-	ErrSkipRanks   = errors.New("benchmark cannot run on this rank count")
-	ErrSkipCores   = errors.New("more ranks than cores")
-	ErrSkipRuntime = errors.New("runtime unavailable")
-	ErrSkipMPI     = errors.New("MPI not installed")
-	ErrSkipBinary  = errors.New("binary not found")
+	ErrSkipLayout = errors.New("layout not supported by the runtime")
+	ErrSkipPMI    = errors.New("MPI does not speak the PMI flavour")
+	ErrSkipRanks  = errors.New("benchmark cannot run on this rank count")
+	ErrSkipCores  = errors.New("more ranks than cores")
+	// ErrSkipMaxRanks: more ranks than one launch may start on this node
+	// (see MaxRanks).
+	ErrSkipMaxRanks = errors.New("more ranks than a launch may start")
+	ErrSkipRuntime  = errors.New("runtime unavailable")
+	ErrSkipMPI      = errors.New("MPI not installed")
+	ErrSkipBinary   = errors.New("binary not found")
 	// ErrSkipUnknown: a probe the cell depends on timed out, so whether it
 	// can run here is unknown (inventory.ErrProbeTimedOut). Such a cell
 	// is not recorded as skipped: it is left for a later detection, and a
@@ -159,6 +162,7 @@ func layoutsOf(runtime string) []configs.Layout {
 //     what Debian 12's packages speak: MPICH PMI-1, Open MPI PMIx);
 //   - an NPB rank count the benchmark cannot use (npb.CheckRanks), an
 //     HPL grid p x q that is not the rank count;
+//   - more ranks than one launch may start (local studies; see MaxRanks);
 //   - more ranks than cores without study.oversubscribe (local studies);
 //   - a runtime, MPI or binary this node does not have;
 //   - a runtime or MPI whose probe timed out (ErrSkipUnknown: not
@@ -171,6 +175,25 @@ func layoutsOf(runtime string) []configs.Layout {
 // Cells come in config order: benchmark, class, runtime, layout, MPI,
 // PMI, ranks, then repetition; shuffling is the scheduler's business.
 func Expand(cfg *configs.Config, inv *inventory.Inventory) (cells []Cell, skipped []Skipped) {
+	return expand(cfg, inv, MaxRanks(inv, 0))
+}
+
+// MaxRanks is the ceiling on the ranks of one local launch that a plan
+// checks its cells against: override when above 0 (hpcbench matrix
+// --max-ranks), else pmi.MaxRanksPerCore per core of the node (inv; 0,
+// no ceiling, without an inventory that knows the cores).
+func MaxRanks(inv *inventory.Inventory, override int) int {
+	switch {
+	case override > 0:
+		return override
+	case inv != nil && inv.Host.Cores > 0:
+		return pmi.MaxRanksPerCore * inv.Host.Cores
+	}
+	return 0
+}
+
+// expand is Expand with the ceiling on ranks per launch (0: none).
+func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int) (cells []Cell, skipped []Skipped) {
 	s := cfg.Study
 	for _, b := range cfg.Benchmarks {
 		classes := b.Classes
@@ -223,7 +246,7 @@ func Expand(cfg *configs.Config, inv *inventory.Inventory) (cells []Cell, skippe
 									c.HPL, c.HPLMemFraction = hplProblem(b, n, inv)
 									c.BLASThreads = s.BLASThreads
 								}
-								if err := check(cfg, b, &c, inv); err != nil {
+								if err := check(cfg, b, &c, inv, maxRanks); err != nil {
 									skipped = append(skipped, Skipped{Cell: c, Reason: err.Error(), Err: err, Runs: warm + reps})
 									continue
 								}
@@ -283,7 +306,7 @@ func hplProblem(b configs.Benchmark, ranks int, inv *inventory.Inventory) (*npb.
 
 // check returns why cell c cannot run, or nil. The order puts what no node
 // could run before what this node lacks.
-func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inventory) error {
+func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inventory, maxRanks int) error {
 	if err := undecided(c, inv); err != nil {
 		// Before the PMI check, which for an MPI not found falls back to
 		// what Debian's package speaks.
@@ -316,6 +339,12 @@ func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inv
 		if c.HPL.P*c.HPL.Q != c.Ranks {
 			return fmt.Errorf("%w: HPL grid p x q = %d x %d needs %d ranks, not %d", ErrSkipRanks, c.HPL.P, c.HPL.Q, c.HPL.P*c.HPL.Q, c.Ranks)
 		}
+	}
+	if cfg.Slurm == nil && maxRanks > 0 && c.Ranks > maxRanks {
+		// Even oversubscribed: this many processes at once would fill the
+		// node rather than measure it. Slurm starts its own ranks.
+		return fmt.Errorf("%w: %d ranks, more than the %d one launch may start on this node (%d per core; hpcbench matrix --max-ranks raises it)",
+			ErrSkipMaxRanks, c.Ranks, maxRanks, pmi.MaxRanksPerCore)
 	}
 	if inv == nil {
 		return nil

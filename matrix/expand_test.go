@@ -88,6 +88,8 @@ func TestExpandSkips(t *testing.T) {
 		{"lu on 5 ranks", one("kind = \"npb\"\nname = \"lu\"\nclasses = [\"S\"]", "mpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [5]", ""), nil, ErrSkipRanks, "process grid"},
 		{"lu on 6 ranks runs", one("kind = \"npb\"\nname = \"lu\"\nclasses = [\"S\"]", "mpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [6]", ""), nil, nil, ""},
 		{"more ranks than cores", one(ep, "mpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [4]", ""), fakeNode(), ErrSkipCores, "4 ranks on 2 cores"},
+		{"more ranks than a launch may start", "[study]\noversubscribe = true\n" + one(ep, "mpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [100000]", "")[len("[study]\n"):],
+			fakeNode(), ErrSkipMaxRanks, "100000 ranks, more than the 128 one launch may start on this node (64 per core; hpcbench matrix --max-ranks raises it)"},
 		{"runtime not installed", one(ep, "mpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [2]", "[[runtime]]\nname = \"apptainer\"\nimage = \"x.sif\"\n"), fakeNode(), ErrSkipRuntime, "apptainer: not installed (build it)"},
 		{"engine down", one(ep, "mpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [2]", "[[runtime]]\nname = \"docker\"\nimage = \"i\"\n"), fakeNode(), ErrSkipRuntime, "engine does not answer"},
 		{"podman runs", one(ep, "mpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [2]", "[[runtime]]\nname = \"podman\"\nimage = \"i\"\nlayouts = [\"per-node\"]\n"), fakeNode(), nil, ""},
@@ -121,6 +123,52 @@ func TestExpandSkips(t *testing.T) {
 		if !errors.Is(s.Err, tt.err) || !strings.Contains(s.Reason, tt.reason) {
 			t.Errorf("%s: skipped for %q (%v), want %v containing %q", tt.name, s.Reason, s.Err, tt.err, tt.reason)
 		}
+	}
+}
+
+// The ceiling on ranks per launch skips a cell of 100,000 ranks even
+// with oversubscribe (it used to start thousands of processes); a plan's
+// MaxRanks moves it, and the executor gets it.
+func TestMaxRanksPerLaunch(t *testing.T) {
+	dir := t.TempDir()
+	exe(t, filepath.Join(dir, "mpich", "ep"))
+	text := "[study]\noversubscribe = true\nnpb_dir = \"" + dir + "\"\n[matrix]\nmpi = [\"mpich\"]\npmi = [\"pmi1\"]\nranks = [2, 128, 129, 100000]\n[[benchmark]]\nkind = \"npb\"\nname = \"ep\"\nclasses = [\"S\"]\n"
+	plan, err := NewPlan(context.Background(), parse(t, text), Overrides{Inventory: fakeNode()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.MaxRanks != 128 {
+		t.Errorf("plan ceiling %d, want 64 per core x 2 cores", plan.MaxRanks)
+	}
+	ranksOf := func(cells []Cell) map[int]bool {
+		m := map[int]bool{}
+		for _, c := range cells {
+			m[c.Ranks] = true
+		}
+		return m
+	}
+	if got := ranksOf(plan.Cells); len(got) != 2 || !got[2] || !got[128] {
+		t.Errorf("cells of %v ranks, want 2 and 128", got)
+	}
+	if len(plan.Skipped) != 2 {
+		t.Fatalf("skipped %v", plan.Skipped)
+	}
+	for _, s := range plan.Skipped {
+		if !errors.Is(s.Err, ErrSkipMaxRanks) {
+			t.Errorf("%d ranks skipped for %q", s.Cell.Ranks, s.Reason)
+		}
+	}
+	plan, err = NewPlan(context.Background(), parse(t, text), Overrides{Inventory: fakeNode(), MaxRanks: 200000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ranksOf(plan.Cells); len(got) != 4 || plan.MaxRanks != 200000 || len(plan.Skipped) != 0 {
+		t.Errorf("with --max-ranks 200000: cells of %v ranks, skipped %v", got, plan.Skipped)
+	}
+	// Slurm starts its own ranks, across nodes: no ceiling of this node.
+	cells, skipped := Expand(parse(t, text+"[slurm]\nnodes = 1\n"), fakeNode())
+	if len(skipped) != 0 || len(ranksOf(cells)) != 4 {
+		t.Errorf("slurm study: %d cells, skipped %v", len(cells), skipped)
 	}
 }
 

@@ -192,7 +192,7 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 			fmt.Fprintf(l.Log, "removed %d containers left by a killed hpcbench\n", len(removed))
 		}
 	}
-	ex := &executor{local: l, inv: inv, host: host, study: study, seed: seed, runtimes: plan.Runtimes}
+	ex := &executor{local: l, inv: inv, host: host, study: study, seed: seed, runtimes: plan.Runtimes, maxRanks: plan.MaxRanks}
 	if err := ex.init(); err != nil {
 		return nil, err
 	}

@@ -256,6 +256,12 @@ func TestJudgeLaunchReport(t *testing.T) {
 		{"deadline", &pmi.Report{Ranks: 2, Reason: "deadline exceeded", Failure: pmi.FailureInterrupted}, results.StatusFailed, "deadline exceeded"},
 		{"abort", &pmi.Report{Ranks: 2, Reason: "rank 1 called abort with code 7", Failure: pmi.FailureAbort}, results.StatusFailed, "abort"},
 		{"singleton", &pmi.Report{JobID: "j", Ranks: 2, Negotiated: []string{"pmi1", ""}}, results.StatusInvalid, "singleton"},
+		// A per-node launch inside the container applies the same guard.
+		{"per-node singleton", func() *pmi.Report {
+			rep := &pmi.Report{JobID: "j", Ranks: 2, Negotiated: []string{"pmi1", ""}}
+			pmi.GuardWorld(rep, pmi.PMI1)
+			return rep
+		}(), results.StatusInvalid, "rank never spoke PMI (it ran as a singleton): rank(s) 1 of 2"},
 		{"ok", &pmi.Report{JobID: "j", Ranks: 2, Negotiated: []string{"pmi1", "pmi1"}}, results.StatusOK, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,9 @@ type Overrides struct {
 	BLASThreads int
 	// Filter keeps only the cells it matches (--filter); empty keeps all.
 	Filter Filter
+	// MaxRanks raises or lowers the ceiling on ranks per local launch
+	// when above 0 (--max-ranks); see MaxRanks.
+	MaxRanks int
 	// Inventory is what this node has; nil detects it.
 	Inventory *inventory.Inventory
 }
@@ -46,6 +49,10 @@ type Plan struct {
 	Filter  Filter
 	Cells   []Cell
 	Skipped []Skipped
+	// MaxRanks is the ceiling on ranks per local launch the cells were
+	// checked against (0: none); the executor lets each launch start as
+	// many.
+	MaxRanks int
 	// Runtimes detects each cell's runtime and prepares its image at most
 	// once, whichever executor asks.
 	Runtimes *Resolver
@@ -85,7 +92,8 @@ func NewPlan(ctx context.Context, cfg *configs.Config, o Overrides) (*Plan, erro
 	if inv == nil {
 		inv = inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
 	}
-	cells, skipped := Expand(cfg, inv)
+	maxRanks := MaxRanks(inv, o.MaxRanks)
+	cells, skipped := expand(cfg, inv, maxRanks)
 	cells, skipped = o.Filter.Apply(cells, skipped)
 	if len(cells) == 0 && len(skipped) == 0 && len(o.Filter) > 0 {
 		return nil, fmt.Errorf("--filter %s %w", o.Filter, ErrNoCell)
@@ -94,7 +102,7 @@ func NewPlan(ctx context.Context, cfg *configs.Config, o Overrides) (*Plan, erro
 		Config: cfg, Inventory: inv,
 		Study: o.Study, StudyGiven: o.Study != "",
 		Seed: studySeed(cfg), Filter: o.Filter,
-		Cells: cells, Skipped: skipped,
+		Cells: cells, Skipped: skipped, MaxRanks: maxRanks,
 		Runtimes: NewResolver(),
 	}
 	if p.Study == "" {

@@ -79,6 +79,10 @@ type eventSink interface {
 	// failed: the backend cannot go on serving; r is the rank at fault, or
 	// -1 when unknown (a connection that never named its rank).
 	failed(r int, err error)
+	// refused: a connection to the server's TCP port ended without
+	// naming a rank of the job (a stranger, see admit.go), for the reason
+	// given; it used no rank's slot and does not fail the job.
+	refused(why string)
 }
 
 type backendFactory func(cfg backendConfig) (backend, error)

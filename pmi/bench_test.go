@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -223,12 +224,13 @@ func init() {
 }
 
 // runLoadClients is the client side: spec is
-// "addr,clients,pmi1|pmi2,allGetters" where addr "fd" means client r uses
-// the inherited fd 3+r (the socketpair channel). It prints "wall_ns=N"
+// "addr,clients,pmi1|pmi2,allGetters,tokens" where addr "fd" means client
+// r uses the inherited fd 3+r (the socketpair channel), and tokens is a
+// file with each TCP client's PMI_ID, one a line. It prints "wall_ns=N"
 // once every client finished.
 func runLoadClients(spec string) int {
 	parts := strings.Split(spec, ",")
-	if len(parts) != 4 {
+	if len(parts) != 5 {
 		fmt.Fprintln(os.Stderr, "bad spec", spec)
 		return 2
 	}
@@ -236,6 +238,22 @@ func runLoadClients(spec string) int {
 	n, _ := strconv.Atoi(parts[1])
 	pmi2 := parts[2] == "pmi2"
 	allGetters, _ := strconv.Atoi(parts[3])
+	ids := make([]int, n)
+	for r := range ids {
+		ids[r] = r
+	}
+	if parts[4] != "" {
+		b, err := os.ReadFile(parts[4])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		for r, line := range strings.Fields(string(b)) {
+			if r < n {
+				ids[r], _ = strconv.Atoi(line)
+			}
+		}
+	}
 	// Real ranks do not dial all at once; keeping under the kernel's
 	// accept backlog avoids 1 s SYN retransmissions that would measure
 	// the kernel, not the server.
@@ -247,7 +265,7 @@ func runLoadClients(spec string) int {
 		wg.Add(1)
 		go func(r int) {
 			defer wg.Done()
-			if err := loadClient(addr, r, n, pmi2, r < allGetters, dialSlots); err != nil {
+			if err := loadClient(addr, r, ids[r], n, pmi2, r < allGetters, dialSlots); err != nil {
 				errs <- fmt.Errorf("client %d: %w", r, err)
 			}
 		}(r)
@@ -332,7 +350,9 @@ func (lc *loadConn) int(n int) { lc.out = strconv.AppendInt(lc.out, int64(n), 10
 
 func (lc *loadConn) str(s string) { lc.out = append(lc.out, s...) }
 
-func loadClient(addr string, r, n int, pmi2, getAll bool, dialSlots chan struct{}) error {
+// loadClient is client r of n; id names it in fullinit or initack (over
+// TCP its token).
+func loadClient(addr string, r, id, n int, pmi2, getAll bool, dialSlots chan struct{}) error {
 	var nc net.Conn
 	if addr == "fd" {
 		f := os.NewFile(uintptr(3+r), "pmi")
@@ -386,7 +406,7 @@ func loadClient(addr string, r, n int, pmi2, getAll bool, dialSlots chan struct{
 			return err
 		}
 		lc.begin(true, "cmd=fullinit;pmirank=")
-		lc.int(r)
+		lc.int(id)
 		lc.str(";threaded=FALSE;")
 		resp, err = lc.frame()
 		if err := check("fullinit", resp, err, ";rc=0;"); err != nil {
@@ -423,7 +443,7 @@ func loadClient(addr string, r, n int, pmi2, getAll bool, dialSlots chan struct{
 		return check("finalize", resp, err, "rc=0")
 	}
 	lc.begin(false, "cmd=initack pmiid=")
-	lc.int(r)
+	lc.int(id)
 	lc.out = append(lc.out, '\n')
 	if _, err := nc.Write(lc.out); err != nil {
 		return err
@@ -503,14 +523,26 @@ func runLoad(b *testing.B, self string, n int, pmi2 bool, allGetters int, channe
 	}
 	addr := s.addr()
 	var files []*os.File
+	var tokens strings.Builder
+	for r := 0; r < n; r++ {
+		setup, err := s.rankSetup(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, setup.Files...)
+		for _, kv := range setup.Env {
+			if id, ok := strings.CutPrefix(kv, "PMI_ID="); ok {
+				tokens.WriteString(id + "\n")
+			}
+		}
+	}
+	tokenFile := ""
 	if channel == ChannelFD {
 		addr = "fd"
-		for r := 0; r < n; r++ {
-			setup, err := s.rankSetup(r)
-			if err != nil {
-				b.Fatal(err)
-			}
-			files = append(files, setup.Files...)
+	} else {
+		tokenFile = filepath.Join(b.TempDir(), "tokens")
+		if err := os.WriteFile(tokenFile, []byte(tokens.String()), 0o600); err != nil {
+			b.Fatal(err)
 		}
 	}
 	proto := "pmi1"
@@ -518,7 +550,7 @@ func runLoad(b *testing.B, self string, n int, pmi2 bool, allGetters int, channe
 		proto = "pmi2"
 	}
 	cmd := exec.Command(self, "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%s,%d", loadClientEnv, addr, n, proto, allGetters))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%s,%d,%s", loadClientEnv, addr, n, proto, allGetters, tokenFile))
 	cmd.ExtraFiles = files
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

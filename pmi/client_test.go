@@ -91,8 +91,17 @@ func (c *testClient) readFrame() (string, error) {
 	return string(body), nil
 }
 
-// pmi2Init does the PMI-2 opening: the init line, then fullinit.
-func (c *testClient) pmi2Init(rank int) error {
+// closeWrite ends what the client sends (a TCP connection or a socket
+// of a socketpair), keeping its read side.
+func (c *testClient) closeWrite() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+// pmi2Init does the PMI-2 opening: the init line, then fullinit naming
+// the rank by id (its token over TCP, its number over PMI_FD).
+func (c *testClient) pmi2Init(id int) error {
 	resp, err := c.line("cmd=init pmi_version=2 pmi_subversion=0")
 	if err != nil {
 		return err
@@ -100,7 +109,7 @@ func (c *testClient) pmi2Init(rank int) error {
 	if resp != "cmd=response_to_init pmi_version=2 pmi_subversion=0 rc=0" {
 		return fmt.Errorf("init: %q", resp)
 	}
-	resp, err = c.frame(fmt.Sprintf("cmd=fullinit;pmirank=%d;threaded=FALSE;", rank))
+	resp, err = c.frame(fmt.Sprintf("cmd=fullinit;pmirank=%d;threaded=FALSE;", id))
 	if err != nil {
 		return err
 	}
@@ -110,9 +119,10 @@ func (c *testClient) pmi2Init(rank int) error {
 	return nil
 }
 
-// pmi1Init does the PMI-1 opening over TCP: initack, then init.
-func (c *testClient) pmi1Init(rank int) error {
-	if err := c.writeRaw(fmt.Sprintf("cmd=initack pmiid=%d\n", rank)); err != nil {
+// pmi1Init does the PMI-1 opening over TCP: initack with the rank's
+// token, then init.
+func (c *testClient) pmi1Init(token int) error {
+	if err := c.writeRaw(fmt.Sprintf("cmd=initack pmiid=%d\n", token)); err != nil {
 		return err
 	}
 	for i := 0; i < 4; i++ {
@@ -120,6 +130,19 @@ func (c *testClient) pmi1Init(rank int) error {
 			return err
 		}
 	}
+	resp, err := c.line("cmd=init pmi_version=1 pmi_subversion=1")
+	if err != nil {
+		return err
+	}
+	if !strings.HasSuffix(resp, "rc=0") {
+		return fmt.Errorf("init: %q", resp)
+	}
+	return nil
+}
+
+// pmi1InitFD does the PMI-1 opening over PMI_FD, where the channel names
+// the rank: init only.
+func (c *testClient) pmi1InitFD() error {
 	resp, err := c.line("cmd=init pmi_version=1 pmi_subversion=1")
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ package pmi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -37,6 +38,11 @@ type conn struct {
 	rank          int // -1 until known (TCP: initack or fullinit)
 	// boundRank is set when the channel itself says the rank (PMI_FD).
 	boundRank bool
+	// stranger is set while a TCP connection has not named its rank
+	// (admit.go); evicted when it was dropped to make room for newer
+	// ones. Both are guarded by s.mu.
+	stranger  bool
+	evicted   bool
 	version   int // 0 before init, 1 or 2 after
 	fullInit  bool
 	finalized bool
@@ -50,35 +56,6 @@ type conn struct {
 	frameSlack int
 }
 
-func (s *simpleServer) acceptLoop() {
-	defer s.wg.Done()
-	for {
-		nc, err := s.ln.Accept()
-		if err != nil {
-			return // closed
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return
-		}
-		c := s.newConnLocked(nc, -1)
-		s.accepted++
-		full := s.accepted >= s.size
-		if full {
-			// Every rank has its connection: take no more.
-			s.ln.Close()
-		}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go c.serve()
-		if full {
-			return
-		}
-	}
-}
-
 func (s *simpleServer) newConnLocked(nc net.Conn, rank int) *conn {
 	c := &conn{s: s, nc: nc, rd: newMsgReader(nc, readBufStart), rank: rank, boundRank: rank >= 0, frameSlack: -1}
 	s.conns[c] = struct{}{}
@@ -86,18 +63,13 @@ func (s *simpleServer) newConnLocked(nc net.Conn, rank int) *conn {
 }
 
 // serve reads and answers requests until the client closes, a framing
-// error, or the server closes.
+// error, or the server closes. A TCP connection that has not named its
+// rank is a stranger: whatever ends it (garbage, an oversize message,
+// silence, a token of no rank) drops it without failing the job.
 func (c *conn) serve() {
 	defer c.s.wg.Done()
-	defer func() {
-		c.s.mu.Lock()
-		delete(c.s.conns, c)
-		c.s.mu.Unlock()
-		c.nc.Close()
-		if c.rank >= 0 {
-			c.s.events.disconnected(c.rank)
-		}
-	}()
+	var ended error
+	defer func() { c.end(ended) }()
 	for {
 		msg, pmi2, err := c.rd.next()
 		if err == nil && c.firstMessage.IsZero() {
@@ -117,14 +89,18 @@ func (c *conn) serve() {
 			}
 		}
 		if err != nil {
-			if errors.Is(err, ErrProtocol) {
+			ended = err
+			if errors.Is(err, ErrProtocol) && c.rank >= 0 {
 				c.fail(err)
 				c.rd.drain()
 			}
 			return
 		}
 		if err := c.handle(&c.req, pmi2); err != nil {
-			c.fail(err)
+			ended = err
+			if !errors.Is(err, errStranger) {
+				c.fail(err)
+			}
 			return
 		}
 		if !c.spokeSent && c.rank >= 0 {
@@ -132,6 +108,42 @@ func (c *conn) serve() {
 			c.s.events.spoke(c.rank, c.firstMessage)
 		}
 	}
+}
+
+// end closes the connection and reports how it ended: a rank's as
+// disconnected, a stranger's as refused, with why.
+func (c *conn) end(why error) {
+	s := c.s
+	s.mu.Lock()
+	delete(s.conns, c)
+	if c.stranger {
+		c.stranger = false
+		s.strangerCount--
+	}
+	closed, everyone, evicted := s.closed, s.unnamed == 0, c.evicted
+	s.mu.Unlock()
+	c.nc.Close()
+	if c.rank >= 0 {
+		s.events.disconnected(c.rank)
+		return
+	}
+	var ne net.Error
+	var detail string
+	switch {
+	case evicted:
+		detail = fmt.Sprintf("dropped for newer connections (more than %d had not named a rank)", strangerSlack)
+	case closed:
+		detail = "the job ended before it named a rank"
+	case everyone && (why == nil || errors.Is(why, net.ErrClosed)):
+		detail = "every rank had named itself before it did"
+	case errors.As(why, &ne) && ne.Timeout():
+		detail = fmt.Sprintf("named no rank within %v", identifyTimeout)
+	case why == nil || errors.Is(why, io.EOF):
+		detail = "closed without naming a rank"
+	default:
+		detail = why.Error()
+	}
+	s.events.refused(detail)
 }
 
 // fail reports a connection's fatal error to the launcher, once the server
@@ -191,8 +203,9 @@ func (c *conn) who() string {
 	return "rank " + strconv.Itoa(c.rank)
 }
 
-// claim binds the connection to rank r, refusing a rank out of range or
-// claimed by another connection.
+// claim binds a connection the channel already bound (PMI_FD) to rank r,
+// as its initack or fullinit names it, refusing a rank out of range or
+// another than the channel's.
 func (c *conn) claim(r int) error {
 	if r < 0 || r >= c.s.size {
 		return fmt.Errorf("%w: %s claims rank %d, outside 0..%d", ErrProtocol, c.who(), r, c.s.size-1)
@@ -213,6 +226,29 @@ func (c *conn) claim(r int) error {
 	return nil
 }
 
+// nameRank binds the connection to the rank that id names, key being the
+// request field it came in: over PMI_FD a rank number, which must be the
+// channel's; over TCP the rank's token (PMI_ID), see admit.go. notNumber
+// is the error for an id over PMI_FD that is no number.
+func (c *conn) nameRank(key string, id []byte, notNumber error) error {
+	if c.boundRank {
+		r, err := strconv.Atoi(string(id))
+		if err != nil {
+			return notNumber
+		}
+		return c.claim(r)
+	}
+	if c.rank >= 0 {
+		// Named already (initack, then a PMI-2 fullinit): it must name
+		// the same rank again.
+		if r, ok := c.s.tokenRank(id); ok && r == c.rank {
+			return nil
+		}
+		return fmt.Errorf("%w: rank %d names itself again with %s %q, not its token", ErrProtocol, c.rank, key, truncate(id))
+	}
+	return c.claimToken(key, id)
+}
+
 func reply(cmd string) *message { return &message{cmd: cmd} }
 
 func errReply(cmd, text string, pmi2 bool) *message {
@@ -230,11 +266,27 @@ func (c *conn) sendErr(cmd, text string, pmi2 bool) {
 // handle answers one request. A returned error is fatal for the job; a
 // request that is merely wrong gets an error reply and the client decides.
 // q's bytes belong to the read buffer: what outlives the request is copied.
+// A stranger (a TCP connection that has not named its rank) may only name
+// it: anything else drops it (an errStranger error).
 func (c *conn) handle(q *request, pmi2 bool) error {
+	if c.rank < 0 && !namesRank(q, pmi2) {
+		return fmt.Errorf("%w: it sent %q before naming its rank", errStranger, truncate(q.cmd))
+	}
 	if pmi2 {
 		return c.handlePMI2(q)
 	}
 	return c.handlePMI1(q)
+}
+
+// namesRank reports whether q is one of the requests that open a
+// conversation and name the rank: PMI-1 initack, the init line (which
+// for PMI-1 tells a client that forgot PMI_ID so, and for PMI-2 comes
+// before fullinit), and PMI-2 fullinit.
+func namesRank(q *request, pmi2 bool) bool {
+	if pmi2 {
+		return string(q.cmd) == "fullinit"
+	}
+	return string(q.cmd) == "initack" || string(q.cmd) == "init"
 }
 
 func exitCode(q *request) int {

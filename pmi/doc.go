@@ -11,9 +11,11 @@
 // inherited files that reach the server, lets the Wrapper rewrite the rank's
 // command, starts every rank in its own session and process group and waits:
 //
-//	Launch ──► backend.rankSetup(r) ──► Wrapper.WrapRank ──► start rank r (setsid)
+//	Launch ──► (stop if interrupted, timed out or failed) ──► backend.rankSetup(r)
+//	       ──► Wrapper.WrapRank ──► start rank r (setsid)
 //	   │            ▲ events: spoke(r, at), initialised(r, version), fenceCompleted(),
-//	   │            │         finalized(r), aborted(r, code, msg), failed(r, err)
+//	   │            │         finalized(r), aborted(r, code, msg), failed(r, err),
+//	   │            │         refused(why)
 //	   ▼            │
 //	wait for: every rank reaped | abort | rank died | protocol error | timeout | ctx
 //	   │
@@ -21,14 +23,16 @@
 //	       backend.close(), Wrapper.Cleanup, Report{Reason, Failure, FailedRank}
 //
 // A backend is an internal interface (backend.go); the PMI-1/PMI-2 server
-// is one (server.go, with conn.go for its connections, pmi1.go and pmi2.go
-// for the two command sets, kvs.go for the store and fences), PMIx plugs
+// is one (server.go, with conn.go for its connections, admit.go for who
+// may connect over TCP, pmi1.go and pmi2.go for the two command sets,
+// kvs.go for the store and fences), PMIx plugs
 // in as another with registerBackend (launch_pmix.go). The PMIx server
 // outlives its jobs: the process calls Shutdown once at its end.
 //
 // Around a launch the package also owns what other parts need of the
 // protocol: RequireWorld, the guard that every rank of a successful
-// launch spoke PMI (a rank that did not ran as a singleton), and Relay,
+// launch spoke PMI (a rank that did not ran as a singleton), GuardWorld,
+// which records the guard's verdict in the launch's report, and Relay,
 // which carries a TCP-only rank's PMI connection to an outer process
 // manager's PMI_FD (a Docker rank in a Slurm step).
 //
@@ -38,12 +42,21 @@
 //
 //	PMI_FD=3 PMI_RANK=r PMI_SIZE=n PMI_JOBID=kvs_<job>
 //
-// With ChannelTCP the server listens on 127.0.0.1 only, accepts exactly n
-// connections and then closes its listener; a connection names its rank
-// with initack (PMI-1) or fullinit (PMI-2), and a rank claimed twice fails
-// the job:
+// With ChannelTCP the server listens on 127.0.0.1 only, where any process
+// of the machine can connect. So a connection is a stranger until it names
+// a rank by that rank's token: a random number below 2^31 made as the rank
+// is about to start, which only the rank's environment holds (PMI_ID; a
+// PMI-1 client sends it in initack, a PMI-2 client in fullinit as pmirank
+// or srcid). A stranger that says anything else, stays silent for 5 s or
+// is the oldest of too many is dropped, without taking a rank's place or
+// failing the job (Report.Refused counts them); after 64 wrong tokens the
+// job fails, as someone is guessing. Once every rank has named itself the
+// listener closes. A rank's token used twice fails the job:
 //
-//	PMI_PORT=127.0.0.1:<port> PMI_ID=r PMI_RANK=r PMI_SIZE=n PMI_JOBID=kvs_<job>
+//	PMI_PORT=127.0.0.1:<port> PMI_ID=<token> PMI_RANK=r PMI_SIZE=n PMI_JOBID=kvs_<job>
+//
+// The inherited fd stays the channel of choice: a socketpair has no
+// strangers. TCP is for ranks that cannot inherit one (a Docker container).
 //
 // # PMI-1 wire messages
 //
@@ -51,7 +64,7 @@
 // a newline; values cannot hold spaces. Client requests on the left:
 //
 //	client                                        server
-//	cmd=initack pmiid=1               ──►                          (TCP only)
+//	cmd=initack pmiid=<token>         ──►                          (TCP only)
 //	                                  ◄──  cmd=initack
 //	                                  ◄──  cmd=set size=2
 //	                                  ◄──  cmd=set rank=1
@@ -85,7 +98,7 @@
 //	└──────┴──────────────────────────────────────────────────────────┘
 //	 length  body (53 bytes)
 //
-//	cmd=fullinit;pmirank=0; (or srcid=0;) ──►
+//	cmd=fullinit;pmirank=0; (over TCP: pmirank=<token>; or srcid=<token>;) ──►
 //	      ◄── cmd=fullinit-response;rc=0;pmi-version=2;pmi-subversion=0;rank=0;size=2;appnum=0;debugged=FALSE;pmiverbose=FALSE;
 //	cmd=job-getid;                        ──►  ◄── cmd=job-getid-response;rc=0;jobid=kvs_1;
 //	cmd=info-getjobattr;key=universeSize; ──►  ◄── cmd=info-getjobattr-response;rc=0;found=TRUE;value=2;
@@ -103,9 +116,18 @@
 // # Safety
 //
 // The framing is told apart per message (a PMI-1 line starts with "cmd=",
-// a PMI-2 frame with its length field). A message longer than 64 KiB, a
-// broken frame, bytes that are neither, a rank claimed twice or out of
-// range, or a rank entering the same fence twice closes that connection
-// and fails the job with a reason naming the rank; the server never panics
-// on input (see the fuzz targets). All ranks' puts together are bounded.
+// a PMI-2 frame with its length field). From a rank, a message longer than
+// 64 KiB, a broken frame, bytes that are neither, a rank claimed twice or
+// out of range, or a rank entering the same fence twice closes that
+// connection and fails the job with a reason naming the rank; from a
+// stranger, any of them (or a message over 506 bytes) only drops it. The
+// server never panics on input (see the fuzz targets). All ranks' puts
+// together are bounded.
+//
+// # Bounds of a launch
+//
+// A launch starts at most Options.MaxRanks ranks (by default
+// MaxRanksPerCore per core), and checks between two ranks whether it was
+// interrupted, timed out or failed, so that a long start of thousands of
+// ranks stops at once and kills what it started.
 package pmi

@@ -73,6 +73,9 @@ type Options struct {
 	Channel Channel       // default: the Wrapper's, else fd
 	Timeout time.Duration // 0: none
 	Bind    string        // "none" (default) or "core": rank r pinned to core r mod cores
+	// MaxRanks is the most ranks the launch may start: more fail it with
+	// ErrTooManyRanks before anything is started. 0 is DefaultMaxRanks().
+	MaxRanks int
 	// TagOutput prefixes every output line with "[rank] ".
 	TagOutput bool
 	Argv      []string
@@ -126,8 +129,19 @@ type Report struct {
 	// Negotiated is the PMI version each rank actually spoke ("pmi1",
 	// "pmi2", "pmix"; "" for a rank that never spoke PMI).
 	Negotiated []string `json:"negotiated"`
-	ExitCodes  []int    `json:"exit_codes"` // per rank; -signal for a signal death
-	PeakRSSKiB []int64  `json:"peak_rss_kib"`
+	// Spawned is how many ranks were started: fewer than Ranks when the
+	// launch was stopped (a failure, the timeout, an interruption) while
+	// it was still starting them.
+	Spawned int `json:"spawned"`
+	// Refused counts the connections to the PMI server's TCP port that
+	// named no rank of the job (another process on the machine, or a
+	// rank that lost its PMI_ID): each was dropped without taking a
+	// rank's place. RefusedWhy says why the first one was.
+	Refused    int    `json:"refused_connections,omitempty"`
+	RefusedWhy string `json:"refused_why,omitempty"`
+
+	ExitCodes  []int   `json:"exit_codes"` // per rank; -signal for a signal death
+	PeakRSSKiB []int64 `json:"peak_rss_kib"`
 	// ExitStatus is what a launcher command exits with: 0 on success, the
 	// failing rank's exit code, 128+signal for a rank killed by a signal,
 	// the code a rank aborted with, 1 for any other failure.
@@ -172,6 +186,9 @@ const (
 	FailureInterrupted FailureKind = "interrupted"
 	// FailurePMIMismatch: a rank negotiated another PMI version than asked.
 	FailurePMIMismatch FailureKind = "pmi-mismatch"
+	// FailureSingleton: every rank exited 0, but some never spoke PMI,
+	// so they ran as worlds of their own (GuardWorld).
+	FailureSingleton FailureKind = "singleton"
 	// FailureProtocol: the PMI server failed (a protocol error, a
 	// connection it could not serve, a failure closing it).
 	FailureProtocol FailureKind = "protocol"

@@ -151,7 +151,7 @@ func TestLaunchPMIxAbort(t *testing.T) {
 	prog := buildOpenMPIProgram(t, "abort_mpi")
 	run := launchPMIx(t, context.Background(), pmi.Options{Ranks: 3, Argv: []string{prog}, Env: pmixOpenMPIEnv})
 	rep := run.rep
-	if rep.FailedRank != 1 || rep.ExitStatus != 7 || !strings.Contains(rep.Reason, "rank 1 called abort with code 7") {
+	if rep.FailedRank != 1 || rep.ExitStatus != 7 || rep.Reason != "rank 1 called abort with code 7" {
 		t.Fatalf("report: failed rank %d, exit status %d, reason %q; want rank 1 aborting with 7\n%s",
 			rep.FailedRank, rep.ExitStatus, rep.Reason, run.stderr.String())
 	}

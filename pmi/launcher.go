@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,20 @@ var (
 	ErrOptions = errors.New("invalid launch options")
 	// ErrStart marks a rank that could not be started.
 	ErrStart = errors.New("cannot start rank")
+	// ErrTooManyRanks marks a launch of more ranks than Options.MaxRanks
+	// allows; it also wraps ErrOptions.
+	ErrTooManyRanks = errors.New("more ranks than a launch may start")
 )
+
+// MaxRanksPerCore sets the default ceiling on ranks per launch: that many
+// per core hpcbench may run on. It leaves room for any oversubscription
+// worth measuring, while a slip of the keyboard (-n 100000) is refused
+// instead of filling the machine's process table.
+const MaxRanksPerCore = 64
+
+// DefaultMaxRanks is the ceiling on ranks per launch when Options.MaxRanks
+// is 0: MaxRanksPerCore per core this process may run on.
+func DefaultMaxRanks() int { return MaxRanksPerCore * runtime.NumCPU() }
 
 // killGrace is how long a rank's process group gets between SIGTERM and
 // SIGKILL once the job is being torn down.
@@ -51,6 +65,14 @@ const outputDrain = 2 * time.Second
 func Launch(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Ranks < 1 {
 		return nil, fmt.Errorf("%w: %d ranks, need at least 1", ErrOptions, opts.Ranks)
+	}
+	limit := opts.MaxRanks
+	if limit <= 0 {
+		limit = DefaultMaxRanks()
+	}
+	if opts.Ranks > limit {
+		// Refused before anything is allocated per rank.
+		return nil, fmt.Errorf("%w: %w: %d ranks, the ceiling is %d", ErrOptions, ErrTooManyRanks, opts.Ranks, limit)
 	}
 	if len(opts.Argv) == 0 || opts.Argv[0] == "" {
 		return nil, fmt.Errorf("%w: no program to run", ErrOptions)
@@ -124,6 +146,10 @@ type launch struct {
 	wireUp         time.Duration
 	firstFence     time.Duration
 	failure        *failure
+	// refusedCount and refusedWhy count the connections the server
+	// dropped as strangers (see Report.Refused).
+	refusedCount int
+	refusedWhy   string
 	// spawned is when each rank's process was about to be started and
 	// firstMessage when its first PMI message reached the server (zero
 	// until then); fencedAt is when the first fence completed.
@@ -166,6 +192,13 @@ func (l *launch) initialised(r int, version string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r < 0 || r >= len(l.negotiated) {
+		return
+	}
+	if l.spawned[r].IsZero() {
+		// Only a rank hpcbench started counts: whoever spoke for one
+		// that is not running yet is not the job's.
+		l.setFailureLocked(&failure{rank: r, kind: FailureProtocol, status: 1,
+			reason: fmt.Sprintf("PMI server: rank %d initialised before hpcbench started it", r)})
 		return
 	}
 	if l.negotiated[r] == "" {
@@ -266,10 +299,7 @@ func (l *launch) settleAbort() {
 func (l *launch) aborted(r int, code int, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	reason := fmt.Sprintf("rank %d called abort with code %d", r, code)
-	if msg != "" {
-		reason += ": " + msg
-	}
+	reason := abortReason(r, code, msg)
 	status := code
 	if status <= 0 || status > 255 {
 		status = 1
@@ -281,6 +311,26 @@ func (l *launch) aborted(r int, code int, msg string) {
 		return
 	}
 	l.setFailureLocked(f)
+}
+
+// abortReason words rank r's abort. Open MPI's PMIx client sends "N/A"
+// when MPI_Abort was given no message: that says nothing, so it is left
+// out like an empty one.
+func abortReason(r, code int, msg string) string {
+	reason := fmt.Sprintf("rank %d called abort with code %d", r, code)
+	if msg = strings.TrimSpace(msg); msg != "" && msg != "N/A" {
+		reason += ": " + msg
+	}
+	return reason
+}
+
+func (l *launch) refused(why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refusedCount++
+	if l.refusedWhy == "" {
+		l.refusedWhy = why
+	}
 }
 
 func (l *launch) failed(r int, err error) {
@@ -323,8 +373,17 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 	l.mu.Lock()
 	l.start = time.Now()
 	l.mu.Unlock()
+	var deadline time.Time
+	if opts.Timeout > 0 {
+		deadline = l.start.Add(opts.Timeout)
+	}
 	var startErr error
 	for r := 0; r < n; r++ {
+		// Starting thousands of ranks takes a while: an interruption, the
+		// timeout or a failure stops it between two ranks.
+		if l.stopSpawning(ctx, deadline) {
+			break
+		}
 		p, err := l.startRank(r, be, out, rep)
 		be.rankStarted(r)
 		if err != nil {
@@ -345,6 +404,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 			running++
 		}
 	}
+	rep.Spawned = running
 	var timeout <-chan time.Time
 	if opts.Timeout > 0 {
 		t := time.NewTimer(opts.Timeout - time.Since(l.start))
@@ -394,15 +454,11 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 			checkFailure()
 		case <-timeout:
 			timeout = nil
-			l.setFailure(&failure{rank: -1, kind: FailureTimeout, status: 1, reason: "timeout after " + opts.Timeout.String()})
+			l.setFailure(timedOut(opts.Timeout))
 			startKilling()
 		case <-done:
 			done = nil
-			reason := "interrupted"
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				reason = "deadline exceeded"
-			}
-			l.setFailure(&failure{rank: -1, kind: FailureInterrupted, status: 1, reason: reason})
+			l.setFailure(interrupted(ctx))
 			startKilling()
 		case <-escalate:
 			escalate = nil
@@ -442,6 +498,7 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 	rep.FirstFence = l.firstFence
 	l.splitWireUpLocked(rep)
 	rep.Negotiated = append([]string(nil), l.negotiated...)
+	rep.Refused, rep.RefusedWhy = l.refusedCount, l.refusedWhy
 	if f := l.failure; f != nil {
 		rep.FailedRank = f.rank
 		rep.Reason = f.reason
@@ -452,6 +509,35 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 		return rep, startErr
 	}
 	return rep, nil
+}
+
+// stopSpawning reports whether the launch must start no more ranks: its
+// context is done, its deadline (zero: none) has passed, or it failed.
+// It records the first two as the failure.
+func (l *launch) stopSpawning(ctx context.Context, deadline time.Time) bool {
+	if ctx.Err() != nil {
+		l.setFailure(interrupted(ctx))
+		return true
+	}
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		l.setFailure(timedOut(l.opts.Timeout))
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failure != nil
+}
+
+func interrupted(ctx context.Context) *failure {
+	reason := "interrupted"
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		reason = "deadline exceeded"
+	}
+	return &failure{rank: -1, kind: FailureInterrupted, status: 1, reason: reason}
+}
+
+func timedOut(limit time.Duration) *failure {
+	return &failure{rank: -1, kind: FailureTimeout, status: 1, reason: "timeout after " + limit.String()}
 }
 
 // recordExit stores a reaped rank's exit and decides whether it fails the

@@ -335,9 +335,9 @@ func TestMisbehavingRanks(t *testing.T) {
 		reason  string
 	}{
 		{"garbage", PMI1, ChannelFD, 0, "rank 0: PMI protocol error: message starts with byte 0x00"},
-		{"garbage", PMI1, ChannelTCP, -1, "PMI server: PMI protocol error: message starts with byte 0x00"},
+		{"garbage", PMI1, ChannelTCP, 0, "rank 0: PMI protocol error: message starts with byte 0x00"},
 		{"oversize", PMI2, ChannelFD, 0, "rank 0: PMI protocol error: PMI-2 message of 999999 bytes exceeds the limit"},
-		{"claim0", PMI1, ChannelTCP, -1, "PMI protocol error: rank 0 claimed by a second connection"},
+		{"oversize", PMI2, ChannelTCP, 0, "rank 0: PMI protocol error: PMI-2 message of 999999 bytes exceeds the limit"},
 		{"nofinalize", PMI1, ChannelFD, 0, "rank 0 exited without calling PMI finalize"},
 	}
 	for _, tc := range cases {
@@ -545,5 +545,22 @@ func checkWireUpSplit(t *testing.T, rep *Report) {
 	if rep.PMIExchange <= 0 || rep.ContainerStart+rep.PMIExchange > rep.FirstFence {
 		t.Errorf("container start %v + PMI exchange %v, want both > 0 and within the first fence %v",
 			rep.ContainerStart, rep.PMIExchange, rep.FirstFence)
+	}
+}
+
+// Open MPI's PMIx client gives "N/A" as the message of an MPI_Abort,
+// which has none: the reason must not end in ": N/A".
+func TestAbortReason(t *testing.T) {
+	for _, tc := range []struct {
+		msg, want string
+	}{
+		{"", "rank 3 called abort with code 9"},
+		{"N/A", "rank 3 called abort with code 9"},
+		{" N/A\n", "rank 3 called abort with code 9"},
+		{"out of memory", "rank 3 called abort with code 9: out of memory"},
+	} {
+		if got := abortReason(3, 9, tc.msg); got != tc.want {
+			t.Errorf("abortReason(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
 	}
 }

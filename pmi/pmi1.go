@@ -4,19 +4,16 @@ package pmi
 
 import (
 	"fmt"
-	"strconv"
 )
 
 func (c *conn) handlePMI1(q *request) error {
 	s := c.s
 	switch string(q.cmd) {
 	case "initack":
+		// Over TCP pmiid is the rank's token (PMI_ID); MPICH sends it
+		// as a C int, hence tokens below 2^31.
 		v, _ := q.value("pmiid")
-		id, err := strconv.Atoi(string(v))
-		if err != nil {
-			return fmt.Errorf("%w: initack with pmiid %q", ErrProtocol, v)
-		}
-		if err := c.claim(id); err != nil {
+		if err := c.nameRank("pmiid", v, fmt.Errorf("%w: initack with pmiid %q", ErrProtocol, v)); err != nil {
 			c.sendErr("initack", "rank_refused", false)
 			return err
 		}
@@ -31,8 +28,10 @@ func (c *conn) handlePMI1(q *request) error {
 		switch string(v) {
 		case "1":
 			if c.rank < 0 {
+				// A stranger, or a rank that lost its PMI_ID on
+				// the way: it is told so, and dropped.
 				c.sendErr("response_to_init", "rank_unknown_set_PMI_ID", false)
-				return fmt.Errorf("%w: PMI-1 init on a connection that never named its rank (PMI_ID unset?)", ErrProtocol)
+				return fmt.Errorf("%w: PMI-1 init on a connection that never named its rank (PMI_ID unset?)", errStranger)
 			}
 			c.version = 1
 			c.begin("response_to_init", false).add("pmi_version", "1").add("pmi_subversion", "1").add("rc", "0")

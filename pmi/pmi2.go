@@ -4,7 +4,6 @@ package pmi
 
 import (
 	"fmt"
-	"strconv"
 )
 
 func (c *conn) handlePMI2(q *request) error {
@@ -13,6 +12,9 @@ func (c *conn) handlePMI2(q *request) error {
 	resp := cmd + "-response"
 	if c.version != 2 {
 		c.sendErr(resp, "send cmd=init pmi_version=2 first", true)
+		if c.rank < 0 {
+			return fmt.Errorf("%w: PMI-2 %s before init", errStranger, cmd)
+		}
 		return nil
 	}
 	if cmd == "fullinit" {
@@ -20,24 +22,9 @@ func (c *conn) handlePMI2(q *request) error {
 			c.sendErr(resp, "fullinit sent twice", true)
 			return nil
 		}
-		idText, ok := q.value("pmirank")
-		if !ok {
-			idText, ok = q.value("srcid")
-		}
-		if !ok && c.rank < 0 {
-			c.sendErr(resp, "fullinit names no rank (pmirank or srcid)", true)
-			return fmt.Errorf("%w: PMI-2 fullinit without pmirank or srcid", ErrProtocol)
-		}
-		if ok {
-			id, err := strconv.Atoi(string(idText))
-			if err != nil {
-				c.sendErr(resp, "bad rank", true)
-				return fmt.Errorf("%w: PMI-2 fullinit with rank %q", ErrProtocol, idText)
-			}
-			if err := c.claim(id); err != nil {
-				c.sendErr(resp, "rank refused", true)
-				return err
-			}
+		if err := c.nameRankPMI2(q); err != nil {
+			c.sendErr(resp, "rank refused", true)
+			return err
 		}
 		c.fullInit = true
 		c.begin(resp, true).add("rc", "0").add("pmi-version", "2").add("pmi-subversion", "0").
@@ -137,6 +124,38 @@ func (c *conn) handlePMI2(q *request) error {
 		c.sendErr(resp, "unsupported command "+cmd, true)
 	}
 	return nil
+}
+
+// nameRankPMI2 names the connection's rank from a fullinit: pmirank=
+// (MPICH puts PMI_ID there, else PMI_RANK) or srcid= (Slurm's libpmi2
+// puts PMI_ID there). Over TCP the first of them that holds a rank's token
+// names the rank.
+func (c *conn) nameRankPMI2(q *request) error {
+	key, id, found := "", []byte(nil), false
+	for _, k := range []string{"pmirank", "srcid"} {
+		v, ok := q.value(k)
+		if !ok {
+			continue
+		}
+		if !found {
+			key, id, found = k, v, true
+		}
+		if !c.boundRank {
+			if _, known := c.s.tokenRank(v); known {
+				key, id = k, v
+				break
+			}
+		}
+	}
+	switch {
+	case found:
+		return c.nameRank(key, id, fmt.Errorf("%w: PMI-2 fullinit with rank %q", ErrProtocol, id))
+	case c.rank >= 0:
+		return nil // the channel or an initack named it
+	case c.boundRank:
+		return fmt.Errorf("%w: PMI-2 fullinit without pmirank or srcid", ErrProtocol)
+	}
+	return fmt.Errorf("%w: PMI-2 fullinit without pmirank or srcid", errStranger)
 }
 
 // pmi2Command returns the PMI-2 command as a string without allocating for

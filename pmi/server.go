@@ -44,7 +44,6 @@ type simpleServer struct {
 
 	mu          sync.Mutex
 	closed      bool
-	accepted    int
 	conns       map[*conn]struct{}
 	claimed     []bool
 	nodeAttrs   map[string]string
@@ -53,6 +52,18 @@ type simpleServer struct {
 	inFence     []bool
 	fenceQueue  []waiter
 	fences      int
+
+	// ChannelTCP only, guarded by mu (admit.go): tokens maps each
+	// started rank's token (its PMI_ID) to the rank; unnamed counts the
+	// ranks that have not named themselves yet; strangers queues the
+	// connections that have not named a rank, oldest first (with some
+	// that have since, skipped lazily), and strangerCount counts them;
+	// wrongTokens counts connections that named a token of no rank.
+	tokens        map[int]int
+	unnamed       int
+	strangers     []*conn
+	strangerCount int
+	wrongTokens   int
 
 	wg sync.WaitGroup
 }
@@ -91,6 +102,8 @@ func newSimpleServer(cfg backendConfig) (*simpleServer, error) {
 	}
 	switch s.channel {
 	case ChannelTCP:
+		s.tokens = make(map[int]int, n)
+		s.unnamed = n
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("PMI server: listen on 127.0.0.1: %w", err)
@@ -121,7 +134,17 @@ func (s *simpleServer) rankSetup(r int) (rankSetup, error) {
 		"PMI_JOBID=" + s.kvsName,
 	}
 	if s.channel == ChannelTCP {
-		env = append(env, "PMI_PORT="+s.addr(), "PMI_ID="+strconv.Itoa(r))
+		// The token exists from the moment its rank is about to start:
+		// only the rank's environment holds it (and the PMI-1 client
+		// sends it as a C int).
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return rankSetup{}, errors.New("PMI server: closed")
+		}
+		token := s.newTokenLocked(r)
+		s.mu.Unlock()
+		env = append(env, "PMI_PORT="+s.addr(), "PMI_ID="+strconv.Itoa(token))
 		return rankSetup{Env: env}, nil
 	}
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
@@ -152,6 +175,18 @@ func (s *simpleServer) rankSetup(r int) (rankSetup, error) {
 	// The child end becomes fd 3 (the first extra file).
 	env = append(env, "PMI_FD=3")
 	return rankSetup{Env: env, Files: []*os.File{childEnd}}, nil
+}
+
+// tokenRank returns the rank whose token text is (ChannelTCP).
+func (s *simpleServer) tokenRank(text []byte) (int, bool) {
+	tok, err := strconv.Atoi(string(text))
+	if err != nil {
+		return -1, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.tokens[tok]
+	return r, ok
 }
 
 func (s *simpleServer) rankStarted(r int) {
@@ -198,3 +233,4 @@ func (nopSink) finalized(int)            {}
 func (nopSink) disconnected(int)         {}
 func (nopSink) aborted(int, int, string) {}
 func (nopSink) failed(int, error)        {}
+func (nopSink) refused(string)           {}

@@ -20,6 +20,7 @@ type recordingSink struct {
 	finals   []int
 	aborts   []string
 	failures []string
+	refusals []string
 	changed  chan struct{} // closed at the next event (see waitFor)
 }
 
@@ -98,6 +99,13 @@ func (s *recordingSink) failed(r int, err error) {
 	s.eventLocked()
 }
 
+func (s *recordingSink) refused(why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusals = append(s.refusals, why)
+	s.eventLocked()
+}
+
 func (s *recordingSink) failuresNow() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,7 +127,59 @@ func startTCPServer(t testing.TB, ranks int) (*simpleServer, *recordingSink) {
 	if !strings.HasPrefix(s.addr(), "127.0.0.1:") {
 		t.Fatalf("server listens on %s, want 127.0.0.1 only", s.addr())
 	}
+	// Every rank is about to start: each gets its token.
+	for r := 0; r < ranks; r++ {
+		if _, err := s.rankSetup(r); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return s, sink
+}
+
+// token is rank r's PMI_ID on s (ChannelTCP, after rankSetup).
+func token(t testing.TB, s *simpleServer, r int) int {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok, rank := range s.tokens {
+		if rank == r {
+			return tok
+		}
+	}
+	t.Fatalf("rank %d has no token", r)
+	return -1
+}
+
+// startFDServer starts a server whose ranks reach it over PMI_FD, and
+// returns it with a client on each rank's inherited socket.
+func startFDServer(t testing.TB, ranks int) (*simpleServer, *recordingSink, []*testClient) {
+	t.Helper()
+	sink := &recordingSink{}
+	s, err := newSimpleServer(backendConfig{
+		Job:    Job{ID: "t", Ranks: ranks, PMI: PMI1, Channel: ChannelFD},
+		KVS:    "kvs_t",
+		Events: sink,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.close() })
+	var clients []*testClient
+	for r := 0; r < ranks; r++ {
+		setup, err := s.rankSetup(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := net.FileConn(setup.Files[0])
+		s.rankStarted(r) // closes the server's copy of the rank's end
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newTestClient(nc)
+		t.Cleanup(c.close)
+		clients = append(clients, c)
+	}
+	return s, sink, clients
 }
 
 func dial(t testing.TB, s *simpleServer) *testClient {
@@ -153,7 +213,8 @@ func expectFrame(t *testing.T, c *testClient, req, want string) {
 func TestPMI1Transcript(t *testing.T) {
 	s, sink := startTCPServer(t, 2)
 	a, b := dial(t, s), dial(t, s)
-	if err := a.writeRaw("cmd=initack pmiid=1\n"); err != nil {
+	// Over TCP the rank is named by its token, PMI_ID.
+	if err := a.writeRaw(fmt.Sprintf("cmd=initack pmiid=%d\n", token(t, s, 1))); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"cmd=initack", "cmd=set size=2", "cmd=set rank=1", "cmd=set debug=0"} {
@@ -171,7 +232,7 @@ func TestPMI1Transcript(t *testing.T) {
 	expect(t, a, "cmd=get kvsname=kvs_t key=nothing", "cmd=get_result rc=-1 msg=key_nothing_not_found")
 	expect(t, a, "cmd=get kvsname=other key=x", "cmd=get_result rc=-1 msg=unknown_kvsname")
 
-	if err := b.pmi1Init(0); err != nil {
+	if err := b.pmi1Init(token(t, s, 0)); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, b, "cmd=get kvsname=kvs_t key=-bcast-1-0", "cmd=get_result rc=0 msg=success value=2F6465762F73")
@@ -200,7 +261,8 @@ func TestPMI2Transcript(t *testing.T) {
 	s, sink := startTCPServer(t, 2)
 	a, b := dial(t, s), dial(t, s)
 	expect(t, a, "cmd=init pmi_version=2 pmi_subversion=0", "cmd=response_to_init pmi_version=2 pmi_subversion=0 rc=0")
-	expectFrame(t, a, "cmd=fullinit;pmijobid=kvs_t;srcid=1;threaded=FALSE;",
+	// Slurm's libpmi2 sends PMI_ID, the token, as srcid; MPICH's as pmirank.
+	expectFrame(t, a, fmt.Sprintf("cmd=fullinit;pmijobid=kvs_t;srcid=%d;threaded=FALSE;", token(t, s, 1)),
 		"cmd=fullinit-response;rc=0;pmi-version=2;pmi-subversion=0;rank=1;size=2;appnum=0;debugged=FALSE;pmiverbose=FALSE;")
 	expectFrame(t, a, "cmd=job-getid;", "cmd=job-getid-response;rc=0;jobid=kvs_t;")
 	expectFrame(t, a, "cmd=info-getjobattr;key=PMI_process_mapping;", "cmd=info-getjobattr-response;rc=0;found=TRUE;value=(vector,(0,1,2));")
@@ -216,7 +278,7 @@ func TestPMI2Transcript(t *testing.T) {
 		t.Fatal("info-getnodeattr with wait=TRUE answered before the put")
 	}
 	expect(t, b, "cmd=init pmi_version=2 pmi_subversion=0", "cmd=response_to_init pmi_version=2 pmi_subversion=0 rc=0")
-	expectFrame(t, b, "cmd=fullinit;pmijobid=kvs_t;pmirank=0;threaded=FALSE;",
+	expectFrame(t, b, fmt.Sprintf("cmd=fullinit;pmijobid=kvs_t;pmirank=%d;threaded=FALSE;", token(t, s, 0)),
 		"cmd=fullinit-response;rc=0;pmi-version=2;pmi-subversion=0;rank=0;size=2;appnum=0;debugged=FALSE;pmiverbose=FALSE;")
 	expectFrame(t, b, "cmd=info-putnodeattr;key=shmseg;value=/dev/shm/test;;with;;semicolons;", "cmd=info-putnodeattr-response;rc=0;")
 	if got, err := a.readFrame(); got != "cmd=info-getnodeattr-response;rc=0;found=TRUE;value=/dev/shm/test;;with;;semicolons;" {
@@ -242,10 +304,11 @@ func TestPMI2Transcript(t *testing.T) {
 	}
 }
 
-// Requests out of order get an error reply and the connection lives on.
+// Requests out of order get an error reply and the connection lives on
+// (a rank's connection; a stranger's is dropped, see TestStrangers).
 func TestOutOfOrderRequests(t *testing.T) {
-	s, sink := startTCPServer(t, 1)
-	c := dial(t, s)
+	_, sink, clients := startFDServer(t, 1)
+	c := clients[0]
 	expect(t, c, "cmd=put kvsname=kvs_t key=a value=b", "cmd=put_result rc=-1 msg=init_first")
 	expect(t, c, "cmd=barrier_in", "cmd=barrier_in_result rc=-1 msg=init_first")
 	got, err := c.frame("cmd=kvs-fence;")
@@ -263,55 +326,90 @@ func TestOutOfOrderRequests(t *testing.T) {
 }
 
 // A framing error closes that connection and reports the job failed; the
-// server goes on answering the others until the launcher closes it.
+// server goes on answering the others until the launcher closes it. The
+// bad connection is a rank's: over PMI_FD by the channel, over TCP once it
+// named itself with its token (a stranger's errors fail nothing, see
+// TestStrangers).
 func TestMalformedMessages(t *testing.T) {
 	cases := []struct {
 		name, send, want string
+		// only runs the case on one channel: ranks are named by number
+		// only over PMI_FD, by token only over TCP.
+		only Channel
 	}{
-		{"binary", "\x00\x01\x02\n", "neither a PMI-1 line nor a PMI-2 length field"},
-		{"long line", "cmd=put key=k value=" + strings.Repeat("x", maxMessage) + "\n", "PMI-1 line longer than"},
-		{"huge frame", "999999cmd=kvs-put;", "exceeds the limit"},
-		{"bad length", "12a   cmd=x;", "not a positive number"},
-		{"zero length", "0     ", "not a positive number"},
-		{"no cmd", "cmd init\n", "is not key=value"},
-		{"frame no cmd", "8     key=val;", "does not start with cmd="},
-		{"cut frame", "40    cmd=kvs-put;", "closed inside a PMI-2 message"},
-		{"rank out of range", "cmd=initack pmiid=5\n", "claims rank 5, outside 0..1"},
-		{"bad pmiid", "cmd=initack pmiid=x\n", "initack with pmiid"},
-		{"init without rank", "cmd=init pmi_version=1 pmi_subversion=1\n", "never named its rank"},
+		{"binary", "\x00\x01\x02\n", "neither a PMI-1 line nor a PMI-2 length field", ""},
+		{"long line", "cmd=put key=k value=" + strings.Repeat("x", maxMessage) + "\n", "PMI-1 line longer than", ""},
+		{"huge frame", "999999cmd=kvs-put;", "exceeds the limit", ""},
+		{"bad length", "12a   cmd=x;", "not a positive number", ""},
+		{"zero length", "0     ", "not a positive number", ""},
+		{"no cmd", "cmd init\n", "is not key=value", ""},
+		{"frame no cmd", "8     key=val;", "does not start with cmd=", ""},
+		{"cut frame", "40    cmd=kvs-put;", "closed inside a PMI-2 message", ""},
+		{"rank out of range", "cmd=initack pmiid=5\n", "claims rank 5, outside 0..1", ChannelFD},
+		{"bad pmiid", "cmd=initack pmiid=x\n", "initack with pmiid", ChannelFD},
+		{"another rank's token", "cmd=initack pmiid=%d\n", "rank 1 names itself again with pmiid", ChannelTCP},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			s, sink := startTCPServer(t, 2)
-			good, bad := dial(t, s), dial(t, s)
-			if err := good.pmi1Init(0); err != nil {
-				t.Fatal(err)
+		for _, ch := range []Channel{ChannelFD, ChannelTCP} {
+			if tc.only != "" && tc.only != ch {
+				continue
 			}
-			bad.writeRaw(tc.send)
-			if strings.HasPrefix(tc.name, "cut") {
-				bad.nc.(*net.TCPConn).CloseWrite()
-			}
-			// The bad connection ends (after an error reply, for some).
-			bad.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if _, err := io.ReadAll(bad.rd); err != nil {
-				t.Fatalf("bad connection not closed: %v", err)
-			}
-			f := sink.failuresNow()
-			if len(f) != 1 || !strings.Contains(f[0], tc.want) || !strings.Contains(f[0], ErrProtocol.Error()) {
-				t.Fatalf("failures %q, want one with %q", f, tc.want)
-			}
-			expect(t, good, "cmd=get_appnum", "cmd=appnum appnum=0")
-		})
+			t.Run(tc.name+"/"+string(ch), func(t *testing.T) {
+				var sink *recordingSink
+				var good, bad *testClient
+				send := tc.send
+				if ch == ChannelFD {
+					var clients []*testClient
+					_, sink, clients = startFDServer(t, 2)
+					good, bad = clients[0], clients[1]
+					if err := good.pmi1InitFD(); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					var s *simpleServer
+					s, sink = startTCPServer(t, 2)
+					good, bad = dial(t, s), dial(t, s)
+					if err := good.pmi1Init(token(t, s, 0)); err != nil {
+						t.Fatal(err)
+					}
+					if err := bad.pmi1Init(token(t, s, 1)); err != nil {
+						t.Fatal(err)
+					}
+					if strings.Contains(send, "%d") {
+						send = fmt.Sprintf(send, token(t, s, 0))
+					}
+				}
+				bad.writeRaw(send)
+				if strings.HasPrefix(tc.name, "cut") {
+					bad.closeWrite()
+				}
+				// The bad connection ends (after an error reply, for some).
+				bad.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := io.ReadAll(bad.rd); err != nil {
+					t.Fatalf("bad connection not closed: %v", err)
+				}
+				f := sink.failuresNow()
+				if len(f) != 1 || !strings.Contains(f[0], tc.want) || !strings.Contains(f[0], ErrProtocol.Error()) {
+					t.Fatalf("failures %q, want one with %q", f, tc.want)
+				}
+				if !strings.HasPrefix(f[0], "1: ") {
+					t.Errorf("failure %q does not name rank 1", f[0])
+				}
+				expect(t, good, "cmd=get_appnum", "cmd=appnum appnum=0")
+			})
+		}
 	}
 }
 
+// A rank's token used a second time (whoever read it from the rank's
+// environment) fails the job.
 func TestDuplicateRankRefused(t *testing.T) {
 	s, sink := startTCPServer(t, 2)
 	a, b := dial(t, s), dial(t, s)
-	if err := a.pmi1Init(0); err != nil {
+	if err := a.pmi1Init(token(t, s, 0)); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, b, "cmd=initack pmiid=0", "cmd=initack rc=-1 msg=rank_refused")
+	expect(t, b, fmt.Sprintf("cmd=initack pmiid=%d", token(t, s, 0)), "cmd=initack rc=-1 msg=rank_refused")
 	if _, err := b.readLine(); !errors.Is(err, io.EOF) {
 		t.Errorf("second claimant not disconnected: %v", err)
 	}
@@ -321,11 +419,15 @@ func TestDuplicateRankRefused(t *testing.T) {
 	expect(t, a, "cmd=get_appnum", "cmd=appnum appnum=0")
 }
 
-// The server takes exactly as many connections as there are ranks.
+// The server takes exactly as many rank connections as there are ranks:
+// once every rank has named itself, the port closes.
 func TestNoMoreConnectionsThanRanks(t *testing.T) {
 	s, _ := startTCPServer(t, 2)
-	dial(t, s)
-	dial(t, s)
+	for r := 0; r < 2; r++ {
+		if err := dial(t, s).pmi1Init(token(t, s, r)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		nc, err := net.DialTimeout("tcp4", s.addr(), time.Second)
@@ -343,7 +445,7 @@ func TestNoMoreConnectionsThanRanks(t *testing.T) {
 			t.Fatalf("a third connection was served: %q", buf[:n])
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the listener stays open after every rank connected")
+			t.Fatal("the listener stays open after every rank named itself")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -352,7 +454,7 @@ func TestNoMoreConnectionsThanRanks(t *testing.T) {
 func TestFenceTwiceIsAnError(t *testing.T) {
 	s, sink := startTCPServer(t, 2)
 	a := dial(t, s)
-	if err := a.pmi1Init(0); err != nil {
+	if err := a.pmi1Init(token(t, s, 0)); err != nil {
 		t.Fatal(err)
 	}
 	a.writeRaw("cmd=barrier_in\ncmd=barrier_in\n")
@@ -367,8 +469,8 @@ func TestFenceTwiceIsAnError(t *testing.T) {
 func TestCloseEndsEverything(t *testing.T) {
 	s, sink := startTCPServer(t, 3)
 	a, b := dial(t, s), dial(t, s)
-	a.pmi1Init(0)
-	b.pmi2Init(1)
+	a.pmi1Init(token(t, s, 0))
+	b.pmi2Init(token(t, s, 1))
 	a.writeRaw("cmd=barrier_in\n")
 	b.sendFrame("cmd=info-getnodeattr;key=never;wait=TRUE;")
 	waitHeld(t, s, func() bool { return len(s.fenceQueue) == 1 && len(s.nodeWaiters["never"]) == 1 })
@@ -431,7 +533,7 @@ func TestMPICHPMI2Frames(t *testing.T) {
 		t.Fatalf("init: %q %v", resp, err)
 	}
 	for _, step := range []struct{ body, stale, want string }{
-		{"cmd=fullinit;pmijobid=kvs_t;pmirank=0;threaded=FALSE;", "\x00\x00\x00\x00\x00\x00", "cmd=fullinit-response;"},
+		{fmt.Sprintf("cmd=fullinit;pmijobid=kvs_t;pmirank=%d;threaded=FALSE;", token(t, s, 0)), "\x00\x00\x00\x00\x00\x00", "cmd=fullinit-response;"},
 		{"cmd=kvs-put;key=card-0;value=2F6465;", "}~{\xff\x7f\x00", "cmd=kvs-put-response;"},
 		{"cmd=kvs-fence;", "\x0051389", "cmd=kvs-fence-response;"},
 		{"cmd=kvs-get;jobid=kvs_t;srcid=0;key=card-0;", "\xa5\xb0\xfe\x7f\x00\x00", "value=2F6465;"},

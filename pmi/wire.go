@@ -371,6 +371,9 @@ type msgReader struct {
 	nc   net.Conn
 	buf  []byte
 	r, w int // unread bytes are buf[r:w]
+	// bufMax is what buf may grow to: readBufMax for a rank, less for a
+	// TCP connection that has not named its rank yet (identifyBufMax).
+	bufMax int
 }
 
 // Reads start with a small buffer, grown up to the largest message.
@@ -380,7 +383,7 @@ const (
 )
 
 func newMsgReader(nc net.Conn, size int) *msgReader {
-	return &msgReader{nc: nc, buf: make([]byte, size)}
+	return &msgReader{nc: nc, buf: make([]byte, size), bufMax: readBufMax}
 }
 
 // next returns the next message: a PMI-1 line without its newline
@@ -439,11 +442,12 @@ func (mr *msgReader) fill() error {
 		mr.r = 0
 	}
 	if mr.w == len(mr.buf) {
-		if len(mr.buf) >= readBufMax {
-			// next refuses a message this long before asking for more.
-			return fmt.Errorf("%w: message longer than %d bytes", ErrProtocol, maxMessage)
+		if len(mr.buf) >= mr.bufMax {
+			// With the full bound, next refuses a message this long
+			// before asking for more; a lower bound ends here.
+			return fmt.Errorf("%w: message longer than %d bytes", ErrProtocol, mr.bufMax-pmi2LengthField)
 		}
-		grown := make([]byte, min(2*len(mr.buf), readBufMax))
+		grown := make([]byte, min(2*len(mr.buf), mr.bufMax))
 		copy(grown, mr.buf[:mr.w])
 		mr.buf = grown
 	}

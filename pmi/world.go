@@ -41,3 +41,31 @@ func RequireWorld(rep *Report, want Flavour) error {
 	}
 	return nil
 }
+
+// GuardWorld applies RequireWorld to a launch that succeeded and, when it
+// fails, records that in rep as the launch's failure (Reason, Failure
+// FailureSingleton or FailurePMIMismatch, ExitStatus 1 and the first rank
+// at fault), so that a report written afterwards says why. It returns
+// RequireWorld's error; a failed launch or a nil report is left as it is.
+func GuardWorld(rep *Report, want Flavour) error {
+	if rep == nil || !rep.OK() {
+		return nil
+	}
+	err := RequireWorld(rep, want)
+	if err == nil {
+		return nil
+	}
+	rep.Reason, rep.ExitStatus, rep.Failure = err.Error(), 1, FailurePMIMismatch
+	if errors.Is(err, ErrSingleton) {
+		rep.Failure = FailureSingleton
+	}
+	rep.FailedRank = -1
+	for r := 0; r < rep.Ranks; r++ {
+		spoke := r < len(rep.Negotiated) && rep.Negotiated[r] != ""
+		if !spoke || (rep.Failure == FailurePMIMismatch && rep.Negotiated[r] != string(want)) {
+			rep.FailedRank = r
+			break
+		}
+	}
+	return err
+}

@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,5 +110,43 @@ func TestGenShippedConfigs(t *testing.T) {
 	}
 	if !plugins["--mpi=pmi2"] || !plugins["--mpi=pmix"] {
 		t.Errorf("shipped configs generate %v, want both --mpi=pmi2 and --mpi=pmix", plugins)
+	}
+}
+
+// A cell whose detection timed out on the submit host must not become a
+// recorded skip of the batch: generation stops and names the cell.
+func TestGenRefusesUndecidedCells(t *testing.T) {
+	cfg := loadConfig(t, `
+[study]
+name = "undecided"
+repetitions = 1
+
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [1]
+
+[[benchmark]]
+kind = "npb"
+names = ["ep"]
+classes = ["S"]
+check_binary = false
+
+[[runtime]]
+name = "native"
+`)
+	study := studyPlan(t, cfg, "undecided")
+	if len(study.Cells) == 0 {
+		t.Fatal("no runnable cell in the test config")
+	}
+	undecided := study.Cells[0]
+	study.Skipped = append(study.Skipped, matrix.Skipped{Cell: undecided, Reason: "docker: probe timed out", Err: matrix.ErrSkipUnknown})
+	dir := t.TempDir()
+	plan, err := Generate(context.Background(), study, GenOptions{Dir: dir, Self: "/usr/bin/hpcbench"})
+	if !errors.Is(err, matrix.ErrSkipUnknown) || plan != nil || !strings.Contains(err.Error(), undecided.Key()) {
+		t.Fatalf("Generate with an undecided cell: plan %v, err %v; want ErrSkipUnknown naming %s", plan, err, undecided.Key())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused batch wrote %d file(s)", len(entries))
 	}
 }

@@ -200,6 +200,14 @@ func Generate(ctx context.Context, study *matrix.Plan, opts GenOptions) (*Plan, 
 		return nil, fmt.Errorf("slurm: %w", err)
 	}
 
+	// A cell whose detection timed out on this host is neither runnable
+	// nor a skip to record; a batch cannot defer it as a local study does,
+	// so generation stops and says which probe to wait for.
+	for _, s := range study.Skipped {
+		if s.Retry() {
+			return nil, fmt.Errorf("slurm: cell %s: %w (%s); generate the batch again when detection answers", s.Cell.Key(), matrix.ErrSkipUnknown, s.Reason)
+		}
+	}
 	skipped := append([]matrix.Skipped(nil), study.Skipped...)
 	var runnable []matrix.Cell
 	perNode := map[string]bool{}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
+	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
@@ -25,7 +28,10 @@ func launchCommand() *cli.Command {
 		&cli.IntFlag{Name: "n", Aliases: []string{"ranks"}, Usage: "number of ranks", Required: true},
 		&cli.StringFlag{Name: "pmi", Value: string(pmi.PMI1), Usage: "PMI flavour served to the ranks: pmi1, pmi2 or pmix"},
 		&cli.StringFlag{Name: "channel", Usage: "how PMI-1/PMI-2 ranks reach the server: fd (inherited socket) or tcp (127.0.0.1); default fd, or what the runtime needs"},
-		&cli.DurationFlag{Name: "timeout", Usage: "kill every rank after this long (e.g. 30s, 10m); 0 for none"},
+		&cli.IntFlag{Name: "max-ranks", Usage: "refuse more than `N` ranks",
+			DefaultText: fmt.Sprintf("%d per core, %d here", pmi.MaxRanksPerCore, pmi.DefaultMaxRanks())},
+		&cli.DurationFlag{Name: "timeout", Value: configs.DefaultTimeout, Usage: "kill every rank after this long (e.g. 30s, 2h); 0 for none"},
+		&cli.BoolFlag{Name: "no-pmi", Usage: "PROG is not an MPI program (e.g. hostname): its ranks need not speak PMI"},
 		&cli.StringFlag{Name: "bind", Value: "none", Usage: "none, or core: pin rank r to core r mod cores"},
 		&cli.BoolFlag{Name: "tag-output", Usage: "prefix every output line with [rank]"},
 		&cli.StringFlag{Name: "report", Usage: "write the launch report as JSON to `FILE`"},
@@ -44,23 +50,33 @@ func launchCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "launch",
 		Usage:     "run an MPI program on this node with hpcbench as its process manager",
-		UsageText: "hpcbench launch -n N [--pmi pmi1|pmi2|pmix] [--mpi-build auto|none|PREFIX] [--channel fd|tcp] [--timeout DUR] [--bind none|core] [--tag-output] [--report FILE] -- PROG ARGS...",
+		UsageText: "hpcbench launch -n N [--pmi pmi1|pmi2|pmix] [--mpi-build auto|none|PREFIX] [--channel fd|tcp] [--timeout DUR] [--max-ranks N] [--no-pmi] [--bind none|core] [--tag-output] [--report FILE] -- PROG ARGS...",
 		Description: `Spawns N ranks of PROG, serves them PMI (PMI-1 or PMI-2 over the simple
 wire protocol, or PMIx), streams their output and measures the launch: wall
 time, wire-up time (until every rank finished PMI init), time to the first
 fence, and the PMI version each rank negotiated.
 
 Debian's MPICH speaks PMI-1 only; a rank speaking another PMI version than
---pmi asked for fails the launch. When hpcbench's MPICH builds are
-installed (scripts/build-mpich.sh: one per PMI flavour under /opt/hpcbench)
-and PROG is linked against Debian's MPICH (libmpich.so.12), the build for
---pmi goes first on the ranks' LD_LIBRARY_PATH, so the same binary speaks
-PMI-1, PMI-2 or PMIx (--mpi-build auto, the default; none keeps the
-library PROG finds itself; PREFIX names a build).
+--pmi asked for fails the launch, and so do N > 1 ranks that exit 0 while
+some or all never spoke PMI (each ran as a world of its own, as MPICH does
+under --pmi pmix without a PMIx build); --no-pmi declares PROG no MPI
+program (hostname, a script) and skips that check.
 
-On an abort, a rank's death, the timeout or Ctrl-C every rank's process
-group is killed. The exit status is the failing
-rank's exit status, or 1 with the reason.`,
+When hpcbench's MPICH builds are installed (scripts/build-mpich.sh: one
+per PMI flavour under /opt/hpcbench) and PROG is linked against Debian's
+MPICH (libmpich.so.12), the build for --pmi goes first on the ranks'
+LD_LIBRARY_PATH, so the same binary speaks PMI-1, PMI-2 or PMIx
+(--mpi-build auto, the default; none keeps the library PROG finds itself;
+PREFIX names a build).
+
+With --channel tcp each rank names itself to the PMI server by a random
+token (PMI_ID); other connections to the port are dropped and counted.
+
+At most --max-ranks ranks are started (default 64 per core). On an abort,
+a rank's death, the timeout (default 10m, as a study's runs) or Ctrl-C,
+also while ranks are still being started, every rank's process group is
+killed. The exit status is the failing rank's exit status, or 1 with the
+reason.`,
 		Flags:  flags,
 		Action: runLaunch,
 	}
@@ -76,6 +92,18 @@ func runLaunch(c *cli.Context) error {
 	}
 	if c.Int("n") < 1 {
 		return usageError("launch: -n %d: need at least 1 rank", c.Int("n"))
+	}
+	maxRanks := c.Int("max-ranks")
+	if maxRanks < 0 {
+		return usageError("launch: --max-ranks %d: must not be negative", maxRanks)
+	}
+	if ceiling := cmp.Or(maxRanks, pmi.DefaultMaxRanks()); c.Int("n") > ceiling {
+		how := fmt.Sprintf("--max-ranks %d", ceiling)
+		if maxRanks == 0 {
+			how = fmt.Sprintf("%d per core on %d cores", pmi.MaxRanksPerCore, runtime.NumCPU())
+		}
+		return usageError("launch: -n %d: more ranks than one launch may start (%s); pass --max-ranks %d to start them anyway",
+			c.Int("n"), how, c.Int("n"))
 	}
 	flavour := pmi.Flavour(strings.ToLower(c.String("pmi")))
 	switch flavour {
@@ -126,6 +154,7 @@ func runLaunch(c *cli.Context) error {
 		PMI:       flavour,
 		Channel:   channel,
 		Timeout:   c.Duration("timeout"),
+		MaxRanks:  maxRanks,
 		Bind:      c.String("bind"),
 		TagOutput: c.Bool("tag-output"),
 		Argv:      argv,
@@ -147,6 +176,11 @@ func runLaunch(c *cli.Context) error {
 		stop()
 	}()
 	rep, err := pmi.Launch(ctx, opts)
+	if err == nil && !c.Bool("no-pmi") && opts.Ranks > 1 {
+		// The matrix's world-size guard: ranks that exited 0 without
+		// speaking PMI ran as singletons, and measured nothing of a job.
+		pmi.GuardWorld(rep, flavour)
+	}
 	if rep != nil && len(buildEnv) > 0 {
 		// The loader path is a setting hpcbench added: it is part of the run.
 		if rep.Settings == nil {
@@ -176,7 +210,11 @@ func runLaunch(c *cli.Context) error {
 		if code == 0 {
 			code = 1
 		}
-		return &exitError{code: code, err: fmt.Errorf("launch failed: %s", rep.Reason)}
+		reason := rep.Reason
+		if rep.Failure == pmi.FailureSingleton {
+			reason += " (if PROG is no MPI program, pass --no-pmi)"
+		}
+		return &exitError{code: code, err: fmt.Errorf("launch failed: %s", reason)}
 	}
 	return nil
 }
@@ -308,6 +346,12 @@ func printSummary(w io.Writer, rep *pmi.Report) {
 		line += " (slowest rank start " + ms(rep.ContainerStart) + ", PMI exchange " + ms(rep.PMIExchange) + ")"
 	}
 	line += ", negotiated " + summariseNegotiated(rep.Negotiated)
+	if rep.Refused > 0 {
+		line += fmt.Sprintf(", refused %d stranger connection(s) to the PMI port (first: %s)", rep.Refused, rep.RefusedWhy)
+	}
+	if rep.Spawned < rep.Ranks {
+		line += fmt.Sprintf(", started %d of %d ranks", rep.Spawned, rep.Ranks)
+	}
 	if !rep.OK() {
 		line += ", FAILED: " + rep.Reason
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/slurm"
 	"github.com/urfave/cli/v2"
@@ -28,7 +29,8 @@ exit status 2), crosses benchmarks, classes, runtimes, layouts, MPI
 libraries, PMI flavours and rank counts, and repeats each cell. Cells this
 node cannot run (an MPI with a PMI flavour it does not speak, a rank count
 the benchmark cannot use, a runtime or MPI not installed, more ranks than
-cores) are skipped with the reason, never silently. See configs/README.md
+cores, more ranks than one launch may start: --max-ranks, by default 64 per
+core) are skipped with the reason, never silently. See configs/README.md
 for the keys.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Value: "hpcbench.db", Usage: "SQLite `FILE` the results go to"},
@@ -43,6 +45,8 @@ for the keys.`,
 			&cli.StringFlag{Name: "slurm-dir", Usage: "executor slurm: folder for the batch scripts and the jobs' results, on a file system the nodes share (default hpcbench-slurm/STUDY)"},
 			&cli.StringFlag{Name: "workdir", Usage: "make each run's working folder under `DIR` (must be visible at the same path in containers; default the system's temporary folder)"},
 			&cli.BoolFlag{Name: "keep-work", Usage: "keep the working folders of runs that failed, for inspection"},
+			&cli.IntFlag{Name: "max-ranks", Usage: "skip local cells of more than `N` ranks, as more than one launch may start",
+				DefaultText: fmt.Sprintf("%d per core of this node", pmi.MaxRanksPerCore)},
 			&cli.IntFlag{Name: "blas-threads", Usage: "run HPL and HPCC ranks with `N` BLAS threads each (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS; overrides [study] blas_threads; default 1)"},
 		},
 		Action: runMatrix,
@@ -61,7 +65,10 @@ func runMatrix(c *cli.Context) error {
 	if err != nil {
 		return usageError("matrix: --filter: %v", err)
 	}
-	o := matrix.Overrides{Study: c.String("study"), Filter: filter}
+	o := matrix.Overrides{Study: c.String("study"), Filter: filter, MaxRanks: c.Int("max-ranks")}
+	if o.MaxRanks < 0 {
+		return usageError("matrix: --max-ranks %d: must not be negative", o.MaxRanks)
+	}
 	if c.IsSet("blas-threads") {
 		// 0 would mean "keep the config's"; given on the command line it
 		// is a mistake.

@@ -116,8 +116,8 @@ func SweepTmpdirs() []string { return leftover.Sweep("", TmpdirPrefix) }
 
 // Shutdown finalizes the process's PMIx server and removes its tmpdir. Every
 // job must be closed first. It is for the end of the process: afterwards
-// NewJob returns ErrServerShutDown. Calling Shutdown when no server runs
-// does nothing.
+// NewJob returns ErrServerShutDown, whether or not a server ran: a server
+// started after the end would be left behind with its tmpdir.
 func Shutdown() error {
 	if err := libAvailable(); err != nil {
 		return err
@@ -125,6 +125,7 @@ func Shutdown() error {
 	server.lifecycle.Lock()
 	defer server.lifecycle.Unlock()
 	if !server.running {
+		server.finalized = true
 		return nil
 	}
 	server.mu.Lock()
