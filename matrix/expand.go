@@ -175,7 +175,7 @@ func layoutsOf(runtime string) []configs.Layout {
 // Cells come in config order: benchmark, class, runtime, layout, MPI,
 // PMI, ranks, then repetition; shuffling is the scheduler's business.
 func Expand(cfg *configs.Config, inv *inventory.Inventory) (cells []Cell, skipped []Skipped) {
-	return expand(cfg, inv, MaxRanks(inv, 0))
+	return expand(cfg, inv, MaxRanks(inv, 0), nil)
 }
 
 // MaxRanks is the ceiling on the ranks of one local launch that a plan
@@ -192,8 +192,10 @@ func MaxRanks(inv *inventory.Inventory, override int) int {
 	return 0
 }
 
-// expand is Expand with the ceiling on ranks per launch (0: none).
-func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int) (cells []Cell, skipped []Skipped) {
+// expand is Expand with the ceiling on ranks per launch (0: none) and the
+// folders of the project's kernels by MPI (kernelDirs), which replace the
+// default npb_dir for that MPI's cells.
+func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int, kernelDirs map[string]string) (cells []Cell, skipped []Skipped) {
 	s := cfg.Study
 	for _, b := range cfg.Benchmarks {
 		classes := b.Classes
@@ -223,6 +225,10 @@ func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int) (cells 
 				}
 				for _, layout := range rt.Layouts {
 					for _, mpi := range mpis {
+						dir := dir
+						if kd, ok := kernelDirs[mpi]; ok && b.Dir == "" && b.Kind == configs.KindNPB {
+							dir = kd
+						}
 						for _, flavour := range pmis {
 							for _, n := range ranks {
 								c := Cell{

@@ -27,6 +27,7 @@ func verbs() []*cli.Command {
 		launching(calibrateCommand(), nil),
 		doctorCommand(),
 		imageCommand(),
+		kernelsCommand(),
 		launching(launchCommand(), nil),
 		launching(matrixCommand(), func(c *cli.Context) bool {
 			return c.Bool("dry-run") || c.String("executor") == "slurm"

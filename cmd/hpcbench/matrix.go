@@ -11,6 +11,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/npb/kernels"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/slurm"
@@ -167,6 +168,11 @@ func newStudyPlan(c *cli.Context, verb string, cfg *configs.Config, o matrix.Ove
 		// Batch jobs run a fixed list of runs; the rounds of an adaptive
 		// study are decided between runs, from the store.
 		return nil, usageError("%s: %s: repetitions = \"auto\" needs the local executor; give a study run through Slurm a number of repetitions", verb, cfg.File)
+	}
+	if o.Kernels == nil {
+		// Outside the source tree the project's kernels come from the
+		// cache, built there the first time (with a line on stderr).
+		o.Kernels = &kernels.Cache{Log: c.App.ErrWriter}
 	}
 	plan, err := matrix.NewPlan(c.Context, cfg, o)
 	if errors.Is(err, matrix.ErrOverride) || errors.Is(err, matrix.ErrNoCell) {

@@ -120,9 +120,12 @@ type Entry struct {
 	Built    time.Time
 }
 
-func (c *Cache) root() string {
-	if c.Root != "" {
-		return c.Root
+func (c *Cache) root() string { return DefaultCacheRootOr(c.Root) }
+
+// DefaultCacheRootOr is root, or DefaultCacheRoot when root is "".
+func DefaultCacheRootOr(root string) string {
+	if root != "" {
+		return root
 	}
 	return DefaultCacheRoot()
 }
