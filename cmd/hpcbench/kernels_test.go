@@ -95,3 +95,59 @@ func TestQuickStudyOutsideTheTree(t *testing.T) {
 		t.Errorf("dry run without the sources' entry: exit %d, did not build:\n%s", code, errOut)
 	}
 }
+
+// TestMatrixLogWithoutTerminal runs a small native study with its output
+// going to files, as "hpcbench matrix > log 2>&1" or a Slurm job's output
+// does: no carriage return, and at most one progress line per run.
+func TestMatrixLogWithoutTerminal(t *testing.T) {
+	testenv.LookPath(t, "mpicc.mpich", "install MPICH (Debian: libmpich-dev) to build the kernels")
+	testenv.LookPath(t, "mpiexec.mpich", "install MPICH (Debian: mpich) to run the kernels")
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	const runs = 3
+	config := filepath.Join(dir, "small.toml")
+	err := os.WriteFile(config, []byte(`[study]
+name = "small"
+repetitions = 3
+warmup = 0
+timeout = "60s"
+
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [2]
+
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+binary = "{dir}/{mpi}/{name}"
+args = ["{class}"]
+
+[[runtime]]
+name = "native"
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runIn(t, dir, nil, bin, "matrix", "--db", filepath.Join(dir, "small.db"), config)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	log := out + errOut
+	if strings.ContainsRune(log, '\r') {
+		t.Errorf("carriage return in the log:\n%q", log)
+	}
+	var progress []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.HasPrefix(line, "run ") {
+			progress = append(progress, line)
+		}
+	}
+	if len(progress) == 0 || len(progress) > runs {
+		t.Errorf("%d progress lines for %d runs:\n%s", len(progress), runs, log)
+	}
+	if last := progress[len(progress)-1]; !strings.HasPrefix(last, "run 3/3, 3 ok, 0 failed") {
+		t.Errorf("last progress line %q\n%s", last, log)
+	}
+}
