@@ -328,8 +328,9 @@ func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inv
 		flavours, detected := inv.PMIOf(c.MPI)
 		if !slices.Contains(flavours, c.PMI) {
 			how := "as detected on this node"
-			if m := inv.FindMPI(c.MPI); detected && m != nil && m.PMIEvidence != "" {
-				how = m.PMIEvidence
+			if m := inv.FindMPI(c.MPI); detected && m != nil && m.EvidenceFor(c.PMI) != "" {
+				// The evidence for the flavour asked for, not for another.
+				how = m.EvidenceFor(c.PMI)
 			} else if !detected {
 				how = "as Debian 12's package does; not detected here"
 			}

@@ -175,10 +175,13 @@ func runSlurmGen(c *cli.Context) error {
 	return nil
 }
 
+// writeSlurmSkips writes the cells no job runs, grouped by cause.
 func writeSlurmSkips(w io.Writer, skipped []matrix.Skipped) {
-	for _, s := range skipped {
-		fmt.Fprintf(w, "skipped %s: %s\n", s.Cell.Key(), s.Reason)
+	if len(skipped) == 0 {
+		return
 	}
+	fmt.Fprintf(w, "%d cells skipped:\n", len(skipped))
+	_ = matrix.WriteSkipped(w, skipped, false, "  ")
 }
 
 func runSlurmSubmit(c *cli.Context) error {
