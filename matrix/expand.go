@@ -46,6 +46,10 @@ type Cell struct {
 	// one ("" means the adapter's default).
 	RuntimeCommand string         `json:"runtime_command,omitempty"`
 	RuntimeFlags   []string       `json:"runtime_flags,omitempty"`
+	// Isolation is the runtime entry's isolation ("private", "host"; ""
+	// for native) and PassEnv its pass_env patterns.
+	Isolation string   `json:"isolation,omitempty"`
+	PassEnv   []string `json:"pass_env,omitempty"`
 	Image          string         `json:"image,omitempty"`
 	Layout         configs.Layout `json:"layout,omitempty"` // "" for native
 	Ranks          int            `json:"ranks"`
@@ -230,6 +234,7 @@ func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int) (cells 
 									MPI: mpi, PMI: flavour, MPIBuild: inv.MPIBuild(mpi, flavour),
 									Runtime: rt.Name, RuntimeLabel: rt.Label, RuntimeCommand: rt.Command,
 									RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
+									Isolation: rt.Isolation, PassEnv: rt.PassEnv,
 									Ranks: n, Timeout: timeout, Bind: s.Bind,
 									Env: mergeEnv(s.Env, b.Env, rt.Env),
 								}

@@ -183,20 +183,34 @@ var ociCapabilities = []string{
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// ociPtrace says whether a bundle's rank gets SYS_PTRACE: always in host
-// isolation (as before isolation was a choice), for Open MPI's
-// single-copy (CMA) transfers between ranks in private isolation.
-func ociPtrace(iso Isolation, mpi string) bool {
-	return iso == IsolationHost || mpi == "openmpi"
-}
+// ociPtrace says whether a bundle's rank gets SYS_PTRACE: in host
+// isolation only, as before isolation was a choice. Private ranks need
+// no capability for Open MPI's single-copy (CMA) transfers: the kernel
+// lets a process read another of the same user whose capabilities are no
+// more than its own, which holds between ranks, and not from a rank to a
+// host process (the pid namespace holder included), which has more.
+func ociPtrace(iso Isolation) bool { return iso == IsolationHost }
+
+// ociCrossMemory says whether a private bundle's seccomp filter lets
+// process_vm_readv and process_vm_writev through: for Open MPI's
+// single-copy transfers.
+func ociCrossMemory(mpi string) bool { return mpi == "openmpi" }
 
 // bundleIsolation is how a bundle is isolated: its isolation, whether it
-// gets SYS_PTRACE, and in private isolation the pid namespace it joins
+// gets SYS_PTRACE, whether its seccomp filter allows reading other
+// processes' memory, and in private isolation the pid namespace it joins
 // (a /proc/<pid>/ns/pid path; "" makes a new one).
 type bundleIsolation struct {
-	iso    Isolation
-	ptrace bool
-	pidNS  string
+	iso         Isolation
+	ptrace      bool
+	crossMemory bool
+	pidNS       string
+}
+
+// newBundleIsolation is the isolation of spec's bundles for job.
+func newBundleIsolation(spec Spec, job pmi.Job) bundleIsolation {
+	iso := isolationOf(spec)
+	return bundleIsolation{iso: iso, ptrace: ociPtrace(iso), crossMemory: ociCrossMemory(mpiOf(spec, job))}
 }
 
 // bundleConfig is the config.json of one rank (or one node's container).
@@ -239,7 +253,7 @@ func bundleConfig(rootfs string, argv, env []string, dir string, binds []string,
 		)
 		pidNS := specs.LinuxNamespace{Type: specs.PIDNamespace, Path: bi.pidNS}
 		s.Linux.Namespaces = append(s.Linux.Namespaces, pidNS)
-		s.Linux.Seccomp = ociSeccomp(bi.ptrace)
+		s.Linux.Seccomp = ociSeccomp(bi.crossMemory)
 		s.Linux.MaskedPaths = ociMaskedPaths
 		s.Linux.ReadonlyPaths = ociReadonlyPaths
 		s.Process.NoNewPrivileges = true
@@ -340,7 +354,7 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	cmd.Env = withBuildEnv(cmd.Env, w.spec.MPIBuild)
 	id := ContainerName(job.ID, cmd.Rank)
 	bundle := filepath.Join(w.bundles, id)
-	bi := bundleIsolation{iso: isolationOf(w.spec), ptrace: ociPtrace(isolationOf(w.spec), mpiOf(w.spec, job))}
+	bi := newBundleIsolation(w.spec, job)
 	if bi.iso == IsolationPrivate {
 		h, err := w.pidHolder(job)
 		if err != nil {
@@ -506,8 +520,7 @@ func (o *ociRuntime) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *
 	id := ContainerName(job.ID, -1)
 	bundle := filepath.Join(dir, id)
 	// Private: the node's container gets a pid namespace of its own.
-	iso := isolationOf(spec)
-	bi := bundleIsolation{iso: iso, ptrace: ociPtrace(iso, mpiOf(spec, job))}
+	bi := newBundleIsolation(spec, job)
 	s := bundleConfig(spec.Image.Ref, p.argv, containerEnv(withBuildEnv(cmd.Env, spec.MPIBuild), spec.PassEnv), p.dir, binds, ro, job.ID, "node", bi)
 	if err := writeBundle(bundle, s); err != nil {
 		return fmt.Errorf("oci: per-node launch: writing its bundle: %w", err)

@@ -29,18 +29,19 @@ var ociBlockedSyscalls = []string{
 	"uselib", "userfaultfd", "ustat", "vm86", "vm86old",
 }
 
-// ociPtraceSyscalls are refused too unless the rank has SYS_PTRACE (Open
-// MPI's single-copy transfers read another rank's memory with them).
-var ociPtraceSyscalls = []string{"ptrace", "process_vm_readv", "process_vm_writev", "kcmp"}
+// ociCrossMemorySyscalls are refused too unless the ranks need them (Open
+// MPI's single-copy transfers read another rank's memory).
+var ociCrossMemorySyscalls = []string{"ptrace", "process_vm_readv", "process_vm_writev", "kcmp"}
 
 // ociSeccomp is the seccomp filter of a privately isolated bundle: every
-// system call is allowed but ociBlockedSyscalls (and ociPtraceSyscalls
-// without ptrace), which fail with EPERM. The filter covers the machine's
-// compat architectures too, so that a 32-bit call cannot go around it.
-func ociSeccomp(ptrace bool) *specs.LinuxSeccomp {
+// system call is allowed but ociBlockedSyscalls (and, unless crossMemory,
+// ociCrossMemorySyscalls), which fail with EPERM. The filter covers the
+// machine's compat architectures too, so that a 32-bit call cannot go
+// around it.
+func ociSeccomp(crossMemory bool) *specs.LinuxSeccomp {
 	blocked := append([]string(nil), ociBlockedSyscalls...)
-	if !ptrace {
-		blocked = append(blocked, ociPtraceSyscalls...)
+	if !crossMemory {
+		blocked = append(blocked, ociCrossMemorySyscalls...)
 	}
 	eperm := uint(syscall.EPERM)
 	return &specs.LinuxSeccomp{
@@ -123,7 +124,7 @@ func (h *pidHolder) stop() {
 func ociIsolationChoices(c map[string]string, spec Spec, perRank bool) {
 	iso := isolationOf(spec)
 	isolationChoice(c, spec)
-	if ociPtrace(iso, mpiOf(spec, pmi.Job{})) {
+	if ociPtrace(iso) {
 		c["cap_add"] = "SYS_PTRACE"
 	}
 	if iso == IsolationHost {
@@ -137,7 +138,7 @@ func ociIsolationChoices(c map[string]string, spec Spec, perRank bool) {
 	}
 	c["devices"] = "minimal /dev, host /dev/shm"
 	c["seccomp"] = "default allow; blocks module, mount, namespace, keyring, clock, reboot, swap, bpf, perf calls"
-	if !ociPtrace(iso, mpiOf(spec, pmi.Job{})) {
+	if !ociCrossMemory(mpiOf(spec, pmi.Job{})) {
 		c["seccomp"] += ", ptrace and process_vm_*"
 	}
 }
