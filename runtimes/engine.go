@@ -175,6 +175,16 @@ func perRankIsolation(iso Isolation, mpi, holder string) [][2]string {
 	return flags
 }
 
+// pidOf is the --pid value among flags, "" if none.
+func pidOf(flags [][2]string) string {
+	for _, f := range flags {
+		if f[0] == "--pid" {
+			return f[1]
+		}
+	}
+	return ""
+}
+
 // pidHolderName names the container that holds job's pid namespace.
 func pidHolderName(jobID string) string { return "hpcbench-" + jobID + "-pid" }
 
@@ -191,9 +201,21 @@ var hostShm = [2]string{"-v", "/dev/shm:/dev/shm"}
 // mounted ("statfs /dev/mqueue: no such file or directory"); there the
 // host's /dev/shm is bound instead, which is what MPI's shared memory
 // needs (System V IPC stays private).
+//
+// Rootless, each Podman container has a user namespace of its own, and a
+// pid namespace owned by another's cannot be joined (mounting /proc
+// fails): the ranks keep the host's pid namespace, where as an ordinary
+// user they reach no more of the host than that user may.
 func (e *engine) isolation(flags [][2]string) [][2]string {
 	if e.name != "podman" || isRoot() {
 		return flags
+	}
+	for i, f := range flags {
+		if f[0] == "--pid" && strings.HasPrefix(f[1], "container:") {
+			flags = append(append([][2]string(nil), flags[:i]...), flags[i+1:]...)
+			flags = append(flags, [2]string{"--pid", "host"})
+			break
+		}
 	}
 	if _, err := os.Stat("/dev/mqueue"); err == nil {
 		return flags
@@ -423,14 +445,15 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 		return err
 	}
 	iso := isolationOf(w.spec)
-	if iso == IsolationPrivate {
+	flags := w.e.isolation(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID)))
+	if strings.HasPrefix(pidOf(flags), "container:") {
 		if err := w.pidHolder(job); err != nil {
 			return fmt.Errorf("rank %d: %w", cmd.Rank, err)
 		}
 	}
 	cidfile := filepath.Join(dir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
 	_ = os.Remove(cidfile)
-	args := w.e.runFlags(job, cmd.Rank, w.e.isolation(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID))))
+	args := w.e.runFlags(job, cmd.Rank, flags)
 	args = append(args, "--cidfile", cidfile)
 	if cmd.CPU >= 0 {
 		// The rank runs under the engine's shim, not under the pinned
