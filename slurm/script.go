@@ -285,9 +285,5 @@ func joinKeys(m map[string]bool) string {
 // allow-list: the runtime entry's pass_env and the names of the cell's
 // env, which the batch script exports.
 func containerPassEnv(c matrix.Cell) []string {
-	pass := append([]string(nil), c.PassEnv...)
-	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
-		pass = append(pass, k)
-	}
-	return pass
+	return append(append([]string(nil), c.PassEnv...), slices.Sorted(maps.Keys(c.Env))...)
 }
