@@ -44,11 +44,15 @@ type Cell struct {
 	RuntimeLabel string `json:"runtime_label"`
 	// RuntimeCommand is the runtime's executable when the config names
 	// one ("" means the adapter's default).
-	RuntimeCommand string         `json:"runtime_command,omitempty"`
-	RuntimeFlags   []string       `json:"runtime_flags,omitempty"`
-	Image          string         `json:"image,omitempty"`
-	Layout         configs.Layout `json:"layout,omitempty"` // "" for native
-	Ranks          int            `json:"ranks"`
+	RuntimeCommand string   `json:"runtime_command,omitempty"`
+	RuntimeFlags   []string `json:"runtime_flags,omitempty"`
+	// Isolation is the runtime entry's isolation ("private", "host"; ""
+	// for native) and PassEnv its pass_env patterns.
+	Isolation string         `json:"isolation,omitempty"`
+	PassEnv   []string       `json:"pass_env,omitempty"`
+	Image     string         `json:"image,omitempty"`
+	Layout    configs.Layout `json:"layout,omitempty"` // "" for native
+	Ranks     int            `json:"ranks"`
 	// Repetition counts from 1 among the warm-up runs (Warmup true) and
 	// again from 1 among the measured runs.
 	Repetition int  `json:"repetition"`
@@ -236,6 +240,7 @@ func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int, kernelD
 									MPI: mpi, PMI: flavour, MPIBuild: inv.MPIBuild(mpi, flavour),
 									Runtime: rt.Name, RuntimeLabel: rt.Label, RuntimeCommand: rt.Command,
 									RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
+									Isolation: rt.Isolation, PassEnv: rt.PassEnv,
 									Ranks: n, Timeout: timeout, Bind: s.Bind,
 									Env: mergeEnv(s.Env, b.Env, rt.Env),
 								}

@@ -36,6 +36,9 @@ func WriteSummaryWith(w io.Writer, a *Analysis, opts SummaryOptions) error {
 	ew := &errWriter{w: w}
 	ok := a.Runs - len(a.NotOK)
 	ew.printf("Study %s: %d runs (%d ok, %d not ok), %d cells, %d skipped\n", a.Study.Name, a.Runs, ok, len(a.NotOK), len(a.Cells), len(a.Skips))
+	if iso := a.Provenance.IsolationLine(); iso != "" {
+		ew.printf("Container isolation measured: %s (private: the job's own pid namespace, no needless privileges; host: the host's)\n", iso)
+	}
 	if a.Runs > 0 && ok == 0 {
 		ew.printf("No run in this study succeeded; nothing to compare.\n")
 	}

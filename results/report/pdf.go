@@ -523,6 +523,9 @@ func (r *renderer) provenance() {
 		fmt.Sprintf("Seed: %d", a.Study.Seed),
 		"Config sha256: " + orDash(a.Study.ConfigSHA256),
 	}
+	if iso := p.IsolationLine(); iso != "" {
+		lines = append(lines, "Container isolation measured: "+iso)
+	}
 	if !p.Started.IsZero() {
 		lines = append(lines, fmt.Sprintf("Runs from %s to %s", p.Started.UTC().Format(time.RFC3339), p.Finished.UTC().Format(time.RFC3339)))
 	}
