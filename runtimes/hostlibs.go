@@ -18,18 +18,17 @@ type hostLibBinds struct {
 	libs []string
 }
 
-// add returns the binds, and the paths to mount read-only, for a rank of
-// job placed by spec at p: p's folders, and in the bind layout the host's
-// MPI libraries, and wherever spec's MPICH build is bind-mounted
-// (buildSource), the build's prefix and the libraries it needs (all
-// read-only).
-func (h *hostLibBinds) add(runtime string, spec Spec, job pmi.Job, p rankPlacement) ([]string, map[string]bool, error) {
+// add returns binds, and the paths to mount read-only, for a rank of job
+// placed by spec: in the bind layout the host's MPI libraries, and wherever
+// spec's MPICH build is bind-mounted (buildSource), the build's prefix and
+// the libraries it needs.
+func (h *hostLibBinds) add(runtime string, spec Spec, job pmi.Job, binds []string) ([]string, map[string]bool, error) {
+	ro := map[string]bool{}
 	source, err := buildSource(runtime, spec)
 	if err != nil {
 		return nil, nil, err
 	}
 	if spec.Layout != Bind && source != buildBound {
-		binds, ro := bindSet(p.readOnly, p.writable)
 		return binds, ro, nil
 	}
 	h.mu.Lock()
@@ -56,22 +55,20 @@ func (h *hostLibBinds) add(runtime string, spec Spec, job pmi.Job, p rankPlaceme
 		}
 		h.libs = normalizeBinds(libs)
 	}
-	binds, ro := bindSet(append(append([]string(nil), p.readOnly...), h.libs...), p.writable)
-	return binds, ro, nil
+	for _, l := range h.libs {
+		ro[l] = true
+	}
+	return normalizeBinds(append(append([]string(nil), binds...), h.libs...)), ro, nil
 }
 
-// nodeBuildBinds returns the binds, and the paths to mount read-only, for
-// a per-node container placed at p: p's folders, and spec's MPICH build
-// and what it needs (read-only), where the build is bind-mounted
-// (buildSource).
-func nodeBuildBinds(ctx context.Context, runtime string, spec Spec, p rankPlacement) ([]string, map[string]bool, error) {
+// nodeBuildBinds returns binds, and the paths to mount read-only, for a
+// per-node container: spec's MPICH build and what it needs, where the
+// build is bind-mounted (buildSource).
+func nodeBuildBinds(ctx context.Context, runtime string, spec Spec, binds []string) ([]string, map[string]bool, error) {
+	ro := map[string]bool{}
 	source, err := buildSource(runtime, spec)
-	if err != nil {
-		return nil, nil, err
-	}
-	if source != buildBound {
-		binds, ro := bindSet(p.readOnly, p.writable)
-		return binds, ro, nil
+	if err != nil || source != buildBound {
+		return binds, ro, err
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -80,6 +77,8 @@ func nodeBuildBinds(ctx context.Context, runtime string, spec Spec, p rankPlacem
 	if err != nil {
 		return nil, nil, err
 	}
-	binds, ro := bindSet(append(append([]string(nil), p.readOnly...), libs...), p.writable)
-	return binds, ro, nil
+	for _, l := range libs {
+		ro[l] = true
+	}
+	return normalizeBinds(append(append([]string(nil), binds...), libs...)), ro, nil
 }

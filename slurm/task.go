@@ -29,12 +29,7 @@ type TaskOptions struct {
 	// runtime.flags (see runtimes.Spec).
 	Command string
 	Flags   []string
-	// Isolation and PassEnv are the config's runtime.isolation and what
-	// the ranks get beyond the runtimes' allow-list (see runtimes.Spec);
-	// Slurm's own SLURM_* variables are added to PassEnv.
-	Isolation runtimes.Isolation
-	PassEnv   []string
-	PMI       pmi.Flavour
+	PMI     pmi.Flavour
 	// MPIBuild is the MPICH build the cell's flavour chose (runtimes.Spec.MPIBuild).
 	MPIBuild *mpibuild.Build
 	Argv     []string
@@ -95,8 +90,7 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	// rather than in each node's /tmp.
 	os.Setenv("TMPDIR", wd)
 	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd},
-		Command: opts.Command, Flags: opts.Flags, MPIBuild: opts.MPIBuild,
-		Isolation: opts.Isolation, PassEnv: append(append([]string(nil), opts.PassEnv...), "SLURM_*")}
+		Command: opts.Command, Flags: opts.Flags, MPIBuild: opts.MPIBuild}
 	w, err := rt.Wrapper(ctx, spec)
 	if err != nil {
 		return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)

@@ -20,11 +20,6 @@ func dbFlag() cli.Flag {
 	return &cli.StringFlag{Name: "db", Value: "hpcbench.db", Usage: "SQLite `FILE` holding the results"}
 }
 
-// verboseFlag lists every skipped cell instead of one line per cause.
-func verboseFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "verbose", Usage: "list every skipped cell under its reason (by default they are grouped by cause, with counts)"}
-}
-
 func studyFlag() cli.Flag {
 	return &cli.StringFlag{Name: "study", Usage: "study `NAME` (default: the most recent one)"}
 }
@@ -51,13 +46,13 @@ func resultsCommand() *cli.Command {
 			{
 				Name:      "show",
 				Usage:     "per-cell statistics, ratios to native with intervals, and verdicts",
-				UsageText: "hpcbench results show [--db FILE] [--study NAME] [--verbose]",
-				Flags:     []cli.Flag{dbFlag(), studyFlag(), verboseFlag()},
+				UsageText: "hpcbench results show [--db FILE] [--study NAME]",
+				Flags:     []cli.Flag{dbFlag(), studyFlag()},
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 0 {
 						return usageError("results show: unexpected argument %q (usage: %s)", c.Args().First(), c.Command.UsageText)
 					}
-					return resultsShow(c.Context, c.App.Writer, c.String("db"), c.String("study"), c.Bool("verbose"))
+					return resultsShow(c.Context, c.App.Writer, c.String("db"), c.String("study"))
 				},
 			},
 			{
@@ -164,12 +159,12 @@ func resultsList(ctx context.Context, w io.Writer, db string) error {
 	return results.WriteStudies(w, studies)
 }
 
-func resultsShow(ctx context.Context, w io.Writer, db, study string, verbose bool) error {
+func resultsShow(ctx context.Context, w io.Writer, db, study string) error {
 	a, err := loadAnalysis(ctx, db, study)
 	if err != nil {
 		return err
 	}
-	return results.WriteSummaryWith(w, a, results.SummaryOptions{Verbose: verbose})
+	return results.WriteSummary(w, a)
 }
 
 func resultsCompare(ctx context.Context, w io.Writer, db, baseline, study string) error {
