@@ -3,6 +3,9 @@
 #   make setup    install and start what hpcbench needs (scripts/setup-debian.sh),
 #                 hpcbench's three MPICH builds included
 #   make build    bin/hpcbench
+#   make install  bin/hpcbench to $(PREFIX)/bin (default /usr/local/bin); the
+#                 installed hpcbench carries its kernels' sources and builds
+#                 them on first use, so "hpcbench matrix" runs in any folder
 #   make kernels  the project's MPI kernels (npb/kernels)
 #   make lint     gofmt, go vet and staticcheck, with and without cgo
 #   make test     setup, build, kernels, lint, then every Go test against the real tools
@@ -34,7 +37,9 @@ LDFLAGS      := -X github.com/hpcbench/hpcbench/buildinfo.Version=$(VERSION)
 TEST_TIMEOUT ?= 40m
 TEST_FLAGS   ?=
 
-.PHONY: all setup build kernels images lint test test-mpich hardening mpich bench demo clean
+PREFIX       ?= /usr/local
+
+.PHONY: all setup build install kernels images lint test test-mpich hardening mpich bench demo clean
 
 all: build
 
@@ -44,6 +49,9 @@ setup:
 # Always handed to go build, which knows what is up to date.
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hpcbench
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/hpcbench
 
 kernels:
 	@if [ -f npb/kernels/Makefile ]; then \

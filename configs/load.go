@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -112,7 +113,7 @@ var schemaKeys = map[string][]string{
 	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "blas_threads", "npb_dir", "margin", "min_run_time"},
 	"matrix":    {"mpi", "pmi", "ranks"},
 	"benchmark": {"kind", "name", "names", "label", "classes", "binary", "dir", "args", "argv", "check_binary", "n", "mem_fraction", "nb", "p", "q", "mpi", "pmi", "ranks", "runtimes", "env", "timeout", "repetitions", "warmup"},
-	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env"},
+	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env", "isolation", "pass_env"},
 	"slurm":     {"partition", "account", "nodes", "time", "modules", "prologue", "cpu_bind", "sbatch_flags"},
 }
 
@@ -468,8 +469,43 @@ func (v *validator) runtimes() {
 			}
 		}
 		v.env(key+".env", rt.Env)
+		v.isolation(key, rt)
 	}
 }
+
+// isolation checks a runtime's isolation and pass_env, and fills the
+// default isolation of container runtimes.
+func (v *validator) isolation(key string, rt *Runtime) {
+	if rt.Name == "native" {
+		if rt.Isolation != "" {
+			v.add(key+".isolation", ErrInvalid, "native runs no container: remove isolation")
+		}
+		if len(rt.PassEnv) > 0 {
+			v.add(key+".pass_env", ErrInvalid, "native ranks get the whole environment: remove pass_env")
+		}
+		return
+	}
+	switch rt.Isolation {
+	case "":
+		rt.Isolation = IsolationPrivate
+	case IsolationPrivate, IsolationHost:
+	default:
+		v.add(key+".isolation", ErrInvalid, "unknown isolation %q (want %q, the default, or %q: the host's pid namespace, devices and the runtime's default capabilities)",
+			rt.Isolation, IsolationPrivate, IsolationHost)
+	}
+	for _, p := range rt.PassEnv {
+		if !passEnvRe.MatchString(p) {
+			v.add(key+".pass_env", ErrInvalid, "%q is not a variable name or a glob of one (letters, digits, _ and the wildcards * ? [...], e.g. \"MYAPP_*\")", p)
+			continue
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			v.add(key+".pass_env", ErrInvalid, "%q: %v", p, err)
+		}
+	}
+}
+
+// passEnvRe is what a pass_env pattern is made of.
+var passEnvRe = regexp.MustCompile(`^[A-Za-z0-9_*?\[\]!^-]+$`)
 
 // placeholders are what templates may contain.
 var placeholders = []string{"{dir}", "{mpi}", "{name}", "{class}", "{ranks}"}

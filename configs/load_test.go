@@ -197,6 +197,10 @@ func TestBadValues(t *testing.T) {
 		{"bad placeholder", rep(`classes = ["S"]`, "classes = [\"S\"]\nbinary = \"{dir}/{nmae}\""), []wantErr{{11, "benchmark[0].binary", ErrInvalid}}},
 		{"bad layout", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nlayouts = [\"per-core\"]\n"), []wantErr{{15, "runtime[0].layouts", ErrInvalid}}},
 		{"unknown runtime", add("\n[[runtime]]\nname = \"lxc\"\n"), []wantErr{{13, "runtime[0].name", ErrInvalid}}},
+		{"bad isolation", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nisolation = \"none\"\n"), []wantErr{{15, "runtime[0].isolation", ErrInvalid}}},
+		{"bad pass_env", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\npass_env = [\"MYAPP_*\", \"A=B\"]\n"), []wantErr{{15, "runtime[0].pass_env", ErrInvalid}}},
+		{"bad pass_env glob", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\npass_env = [\"[A\"]\n"), []wantErr{{15, "runtime[0].pass_env", ErrInvalid}}},
+		{"native with isolation", add("\n[[runtime]]\nname = \"native\"\nisolation = \"host\"\n"), []wantErr{{14, "runtime[0].isolation", ErrInvalid}}},
 		{"image missing", add("\n[[runtime]]\nname = \"podman\"\n"), []wantErr{{12, "runtime[0]", ErrMissing}}},
 		{"native with image", add("\n[[runtime]]\nname = \"native\"\nimage = \"x\"\n"), []wantErr{{14, "runtime[0].image", ErrInvalid}}},
 		{"duplicate runtime label", add("\n[[runtime]]\nname = \"native\"\n\n[[runtime]]\nname = \"native\"\n"), []wantErr{{15, "runtime[1]", ErrInvalid}}},
@@ -294,5 +298,24 @@ func TestAdaptiveRepetitions(t *testing.T) {
 	bench := withStudy(`repetitions = "auto"`) + "repetitions = 3\n"
 	if _, err := Parse("b.toml", []byte(bench)); err == nil || !strings.Contains(err.Error(), `benchmark[0].repetitions: not in a study with repetitions = "auto"`) {
 		t.Errorf("a benchmark's repetitions in an adaptive study: got %v", err)
+	}
+}
+
+// TestRuntimeIsolation: a container runtime's isolation defaults to
+// private; host and pass_env patterns are kept as written.
+func TestRuntimeIsolation(t *testing.T) {
+	text := minimal + "\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\n\n[[runtime]]\nname = \"podman\"\nimage = \"i\"\nisolation = \"host\"\npass_env = [\"MYAPP_*\", \"FOO\"]\n"
+	cfg, err := Parse("isolation.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Runtimes[0].Isolation; got != IsolationPrivate {
+		t.Errorf("docker isolation = %q, want the default %q", got, IsolationPrivate)
+	}
+	if got := cfg.Runtimes[1].Isolation; got != IsolationHost {
+		t.Errorf("podman isolation = %q, want host", got)
+	}
+	if got := cfg.Runtimes[1].PassEnv; len(got) != 2 || got[0] != "MYAPP_*" || got[1] != "FOO" {
+		t.Errorf("podman pass_env = %q", got)
 	}
 }

@@ -191,7 +191,19 @@ type Runtime struct {
 	Command string `toml:"command" json:"command,omitempty"`
 	// Env is added to the ranks' environment in this runtime.
 	Env map[string]string `toml:"env" json:"env,omitempty"`
+	// Isolation is how much of the host the containers share: "private"
+	// (the default for container runtimes) or "host".
+	Isolation string `toml:"isolation" json:"isolation,omitempty"`
+	// PassEnv are glob patterns of further host variables the container
+	// ranks get, beyond the allow-list (PMI, MPI, UCX, ... and env).
+	PassEnv []string `toml:"pass_env" json:"pass_env,omitempty"`
 }
+
+// Isolations of a container runtime (see runtimes.Isolation).
+const (
+	IsolationPrivate = "private"
+	IsolationHost    = "host"
+)
 
 // Slurm holds the batch settings of a study run through Slurm.
 type Slurm struct {

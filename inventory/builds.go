@@ -144,7 +144,20 @@ func (inv *Inventory) applyMPICHBuilds() {
 	if m.PMIEvidence != "" {
 		ev += "; Debian's library: " + m.PMIEvidence
 	}
-	m.PMI, m.PMIEvidence = fl, ev
+	// A flavour no build speaks is missing for two reasons: no build of
+	// it, and Debian's library (its own evidence) does not speak it.
+	byFlavour := map[pmi.Flavour]string{}
+	for _, f := range []pmi.Flavour{pmi.PMI1, pmi.PMI2, pmi.PMIx} {
+		if slices.Contains(fl, f) {
+			continue
+		}
+		e := fmt.Sprintf("no usable hpcbench MPICH build for %s (builds: %s)", f, strings.Join(names, ", "))
+		if d := m.EvidenceFor(f); d != "" {
+			e += "; Debian's library: " + d
+		}
+		byFlavour[f] = e
+	}
+	m.PMI, m.PMIEvidence, m.FlavourEvidence = fl, ev, byFlavour
 }
 
 // VerifyMPICHBuilds runs argv (a small MPICH program, such as the

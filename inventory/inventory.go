@@ -116,6 +116,20 @@ type MPI struct {
 	// PMIEvidence says how PMI was decided ("no fullinit in libmpich.so.12:
 	// PMI-1 only", "ompi_info: MCA pmix ext3x").
 	PMIEvidence string `json:"pmi_evidence,omitempty"`
+	// FlavourEvidence is, where detection tells the flavours apart, the
+	// evidence for each one alone ("no PMIx_Init in libmpich.so.12"): a
+	// cell of one flavour is skipped citing its own evidence, not another
+	// flavour's.
+	FlavourEvidence map[pmi.Flavour]string `json:"pmi_flavour_evidence,omitempty"`
+}
+
+// EvidenceFor is the evidence for flavour f: its own where detection gave
+// one, else PMIEvidence.
+func (m *MPI) EvidenceFor(f pmi.Flavour) string {
+	if ev, ok := m.FlavourEvidence[f]; ok {
+		return ev
+	}
+	return m.PMIEvidence
 }
 
 // Speaks reports whether the library speaks flavour f, as detected.

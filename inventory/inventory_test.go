@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/internal/testenv"
+	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 )
@@ -324,5 +325,34 @@ func TestProbeTimeoutIsUnknown(t *testing.T) {
 	}
 	if len(inv.probed.seen) != 0 {
 		t.Error("a timed-out fingerprint was remembered; it must be asked again")
+	}
+}
+
+// Each flavour's evidence names that flavour's own client, so that a PMIx
+// cell is not skipped citing the PMI-2 string.
+func TestMPICHFlavourEvidence(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "libmpich.so.12")
+	if err := os.WriteFile(p, []byte("\x00cmd=init pmi_version=%d\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := MPI{Component: Component{Name: "mpich", Found: true}}
+	m.PMI, m.PMIEvidence = mpichPMI(p)
+	m.FlavourEvidence = mpichFlavourEvidence(p)
+	if ev := m.EvidenceFor(pmi.PMIx); !strings.Contains(ev, "PMIx_Init") || strings.Contains(ev, "fullinit") {
+		t.Errorf("PMIx evidence %q", ev)
+	}
+	if ev := m.EvidenceFor(pmi.PMI2); !strings.Contains(ev, "fullinit") || strings.Contains(ev, "PMIx") {
+		t.Errorf("PMI-2 evidence %q", ev)
+	}
+	// With builds for PMI-1 and PMI-2 only, PMIx's evidence says there is
+	// no build for it, and what Debian's library lacks for it.
+	inv := &Inventory{MPI: []MPI{m}, MPICHBuilds: []MPICHBuild{
+		{Build: mpibuild.Build{Flavour: "pmi1", Prefix: "/opt/x/mpich-pmi1"}, Usable: true},
+		{Build: mpibuild.Build{Flavour: "pmi2", Prefix: "/opt/x/mpich-pmi2"}, Usable: true},
+	}}
+	inv.applyMPICHBuilds()
+	ev := inv.FindMPI("mpich").EvidenceFor(pmi.PMIx)
+	if !strings.Contains(ev, "no usable hpcbench MPICH build for pmix") || !strings.Contains(ev, "PMIx_Init") || strings.Contains(ev, "fullinit") {
+		t.Errorf("PMIx evidence with builds: %q", ev)
 	}
 }

@@ -258,6 +258,7 @@ func (p *prober) mpich(ctx context.Context) MPI {
 	if ok {
 		m.Library = lib
 		m.PMI, m.PMIEvidence = mpichPMI(lib)
+		m.FlavourEvidence = mpichFlavourEvidence(lib)
 	} else if m.Found {
 		m.PMIEvidence = "libmpich.so.12 not found: cannot tell which PMI it speaks"
 	}
@@ -310,6 +311,34 @@ func mpichPMI(lib string) ([]pmi.Flavour, string) {
 		ev = append(ev, "no PMI client strings found")
 	}
 	return fl, strings.Join(ev, "; ")
+}
+
+// mpichFlavourEvidence is the evidence mpichPMI reads, for each flavour
+// alone: the string of the flavour's own client, found or not. Nil when
+// the library cannot be read.
+func mpichFlavourEvidence(lib string) map[pmi.Flavour]string {
+	data, err := os.ReadFile(lib)
+	if err != nil {
+		return nil
+	}
+	base := filepath.Base(lib)
+	ev := map[pmi.Flavour]string{}
+	for _, f := range []struct {
+		flavour pmi.Flavour
+		marker  string
+		name    string
+	}{
+		{pmi.PMI1, "cmd=init pmi_version", "PMI-1"},
+		{pmi.PMI2, "fullinit", "PMI-2"},
+		{pmi.PMIx, "PMIx_Init", "PMIx"},
+	} {
+		if bytes.Contains(data, []byte(f.marker)) {
+			ev[f.flavour] = fmt.Sprintf("%q in %s: %s", f.marker, base, f.name)
+		} else {
+			ev[f.flavour] = fmt.Sprintf("no %q in %s: no %s client", f.marker, base, f.name)
+		}
+	}
+	return ev
 }
 
 // ---- Open MPI ----

@@ -10,17 +10,22 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/results"
 )
 
 // PlanOptions tune WritePlan.
 type PlanOptions struct {
 	// Quiet writes only the summary line.
 	Quiet bool
+	// Verbose lists every skipped cell under its reason; without it the
+	// skipped cells are given by cause, with counts and the axes they cover.
+	Verbose bool
 }
 
 // WritePlan writes what a study would run: one line per run (benchmark,
 // class, MPI, PMI, runtime, layout, ranks, repetition), then each skipped
-// cell with its reason, then counts. It is "hpcbench matrix --dry-run".
+// cells grouped by cause (each cell with Verbose), then counts. It is
+// "hpcbench matrix --dry-run".
 func WritePlan(w io.Writer, cfg *configs.Config, cells []Cell, skipped []Skipped, opts PlanOptions) error {
 	if !opts.Quiet {
 		fmt.Fprintf(w, "study %q from %s (seed %d, order %s)\n\n", cfg.Study.Name, cfg.File, cfg.Study.Seed, cfg.Study.Order)
@@ -47,13 +52,7 @@ func WritePlan(w io.Writer, cfg *configs.Config, cells []Cell, skipped []Skipped
 		}
 		if len(skipped) > 0 {
 			fmt.Fprintf(w, "\nskipped:\n")
-			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			for _, s := range skipped {
-				c := s.Cell
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Benchmark, dash(c.Class), c.MPI, c.PMI,
-					c.RuntimeLabel, layoutName(c.Layout), c.Ranks, s.Reason)
-			}
-			if err := tw.Flush(); err != nil {
+			if err := WriteSkipped(w, skipped, opts.Verbose, "  "); err != nil {
 				return err
 			}
 		}
@@ -85,6 +84,25 @@ func WritePlan(w io.Writer, cfg *configs.Config, cells []Cell, skipped []Skipped
 		fmt.Fprintf(w, "skipped: %s\n", skipSummary(skipped))
 	}
 	return nil
+}
+
+// WriteSkipped writes skipped cells grouped by cause: "N cells: cause
+// (the axes they cover)", and under it the distinct reasons with their
+// counts when they differ; verbose lists each cell under its reason.
+// indent prefixes every line.
+func WriteSkipped(w io.Writer, skipped []Skipped, verbose bool, indent string) error {
+	skips := make([]results.Skip, len(skipped))
+	byKey := map[string]Cell{}
+	for i, s := range skipped {
+		c := s.Cell
+		skips[i] = results.Skip{Reason: s.Reason, Cell: results.Cell{Key: c.Key(), Benchmark: c.Benchmark, Class: c.Class,
+			MPI: c.MPI, PMI: string(c.PMI), Runtime: c.RuntimeLabel, Layout: string(c.Layout), Ranks: c.Ranks}}
+		byKey[c.Key()] = c
+	}
+	return results.WriteSkipGroups(w, skips, verbose, indent, func(k results.Skip) string {
+		c := byKey[k.Cell.Key]
+		return fmt.Sprintf("%s %s %s %s %s %s %d", c.Benchmark, dash(c.Class), c.MPI, c.PMI, c.RuntimeLabel, layoutName(c.Layout), c.Ranks)
+	})
 }
 
 // skipSummary counts skipped cells by cause.

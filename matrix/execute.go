@@ -170,7 +170,8 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 
 	out := &limitedBuffer{limit: outputLimit}
 	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.Image, MPI: c.MPI, Binds: []string{work},
-		Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild}
+		Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild,
+		Isolation: runtimes.Isolation(c.Isolation), PassEnv: ContainerPassEnv(c.PassEnv, env)}
 	var rep *pmi.Report
 	var choices map[string]string
 	switch {
@@ -540,6 +541,21 @@ func NativeBuildEnv(c Cell, env []string, current string) []string {
 		}
 	}
 	return append(append([]string(nil), env...), c.MPIBuild.EnvOver(current)...)
+}
+
+// ContainerPassEnv is what a container cell's ranks get from the
+// environment beyond the runtimes' allow-list: the runtime entry's
+// pass_env patterns and the variables hpcbench sets for the cell (env:
+// its configured env and the defaults PrepareRun adds, "K=V"), each by
+// its exact name.
+func ContainerPassEnv(passEnv []string, env []string) []string {
+	out := append([]string(nil), passEnv...)
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); ok && k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // BuildChoices is how a run records the MPI build it ran on, among its

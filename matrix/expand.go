@@ -44,11 +44,15 @@ type Cell struct {
 	RuntimeLabel string `json:"runtime_label"`
 	// RuntimeCommand is the runtime's executable when the config names
 	// one ("" means the adapter's default).
-	RuntimeCommand string         `json:"runtime_command,omitempty"`
-	RuntimeFlags   []string       `json:"runtime_flags,omitempty"`
-	Image          string         `json:"image,omitempty"`
-	Layout         configs.Layout `json:"layout,omitempty"` // "" for native
-	Ranks          int            `json:"ranks"`
+	RuntimeCommand string   `json:"runtime_command,omitempty"`
+	RuntimeFlags   []string `json:"runtime_flags,omitempty"`
+	// Isolation is the runtime entry's isolation ("private", "host"; ""
+	// for native) and PassEnv its pass_env patterns.
+	Isolation string         `json:"isolation,omitempty"`
+	PassEnv   []string       `json:"pass_env,omitempty"`
+	Image     string         `json:"image,omitempty"`
+	Layout    configs.Layout `json:"layout,omitempty"` // "" for native
+	Ranks     int            `json:"ranks"`
 	// Repetition counts from 1 among the warm-up runs (Warmup true) and
 	// again from 1 among the measured runs.
 	Repetition int  `json:"repetition"`
@@ -175,7 +179,7 @@ func layoutsOf(runtime string) []configs.Layout {
 // Cells come in config order: benchmark, class, runtime, layout, MPI,
 // PMI, ranks, then repetition; shuffling is the scheduler's business.
 func Expand(cfg *configs.Config, inv *inventory.Inventory) (cells []Cell, skipped []Skipped) {
-	return expand(cfg, inv, MaxRanks(inv, 0))
+	return expand(cfg, inv, MaxRanks(inv, 0), nil)
 }
 
 // MaxRanks is the ceiling on the ranks of one local launch that a plan
@@ -192,8 +196,10 @@ func MaxRanks(inv *inventory.Inventory, override int) int {
 	return 0
 }
 
-// expand is Expand with the ceiling on ranks per launch (0: none).
-func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int) (cells []Cell, skipped []Skipped) {
+// expand is Expand with the ceiling on ranks per launch (0: none) and the
+// folders of the project's kernels by MPI (kernelDirs), which replace the
+// default npb_dir for that MPI's cells.
+func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int, kernelDirs map[string]string) (cells []Cell, skipped []Skipped) {
 	s := cfg.Study
 	for _, b := range cfg.Benchmarks {
 		classes := b.Classes
@@ -223,6 +229,10 @@ func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int) (cells 
 				}
 				for _, layout := range rt.Layouts {
 					for _, mpi := range mpis {
+						dir := dir
+						if kd, ok := kernelDirs[mpi]; ok && b.Dir == "" && b.Kind == configs.KindNPB {
+							dir = kd
+						}
 						for _, flavour := range pmis {
 							for _, n := range ranks {
 								c := Cell{
@@ -230,6 +240,7 @@ func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int) (cells 
 									MPI: mpi, PMI: flavour, MPIBuild: inv.MPIBuild(mpi, flavour),
 									Runtime: rt.Name, RuntimeLabel: rt.Label, RuntimeCommand: rt.Command,
 									RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
+									Isolation: rt.Isolation, PassEnv: rt.PassEnv,
 									Ranks: n, Timeout: timeout, Bind: s.Bind,
 									Env: mergeEnv(s.Env, b.Env, rt.Env),
 								}
@@ -322,8 +333,9 @@ func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inv
 		flavours, detected := inv.PMIOf(c.MPI)
 		if !slices.Contains(flavours, c.PMI) {
 			how := "as detected on this node"
-			if m := inv.FindMPI(c.MPI); detected && m != nil && m.PMIEvidence != "" {
-				how = m.PMIEvidence
+			if m := inv.FindMPI(c.MPI); detected && m != nil && m.EvidenceFor(c.PMI) != "" {
+				// The evidence for the flavour asked for, not for another.
+				how = m.EvidenceFor(c.PMI)
 			} else if !detected {
 				how = "as Debian 12's package does; not detected here"
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
+	"github.com/hpcbench/hpcbench/npb/kernels"
 	"github.com/hpcbench/hpcbench/results"
 )
 
@@ -28,6 +29,10 @@ type Overrides struct {
 	MaxRanks int
 	// Inventory is what this node has; nil detects it.
 	Inventory *inventory.Inventory
+	// Kernels, when set, is where the project's kernels are found (and
+	// built on first use) for cells of the default npb_dir outside the
+	// source tree; nil leaves npb_dir as the config says.
+	Kernels *kernels.Cache
 }
 
 // Plan is one study made ready for an executor: the config with its
@@ -93,7 +98,11 @@ func NewPlan(ctx context.Context, cfg *configs.Config, o Overrides) (*Plan, erro
 		inv = inventory.Detect(ctx, inventory.Options{NPBDirs: []string{cfg.Study.NPBDir}})
 	}
 	maxRanks := MaxRanks(inv, o.MaxRanks)
-	cells, skipped := expand(cfg, inv, maxRanks)
+	dirs, err := kernelDirs(ctx, cfg, o.Filter, o.Kernels)
+	if err != nil {
+		return nil, err
+	}
+	cells, skipped := expand(cfg, inv, maxRanks, dirs)
 	cells, skipped = o.Filter.Apply(cells, skipped)
 	if len(cells) == 0 && len(skipped) == 0 && len(o.Filter) > 0 {
 		return nil, fmt.Errorf("--filter %s %w", o.Filter, ErrNoCell)

@@ -227,11 +227,35 @@ type Provenance struct {
 	Env map[string][]string
 	// Choices maps "runtime: key" to the adapter's distinct choices.
 	Choices map[string][]string
+	// Isolation maps a container runtime to the isolations its runs
+	// recorded (choice "isolation": private, host); runtimes whose runs
+	// recorded none (stored before it was recorded) are left out.
+	Isolation map[string][]string
 	// Argv maps a benchmark to its distinct command lines (at most 5 kept).
 	Argv map[string][]string
 	// SlurmJobs is the number of distinct Slurm jobs runs came from.
 	SlurmJobs         int
 	Started, Finished time.Time
+}
+
+// IsolationLine says what container isolation the study measured, e.g.
+// "docker private, oci host"; "" where no run recorded one.
+func (p *Provenance) IsolationLine() string {
+	if len(p.Isolation) == 0 {
+		return ""
+	}
+	rts := make([]string, 0, len(p.Isolation))
+	for rt := range p.Isolation {
+		rts = append(rts, rt)
+	}
+	sort.Strings(rts)
+	parts := make([]string, len(rts))
+	for i, rt := range rts {
+		vals := append([]string(nil), p.Isolation[rt]...)
+		sort.Strings(vals)
+		parts[i] = rt + " " + strings.Join(vals, " and ")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (p *Provenance) add(r *Run) {
@@ -261,6 +285,12 @@ func (p *Provenance) add(r *Run) {
 	}
 	for k, v := range r.Choices {
 		p.Choices[rt+": "+k] = addUnique(p.Choices[rt+": "+k], v)
+	}
+	if iso := r.Choices["isolation"]; iso != "" && !r.Cell.IsNative() {
+		if p.Isolation == nil {
+			p.Isolation = map[string][]string{}
+		}
+		p.Isolation[rt] = addUnique(p.Isolation[rt], iso)
 	}
 	if len(r.Argv) > 0 && len(p.Argv[r.Cell.Benchmark]) < 5 {
 		p.Argv[r.Cell.Benchmark] = addUnique(p.Argv[r.Cell.Benchmark], strings.Join(r.Argv, " "))

@@ -19,12 +19,26 @@ func WriteStudies(w io.Writer, studies []StudyInfo) error {
 	return tw.Flush()
 }
 
+// SummaryOptions tune WriteSummaryWith.
+type SummaryOptions struct {
+	// Verbose lists every skipped cell under its reason; without it the
+	// skipped cells are given by cause, with counts and the axes they cover.
+	Verbose bool
+}
+
 // WriteSummary prints an analysis as readable text: findings, per-cell
-// statistics, comparisons with native cells, problems and skipped cells.
-func WriteSummary(w io.Writer, a *Analysis) error {
+// statistics, comparisons with native cells, problems and skipped cells
+// (grouped by cause).
+func WriteSummary(w io.Writer, a *Analysis) error { return WriteSummaryWith(w, a, SummaryOptions{}) }
+
+// WriteSummaryWith is WriteSummary with options.
+func WriteSummaryWith(w io.Writer, a *Analysis, opts SummaryOptions) error {
 	ew := &errWriter{w: w}
 	ok := a.Runs - len(a.NotOK)
 	ew.printf("Study %s: %d runs (%d ok, %d not ok), %d cells, %d skipped\n", a.Study.Name, a.Runs, ok, len(a.NotOK), len(a.Cells), len(a.Skips))
+	if iso := a.Provenance.IsolationLine(); iso != "" {
+		ew.printf("Container isolation measured: %s (private: the job's own pid namespace, no needless privileges; host: the host's)\n", iso)
+	}
 	if a.Runs > 0 && ok == 0 {
 		ew.printf("No run in this study succeeded; nothing to compare.\n")
 	}
@@ -106,8 +120,8 @@ func WriteSummary(w io.Writer, a *Analysis) error {
 	}
 	if len(a.Skips) > 0 {
 		ew.printf("\nSkipped cells:\n")
-		for _, k := range a.Skips {
-			ew.printf("  %s: %s\n", k.Cell.Key, k.Reason)
+		if err := WriteSkipGroups(ew, a.Skips, opts.Verbose, "  ", describeSkip(a.Skips)); err != nil {
+			return err
 		}
 	}
 	return ew.err

@@ -128,12 +128,23 @@ func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) 
 	return ImageInfo{Ref: abs, Digest: digest, Meta: meta}, nil
 }
 
-// execFlags are the flags every "apptainer exec" gets. Where root lacks
-// CAP_SYS_RESOURCE, Apptainer's default capability set for root cannot be
-// granted, so that capability is dropped.
-func (a *apptainer) execFlags() []string {
-	args := []string{"exec"}
-	if isRoot() && !hasCapability(capSysResource) {
+// execFlags are the flags every "apptainer exec" gets for spec. The
+// environment is cleaned (--cleanenv) and the allow-listed variables go in
+// through APPTAINERENV_ (see passEnv). Private isolation leaves out the
+// host's home folder, and as root drops every capability and privilege
+// (--no-privs: Apptainer would otherwise keep nearly all of root's, and a
+// rank could reach the host through /proc/<pid>/root). Host isolation
+// keeps Apptainer's default capabilities; where root lacks
+// CAP_SYS_RESOURCE, that one cannot be granted and is dropped.
+func (a *apptainer) execFlags(spec Spec) []string {
+	args := []string{"exec", "--cleanenv"}
+	switch {
+	case isolationOf(spec) == IsolationPrivate:
+		args = append(args, "--no-mount", "home")
+		if isRoot() {
+			args = append(args, "--no-privs")
+		}
+	case isRoot() && !hasCapability(capSysResource):
 		args = append(args, "--drop-caps", "CAP_SYS_RESOURCE")
 	}
 	if unsquash() {
@@ -209,12 +220,12 @@ func (a *apptainer) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *p
 	if err != nil {
 		return err
 	}
-	binds, ro, err := nodeBuildBinds(ctx, "apptainer", spec, p.binds)
+	binds, ro, err := nodeBuildBinds(ctx, "apptainer", spec, p)
 	if err != nil {
 		return err
 	}
-	cmd.Env = a.withBuildEnv(cmd.Env, spec.MPIBuild)
-	args := append([]string{orDefault(spec.Command, a.binary())}, a.execFlags()...)
+	cmd.Env = a.passEnv(a.withBuildEnv(cmd.Env, spec.MPIBuild), spec.PassEnv)
+	args := append([]string{orDefault(spec.Command, a.binary())}, a.execFlags(spec)...)
 	args = append(args, bindFlag(binds, ro)...)
 	args = append(args, "--pwd", p.dir)
 	args = append(args, spec.Flags...)
@@ -239,16 +250,18 @@ func (w *apptainerWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
 func (w *apptainerWrapper) Choices() map[string]string {
 	c := baseChoices("apptainer", w.spec, pmi.ChannelFD)
 	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
-	c["env"] = "inherited"
-	c["pmix"] = "PMIX_* inherited, server tmpdir bound at the same path"
-	c["binds"] = "binary folder, working folder, PMIx tmpdir; /tmp and $HOME by default"
+	isolationChoice(c, w.spec)
+	c["env_passing"] = "--cleanenv, allowed variables as APPTAINERENV_*"
+	c["pmix"] = "PMIX_* passed, server tmpdir bound at the same path"
+	c["binds"] = "binary folder read-only; working folder, PMIx tmpdir writable; /tmp by default"
+	if isolationOf(w.spec) == IsolationHost {
+		c["binds"] += ", $HOME by default"
+	}
 	c["mpi_source"] = "image"
 	if w.spec.Layout == Bind {
 		c["mpi_source"] = "host libraries bind-mounted read-only"
 	}
-	if isRoot() && !hasCapability(capSysResource) {
-		c["drop_caps"] = "CAP_SYS_RESOURCE"
-	}
+	apptainerPrivilegeChoices(c, w.spec)
 	if w.a.sharens() {
 		c["userns"] = "one user namespace for all ranks (--sharens)"
 	}
@@ -266,12 +279,12 @@ func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro, err := w.libs.add("apptainer", w.spec, job, p.binds)
+	binds, ro, err := w.libs.add("apptainer", w.spec, job, p)
 	if err != nil {
 		return err
 	}
-	cmd.Env = w.a.withBuildEnv(cmd.Env, w.spec.MPIBuild)
-	args := append([]string{orDefault(w.spec.Command, w.a.binary())}, w.a.execFlags()...)
+	cmd.Env = w.a.passEnv(w.a.withBuildEnv(cmd.Env, w.spec.MPIBuild), w.spec.PassEnv)
+	args := append([]string{orDefault(w.spec.Command, w.a.binary())}, w.a.execFlags(w.spec)...)
 	args = append(args, bindFlag(binds, ro)...)
 	args = append(args, "--pwd", p.dir)
 	args = append(args, w.spec.Flags...)
@@ -284,6 +297,49 @@ func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 // themselves, which the launcher reaps.
 func (w *apptainerWrapper) Cleanup(pmi.Job) error { return nil }
 
+// apptainerPrivilegeChoices records what execFlags does with root's
+// privileges.
+func apptainerPrivilegeChoices(c map[string]string, spec Spec) {
+	switch {
+	case isolationOf(spec) == IsolationPrivate:
+		if isRoot() {
+			c["privileges"] = "none (--no-privs: no capabilities, no new privileges)"
+		}
+	case isRoot() && !hasCapability(capSysResource):
+		c["drop_caps"] = "CAP_SYS_RESOURCE"
+	}
+}
+
+// envPrefix is the prefix of the variables Apptainer sets inside a
+// container cleaned of the host's environment.
+func (a *apptainer) envPrefix() string {
+	if filepath.Base(a.binary()) == "singularity" {
+		return "SINGULARITYENV_"
+	}
+	return "APPTAINERENV_"
+}
+
+// passEnv adds, for every allow-listed variable of env (forwardedEnv with
+// patterns), its APPTAINERENV_ twin, which --cleanenv lets through: the
+// container gets those and no other of the host's. PATH and
+// LD_LIBRARY_PATH stay the container's own (withBuildEnv puts a build's
+// folder on the latter).
+func (a *apptainer) passEnv(env []string, patterns []string) []string {
+	prefix := a.envPrefix()
+	out := append([]string(nil), env...)
+	for _, name := range forwardedEnv(env, patterns) {
+		if name == "PATH" || name == "LD_LIBRARY_PATH" {
+			continue
+		}
+		if _, set := envLookup(env, prefix+name); set {
+			continue // set on purpose by the caller
+		}
+		v, _ := envLookup(env, name)
+		out = append(out, prefix+name+"="+v)
+	}
+	return out
+}
+
 // withBuildEnv puts the build's lib folder first on the rank's
 // LD_LIBRARY_PATH inside the container. Apptainer does not pass the host's
 // LD_LIBRARY_PATH in (it sets its own, /.singularity.d/libs); it takes the
@@ -293,10 +349,7 @@ func (a *apptainer) withBuildEnv(env []string, b *mpibuild.Build) []string {
 	if b == nil {
 		return env
 	}
-	key := "APPTAINERENV_LD_LIBRARY_PATH"
-	if filepath.Base(a.binary()) == "singularity" {
-		key = "SINGULARITYENV_LD_LIBRARY_PATH"
-	}
+	key := a.envPrefix() + "LD_LIBRARY_PATH"
 	path := b.LibDir
 	if old, ok := envLookup(env, key); ok && old != "" && old != b.LibDir && !strings.HasPrefix(old, b.LibDir+":") {
 		path += ":" + old

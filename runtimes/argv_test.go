@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,6 +44,7 @@ func flagValues(argv []string, flag string) []string {
 }
 
 func TestEngineArgv(t *testing.T) {
+	holders := stubPIDHolders(t)
 	work := t.TempDir()
 	progDir := t.TempDir()
 	prog := filepath.Join(progDir, "ep")
@@ -54,11 +56,13 @@ func TestEngineArgv(t *testing.T) {
 	cases := []struct {
 		name      string
 		rt        string
+		isolation Isolation
 		job       pmi.Job
 		env       []string
 		files     []*os.File
 		cpu       int
 		want      [][2]string // flag, value pairs that must be there
+		noFlags   [][2]string // flag, value pairs that must not be there
 		wantEnv   []string    // names passed with -e
 		noEnv     []string    // names that must not be passed
 		wantBinds []string
@@ -70,9 +74,19 @@ func TestEngineArgv(t *testing.T) {
 			job: pmi.Job{ID: "j1", Ranks: 2, PMI: pmi.PMI1, Channel: pmi.ChannelTCP},
 			env: pmi1Env(pmi.ChannelTCP, "1"), files: []*os.File{socket}, cpu: 1,
 			want: [][2]string{{"--name", "hpcbench-j1-1"}, {"--label", "hpcbench.job=j1"}, {"--label", "hpcbench.rank=1"},
+				{"--network", "host"}, {"--ipc", "host"}, {"--pid", "container:hpcbench-j1-pid"}, {"-w", work}, {"--cpuset-cpus", "1"}},
+			noFlags: [][2]string{{"--pid", "host"}, {"--cap-add", "SYS_PTRACE"}},
+			wantEnv: []string{"PATH", "PMI_ID", "PMI_PORT", "OMPI_MCA_pml"}, noEnv: []string{"HOSTNAME", "SSH_AUTH_SOCK"},
+			wantBinds: []string{progDir + ":" + progDir + ":ro", work + ":" + work}, wantFiles: 0,
+		},
+		{
+			name: "docker host isolation", rt: "docker", isolation: IsolationHost,
+			job: pmi.Job{ID: "j1h", Ranks: 2, PMI: pmi.PMI1, Channel: pmi.ChannelTCP},
+			env: pmi1Env(pmi.ChannelTCP, "1"), files: []*os.File{socket}, cpu: 1,
+			want: [][2]string{{"--name", "hpcbench-j1h-1"}, {"--label", "hpcbench.job=j1h"}, {"--label", "hpcbench.rank=1"},
 				{"--network", "host"}, {"--ipc", "host"}, {"--pid", "host"}, {"--cap-add", "SYS_PTRACE"}, {"-w", work}, {"--cpuset-cpus", "1"}},
 			wantEnv: []string{"PATH", "PMI_ID", "PMI_PORT", "OMPI_MCA_pml"}, noEnv: []string{"HOSTNAME", "SSH_AUTH_SOCK"},
-			wantBinds: []string{progDir + ":" + progDir, work + ":" + work}, wantFiles: 0,
+			wantBinds: []string{progDir + ":" + progDir + ":ro", work + ":" + work}, wantFiles: 0,
 		},
 		{
 			name: "docker refuses PMI_FD", rt: "docker",
@@ -115,7 +129,7 @@ func TestEngineArgv(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, _ := Get(tc.rt)
-			w, err := rt.Wrapper(context.Background(), Spec{Layout: PerRank, Image: image})
+			w, err := rt.Wrapper(context.Background(), Spec{Layout: PerRank, Image: image, Isolation: tc.isolation})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,6 +162,17 @@ func TestEngineArgv(t *testing.T) {
 				if !slices.Contains(flagValues(argv, fv[0]), fv[1]) {
 					t.Errorf("argv lacks %s %s: %q", fv[0], fv[1], argv)
 				}
+			}
+			for _, fv := range tc.noFlags {
+				if slices.Contains(flagValues(argv, fv[0]), fv[1]) {
+					t.Errorf("argv has %s %s: %q", fv[0], fv[1], argv)
+				}
+			}
+			if private := tc.isolation != IsolationHost; private != slices.Contains(*holders, tc.job.ID) {
+				t.Errorf("pid namespace holder asked for: %v, want %v (isolation %q)", !private, private, tc.isolation)
+			}
+			if got := w.Choices()["isolation"]; got != string(isolationOf(Spec{Isolation: tc.isolation})) {
+				t.Errorf("choices isolation = %q", got)
 			}
 			envs := flagValues(argv, "-e")
 			for _, n := range tc.wantEnv {
@@ -222,6 +247,7 @@ func TestApptainerArgv(t *testing.T) {
 }
 
 func TestOCIBundle(t *testing.T) {
+	stubPIDHolders(t)
 	work := t.TempDir()
 	rt, _ := Get("oci")
 	rootfs := t.TempDir()
@@ -253,8 +279,20 @@ func TestOCIBundle(t *testing.T) {
 	if len(s.Process.Rlimits) != 0 || strings.Contains(string(b), "rlimits") {
 		t.Error("config.json sets process.rlimits")
 	}
-	if len(s.Linux.Namespaces) != 1 || s.Linux.Namespaces[0].Type != specs.MountNamespace {
-		t.Errorf("namespaces %v: want only a mount namespace (host network, IPC, pid)", s.Linux.Namespaces)
+	wantNS := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace, Path: fmt.Sprintf("/proc/%d/ns/pid", os.Getpid())}}
+	if !slices.Equal(s.Linux.Namespaces, wantNS) {
+		t.Errorf("namespaces %v: want a mount namespace and the job's pid namespace (host network, IPC)", s.Linux.Namespaces)
+	}
+	if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActAllow || len(s.Linux.Seccomp.Syscalls) == 0 {
+		t.Errorf("seccomp %+v: want a default-allow filter that blocks some calls", s.Linux.Seccomp)
+	}
+	for _, m := range s.Mounts {
+		if m.Destination == "/dev" && m.Source == "/dev" {
+			t.Errorf("the host's /dev is bound: %+v", m)
+		}
+	}
+	if slices.Contains(s.Process.Capabilities.Bounding, "CAP_SYS_PTRACE") {
+		t.Error("an MPICH rank got CAP_SYS_PTRACE")
 	}
 	if !s.Root.Readonly || s.Root.Path != rootfs {
 		t.Errorf("root %+v", s.Root)
@@ -291,10 +329,19 @@ func TestPlaceNode(t *testing.T) {
 }
 
 func TestForwardedEnv(t *testing.T) {
-	got := forwardedEnv([]string{"B=1", "PMI_FD=3", "HOSTNAME=h", "XDG_RUNTIME_DIR=/run", "A=2", "B=3", "PMIX_RANK=0", "DOCKER_HOST=x"})
+	env := []string{"B=1", "PMI_FD=3", "HOSTNAME=h", "XDG_RUNTIME_DIR=/run", "A=2", "B=3", "PMIX_RANK=0", "DOCKER_HOST=x"}
+	// Listed on purpose (pass_env, the cell's env), A and B go in; the
+	// host session's variables never do.
+	got := forwardedEnv(env, []string{"A", "B"})
 	want := []string{"A", "B", "PMIX_RANK", "PMI_FD"}
 	if !slices.Equal(got, want) {
 		t.Errorf("forwardedEnv = %q, want %q", got, want)
+	}
+	// Not listed, they stay on the host.
+	got = forwardedEnv(env, nil)
+	want = []string{"PMIX_RANK", "PMI_FD"}
+	if !slices.Equal(got, want) {
+		t.Errorf("forwardedEnv without pass_env = %q, want %q", got, want)
 	}
 }
 

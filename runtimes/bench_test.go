@@ -239,3 +239,104 @@ func median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// BenchmarkIsolationTable compares private isolation (the default) with
+// host isolation per container runtime, per-rank layout: the start of one
+// rank (a trivial MPI program) and the pingpong kernel's 8-byte latency
+// and 1 MiB bandwidth, each private figure also as a ratio to its
+// host-isolation peer measured in the same run. Cells are interleaved
+// round by round; medians are printed.
+//
+//	go test ./runtimes -run '^$' -bench IsolationTable -benchtime 1x
+//
+// HPCBENCH_BENCH_ROUNDS (default 5) sets the rounds, HPCBENCH_BENCH_MPI
+// (default mpich) the MPIs, e.g. "mpich,openmpi".
+func BenchmarkIsolationTable(b *testing.B) {
+	rounds := 5
+	if v, err := strconv.Atoi(os.Getenv("HPCBENCH_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	mpis := []string{"mpich"}
+	if v := os.Getenv("HPCBENCH_BENCH_MPI"); v != "" {
+		mpis = strings.Split(v, ",")
+	}
+	type cell struct {
+		rt             Runtime
+		mpi            string
+		iso            Isolation
+		w              Wrapper
+		start, lat, bw []float64
+	}
+	var cells []*cell
+	for _, name := range conformanceRuntimes(b) {
+		if name == "native" {
+			continue
+		}
+		rt, err := Get(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rt.Detect(b.Context()); err != nil {
+			testenv.Missingf(b, "%s not available here, left out: %v", name, err)
+			continue
+		}
+		for _, mpi := range mpis {
+			for _, iso := range []Isolation{IsolationHost, IsolationPrivate} {
+				spec := specFor(b, rt, mpi, PerRank)
+				spec.Isolation = iso
+				w, err := rt.Wrapper(context.Background(), spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cells = append(cells, &cell{rt: rt, mpi: mpi, iso: iso, w: w})
+			}
+		}
+	}
+	for round := 0; round < rounds; round++ {
+		for _, c := range cells {
+			res := launchJob(b, c.w, mpiFlavour[c.mpi], 1, []string{probe(b, c.mpi), "true"}, benchTimeout)
+			if res.err != nil {
+				b.Fatalf("%s %s start: %v\n%s", c.rt.Name(), c.iso, res.err, res.stderr)
+			}
+			if res.rep.OK() {
+				c.start = append(c.start, res.rep.Wall.Seconds())
+			} else {
+				b.Logf("%s %s round %d: start failed (sample left out): %s\n%s", c.rt.Name(), c.iso, round, res.rep.Reason, res.stderr)
+			}
+			out := pingpong(b, c.rt, Spec{Layout: PerRank}, c.w, c.mpi)
+			lat, _ := strconv.ParseFloat(epValue(out, "latency_8B_us"), 64)
+			bw, _ := strconv.ParseFloat(epValue(out, "bandwidth_1MiB_MBps"), 64)
+			if lat == 0 || bw == 0 {
+				b.Logf("%s %s round %d: no pingpong figures:\n%s", c.rt.Name(), c.iso, round, out)
+				continue
+			}
+			c.lat, c.bw = append(c.lat, lat), append(c.bw, bw)
+		}
+	}
+	peer := map[string]*cell{}
+	for _, c := range cells {
+		if c.iso == IsolationHost {
+			peer[c.rt.Name()+"/"+c.mpi] = c
+		}
+	}
+	ratio := func(v, base float64) string {
+		if v == 0 || base == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", v/base)
+	}
+	var sb strings.Builder
+	tw := tabwriter.NewWriter(&sb, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "runtime\tmpi\tisolation\tstart 1 rank (s)\tx host\t8 B latency (us)\tx host\t1 MiB bandwidth (MB/s)\tx host\tsamples start/pingpong\t\n")
+	for _, c := range cells {
+		h := peer[c.rt.Name()+"/"+c.mpi]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t%.2f\t%s\t%.0f\t%s\t%d/%d\t\n", c.rt.Name(), c.mpi, c.iso,
+			median(c.start), ratio(median(c.start), median(h.start)),
+			median(c.lat), ratio(median(c.lat), median(h.lat)),
+			median(c.bw), ratio(median(c.bw), median(h.bw)),
+			len(c.start), len(c.lat))
+	}
+	tw.Flush()
+	b.Logf("medians of %d interleaved rounds:\n%s", rounds, sb.String())
+	fmt.Println(sb.String())
+}

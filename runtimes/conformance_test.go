@@ -400,3 +400,66 @@ func TestConformanceRuntimeFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceIsolation: by default (private isolation) a rank sees no
+// host variable outside the allow-list but those pass_env names, cannot
+// see the host's root filesystem through /proc/1/root, and cannot write
+// to the host through /proc/<host pid>/root (the test's pid and the
+// host's pid 1): a marker file the host keeps, in a folder no rank binds,
+// stays as it was.
+func TestConformanceIsolation(t *testing.T) {
+	markerDir, err := os.MkdirTemp("/var/tmp", "hpcbench-isolation-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(markerDir)
+	marker := filepath.Join(markerDir, "marker")
+	t.Setenv("HPCBENCH_TEST_SECRET", "x")
+	t.Setenv("HPCBENCH_TEST_PASSED", "yes")
+	script := fmt.Sprintf(`echo "secret=${HPCBENCH_TEST_SECRET:-absent}"
+echo "passed=${HPCBENCH_TEST_PASSED:-absent}"
+for p in 1 %[1]d; do
+  if [ -e /proc/$p/root%[2]s ]; then echo "hostroot=$p"; fi
+  (echo rank > /proc/$p/root%[2]s) 2>/dev/null && echo "wrote=$p"
+done
+exec "$0" hello`, os.Getpid(), marker)
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return rt.Name() != "native" }) {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			for _, mpi := range []string{"mpich", "openmpi"} {
+				t.Run(mpi, func(t *testing.T) {
+					if err := os.WriteFile(marker, []byte("host\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					spec := specFor(t, rt, mpi, PerRank)
+					spec.Binds = []string{filepath.Dir(probe(t, mpi))}
+					spec.PassEnv = []string{"HPCBENCH_TEST_PASS*"}
+					w, err := rt.Wrapper(context.Background(), spec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := w.Choices()["isolation"]; got != string(IsolationPrivate) {
+						t.Errorf("choices isolation = %q, want private by default", got)
+					}
+					res := launchJob(t, w, mpiFlavour[mpi], 2, []string{"/bin/sh", "-c", script, probe(t, mpi)}, 2*time.Minute)
+					checkHello(t, res, mpiFlavour[mpi], 2)
+					requireNoLeftovers(t, rt, res.jobID)
+					if n := strings.Count(res.stdout, "secret=absent"); n != 2 {
+						t.Errorf("a host variable outside the allow-list reached %d of 2 ranks:\n%s", 2-n, res.stdout)
+					}
+					if n := strings.Count(res.stdout, "passed=yes"); n != 2 {
+						t.Errorf("a pass_env variable reached %d of 2 ranks:\n%s", n, res.stdout)
+					}
+					for _, bad := range []string{"hostroot=", "wrote="} {
+						if strings.Contains(res.stdout, bad) {
+							t.Errorf("a rank reached the host's files through /proc/<pid>/root (%s):\n%s", bad, res.stdout)
+						}
+					}
+					if b, err := os.ReadFile(marker); err != nil || string(b) != "host\n" {
+						t.Errorf("the host's marker file changed: %q, %v", b, err)
+					}
+				})
+			}
+		})
+	}
+}

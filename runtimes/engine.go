@@ -154,13 +154,39 @@ func (e *engine) runFlags(job pmi.Job, rank int, isolation [][2]string) []string
 	return args
 }
 
-// perRankIsolation are the namespace settings one container per rank needs:
-// the host network (PMI over loopback, MPI's TCP), the host IPC namespace
-// (MPICH's and Open MPI's shared memory), the host pid namespace and
-// ptrace for Open MPI's single-copy (CMA) transfers between containers.
-var perRankIsolation = [][2]string{
-	{"--network", "host"}, {"--ipc", "host"}, {"--pid", "host"}, {"--cap-add", "SYS_PTRACE"},
+// perRankIsolation are the namespace settings one container per rank
+// needs, for isolation iso, an MPI and the container holding the job's
+// pid namespace: the host network (PMI over loopback, MPI's TCP) and the
+// host IPC namespace (MPICH's and Open MPI's shared memory) in either.
+// Private: the pid namespace of the job's holder container, shared by its
+// ranks only, and SYS_PTRACE for Open MPI, whose single-copy (CMA)
+// transfers call process_vm_readv on another rank, which the engines'
+// seccomp profile allows only with that capability. Host: the host's pid
+// namespace and SYS_PTRACE for every rank.
+func perRankIsolation(iso Isolation, mpi, holder string) [][2]string {
+	flags := [][2]string{{"--network", "host"}, {"--ipc", "host"}}
+	if iso == IsolationHost {
+		return append(flags, [2]string{"--pid", "host"}, [2]string{"--cap-add", "SYS_PTRACE"})
+	}
+	flags = append(flags, [2]string{"--pid", "container:" + holder})
+	if mpi == "openmpi" {
+		flags = append(flags, [2]string{"--cap-add", "SYS_PTRACE"})
+	}
+	return flags
 }
+
+// pidOf is the --pid value among flags, "" if none.
+func pidOf(flags [][2]string) string {
+	for _, f := range flags {
+		if f[0] == "--pid" {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// pidHolderName names the container that holds job's pid namespace.
+func pidHolderName(jobID string) string { return "hpcbench-" + jobID + "-pid" }
 
 // nodeIsolation: the node's ranks share one container, so only the network
 // (PMI and MPI's TCP over loopback) and shared memory size matter.
@@ -175,9 +201,21 @@ var hostShm = [2]string{"-v", "/dev/shm:/dev/shm"}
 // mounted ("statfs /dev/mqueue: no such file or directory"); there the
 // host's /dev/shm is bound instead, which is what MPI's shared memory
 // needs (System V IPC stays private).
+//
+// Rootless, each Podman container has a user namespace of its own, and a
+// pid namespace owned by another's cannot be joined (mounting /proc
+// fails): the ranks keep the host's pid namespace, where as an ordinary
+// user they reach no more of the host than that user may.
 func (e *engine) isolation(flags [][2]string) [][2]string {
 	if e.name != "podman" || isRoot() {
 		return flags
+	}
+	for i, f := range flags {
+		if f[0] == "--pid" && strings.HasPrefix(f[1], "container:") {
+			flags = append(append([][2]string(nil), flags[:i]...), flags[i+1:]...)
+			flags = append(flags, [2]string{"--pid", "host"})
+			break
+		}
 	}
 	if _, err := os.Stat("/dev/mqueue"); err == nil {
 		return flags
@@ -201,6 +239,10 @@ func isolationChoices(c map[string]string, flags [][2]string) {
 			c["ipc"] = f[1]
 		case "--pid":
 			c["pid"] = f[1]
+			if strings.HasPrefix(f[1], "container:") {
+				c["pid"] = "private"
+				c["pid_namespace"] = "one per job, held by a sleeping container, shared by its ranks"
+			}
 		case "--cap-add":
 			c["cap_add"] = f[1]
 		case "-v":
@@ -248,7 +290,51 @@ func (e *engine) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	if _, err := buildSource(e.name, spec); err != nil {
 		return nil, err
 	}
-	return &engineWrapper{e: e.withCommand(spec.Command), spec: spec, ctx: ctx, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{}, libs: hostLibBinds{ctx: ctx}}, nil
+	w := &engineWrapper{e: e.withCommand(spec.Command), spec: spec, ctx: ctx, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{},
+		libs: hostLibBinds{ctx: ctx}, holders: map[string]bool{}}
+	return w, nil
+}
+
+// pidHolder makes sure job's pid namespace holder runs (private
+// isolation): the first rank starts it, the others wait for it.
+func (w *engineWrapper) pidHolder(job pmi.Job) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.holders[job.ID] {
+		return nil
+	}
+	if err := startEngineHolder(w, job); err != nil {
+		return err
+	}
+	w.holders[job.ID] = true
+	return nil
+}
+
+// startPIDHolder starts the container whose pid namespace job's ranks
+// join: a rank's own container cannot hold it, since the namespace, and
+// every rank in it, ends with its first process. It sleeps in the job's
+// image, labelled as the job's (Cleanup and the leftover sweep remove
+// it), without network.
+func (w *engineWrapper) startPIDHolder(job pmi.Job) error {
+	args := []string{"run", "-d", "--rm", "--name", pidHolderName(job.ID),
+		"--label", LabelJob + "=" + job.ID,
+		"--label", LabelOwner + "=" + strconv.Itoa(os.Getpid()),
+		"--label", LabelRank + "=pid",
+		"--network", "none",
+	}
+	if !isRoot() {
+		if w.e.name == "docker" {
+			args = append(args, "--user", fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
+		} else {
+			args = append(args, w.e.rootlessUserns...)
+		}
+	}
+	args = append(args, w.spec.Image.Ref, "sleep", "infinity")
+	if _, err := w.e.tool(w.ctx, args...); err != nil {
+		return fmt.Errorf("%s: job %s: starting the container that holds its pid namespace (it runs \"sleep infinity\" in %s; without sleep in the image, set isolation = \"host\"): %w",
+			w.e.name, job.ID, w.spec.Image.Ref, err)
+	}
+	return nil
 }
 
 // withCommand is e running the executable command ("" keeps e's own).
@@ -274,7 +360,13 @@ type engineWrapper struct {
 	jobDirs map[string]string
 	peaks   map[int]*peakWatch
 	libs    hostLibBinds
+	// holders are the jobs whose pid namespace holder runs.
+	holders map[string]bool
 }
+
+// startEngineHolder starts a job's pid namespace holder container; the
+// unit tests, which run no engine, replace it.
+var startEngineHolder = (*engineWrapper).startPIDHolder
 
 // jobDir returns job's folder for per-rank files, made on first use. Its
 // name carries this process's pid, so that CleanupLeftovers can remove the
@@ -306,9 +398,10 @@ func (w *engineWrapper) Channel() pmi.Channel {
 
 func (w *engineWrapper) Choices() map[string]string {
 	c := baseChoices(w.e.name, w.spec, w.Channel())
-	isolationChoices(c, w.e.isolation(perRankIsolation))
-	c["env"] = "explicit (-e NAME)"
-	c["binds"] = "binary folder, working folder, PMIx tmpdir"
+	isolationChoices(c, w.e.isolation(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), "")))
+	isolationChoice(c, w.spec)
+	c["env_passing"] = "explicit (-e NAME)"
+	c["binds"] = "binary folder read-only; working folder, PMIx tmpdir writable"
 	if w.spec.Layout == Bind {
 		c["mpi_source"] = "host libraries bind-mounted read-only"
 	} else {
@@ -342,7 +435,7 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro, err := w.libs.add(w.e.name, w.spec, job, p.binds)
+	binds, ro, err := w.libs.add(w.e.name, w.spec, job, p)
 	if err != nil {
 		return err
 	}
@@ -351,9 +444,16 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
+	iso := isolationOf(w.spec)
+	flags := w.e.isolation(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID)))
+	if strings.HasPrefix(pidOf(flags), "container:") {
+		if err := w.pidHolder(job); err != nil {
+			return fmt.Errorf("rank %d: %w", cmd.Rank, err)
+		}
+	}
 	cidfile := filepath.Join(dir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
 	_ = os.Remove(cidfile)
-	args := w.e.runFlags(job, cmd.Rank, w.e.isolation(perRankIsolation))
+	args := w.e.runFlags(job, cmd.Rank, flags)
 	args = append(args, "--cidfile", cidfile)
 	if cmd.CPU >= 0 {
 		// The rank runs under the engine's shim, not under the pinned
@@ -365,7 +465,7 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	}
 	args = append(args, mountArgs(binds, ro)...)
 	args = append(args, "-w", p.dir)
-	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
+	args = append(args, envArgs(forwardedEnv(cmd.Env, w.spec.PassEnv))...)
 	args = append(args, w.spec.Flags...)
 	args = append(args, w.spec.Image.Ref)
 	args = append(args, p.argv...)
@@ -389,6 +489,7 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 	}
 	dir := w.jobDirs[job.ID]
 	delete(w.jobDirs, job.ID)
+	delete(w.holders, job.ID) // removed with the job's containers below
 	w.mu.Unlock()
 	err := w.e.removeJob(w.ctx, job.ID)
 	if dir != "" {
@@ -496,7 +597,7 @@ func (e *engine) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.
 	if err != nil {
 		return err
 	}
-	binds, ro, err := nodeBuildBinds(ctx, e.name, spec, p.binds)
+	binds, ro, err := nodeBuildBinds(ctx, e.name, spec, p)
 	if err != nil {
 		return err
 	}
@@ -505,7 +606,7 @@ func (e *engine) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.
 	args := e.runFlags(job, -1, e.isolation(nodeIsolation))
 	args = append(args, mountArgs(binds, ro)...)
 	args = append(args, "-w", p.dir)
-	args = append(args, envArgs(forwardedEnv(cmd.Env))...)
+	args = append(args, envArgs(forwardedEnv(cmd.Env, spec.PassEnv))...)
 	args = append(args, spec.Flags...)
 	args = append(args, spec.Image.Ref)
 	args = append(args, p.argv...)
@@ -520,6 +621,9 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 	spec.Layout = PerNode
 	c := baseChoices(rt.Name(), spec, pmi.ChannelFD)
 	c["pmi_server"] = "hpcbench inside the container"
+	if rt.Name() != "native" {
+		isolationChoice(c, spec)
+	}
 	switch rt.Name() {
 	case "docker", "podman":
 		if e, ok := rt.(*engine); ok {
@@ -530,9 +634,7 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 	case "apptainer", "native":
 		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
 		if a, ok := rt.(*apptainer); ok {
-			if isRoot() && !hasCapability(capSysResource) {
-				c["drop_caps"] = "CAP_SYS_RESOURCE"
-			}
+			apptainerPrivilegeChoices(c, spec)
 			if unsquash() {
 				c["image_mount"] = "unpacked to a temporary sandbox (--unsquash: /dev/fuse not usable by this user)"
 			}
@@ -542,6 +644,7 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 		}
 	case "oci":
 		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
+		ociIsolationChoices(c, spec, false)
 	}
 	return c
 }

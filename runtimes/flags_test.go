@@ -22,6 +22,7 @@ import (
 // two-rank PMI-1 job and returns the command line, or the error.
 func wrapFor(t *testing.T, runtime string, spec Spec) ([]string, map[string]string, error) {
 	t.Helper()
+	stubPIDHolders(t)
 	rt, err := Get(runtime)
 	if err != nil {
 		t.Fatal(err)

@@ -18,17 +18,18 @@ type hostLibBinds struct {
 	libs []string
 }
 
-// add returns binds, and the paths to mount read-only, for a rank of job
-// placed by spec: in the bind layout the host's MPI libraries, and wherever
-// spec's MPICH build is bind-mounted (buildSource), the build's prefix and
-// the libraries it needs.
-func (h *hostLibBinds) add(runtime string, spec Spec, job pmi.Job, binds []string) ([]string, map[string]bool, error) {
-	ro := map[string]bool{}
+// add returns the binds, and the paths to mount read-only, for a rank of
+// job placed by spec at p: p's folders, and in the bind layout the host's
+// MPI libraries, and wherever spec's MPICH build is bind-mounted
+// (buildSource), the build's prefix and the libraries it needs (all
+// read-only).
+func (h *hostLibBinds) add(runtime string, spec Spec, job pmi.Job, p rankPlacement) ([]string, map[string]bool, error) {
 	source, err := buildSource(runtime, spec)
 	if err != nil {
 		return nil, nil, err
 	}
 	if spec.Layout != Bind && source != buildBound {
+		binds, ro := bindSet(p.readOnly, p.writable)
 		return binds, ro, nil
 	}
 	h.mu.Lock()
@@ -55,20 +56,22 @@ func (h *hostLibBinds) add(runtime string, spec Spec, job pmi.Job, binds []strin
 		}
 		h.libs = normalizeBinds(libs)
 	}
-	for _, l := range h.libs {
-		ro[l] = true
-	}
-	return normalizeBinds(append(append([]string(nil), binds...), h.libs...)), ro, nil
+	binds, ro := bindSet(append(append([]string(nil), p.readOnly...), h.libs...), p.writable)
+	return binds, ro, nil
 }
 
-// nodeBuildBinds returns binds, and the paths to mount read-only, for a
-// per-node container: spec's MPICH build and what it needs, where the
-// build is bind-mounted (buildSource).
-func nodeBuildBinds(ctx context.Context, runtime string, spec Spec, binds []string) ([]string, map[string]bool, error) {
-	ro := map[string]bool{}
+// nodeBuildBinds returns the binds, and the paths to mount read-only, for
+// a per-node container placed at p: p's folders, and spec's MPICH build
+// and what it needs (read-only), where the build is bind-mounted
+// (buildSource).
+func nodeBuildBinds(ctx context.Context, runtime string, spec Spec, p rankPlacement) ([]string, map[string]bool, error) {
 	source, err := buildSource(runtime, spec)
-	if err != nil || source != buildBound {
-		return binds, ro, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if source != buildBound {
+		binds, ro := bindSet(p.readOnly, p.writable)
+		return binds, ro, nil
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -77,8 +80,6 @@ func nodeBuildBinds(ctx context.Context, runtime string, spec Spec, binds []stri
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, l := range libs {
-		ro[l] = true
-	}
-	return normalizeBinds(append(append([]string(nil), binds...), libs...)), ro, nil
+	binds, ro := bindSet(append(append([]string(nil), p.readOnly...), libs...), p.writable)
+	return binds, ro, nil
 }

@@ -56,6 +56,7 @@ func wrapOne(t *testing.T, rt Runtime, spec Spec, env []string) (*pmi.RankComman
 // image carries it, bind-mounted read-only where the image says nothing of
 // it, and the choices say which.
 func TestMPIBuildPerRank(t *testing.T) {
+	stubPIDHolders(t)
 	b := fakeBuild(t, "pmi2")
 	carrying := ImageInfo{Ref: "img", Meta: map[string]string{metaMPIBuilds: "pmi1=/elsewhere," + b.Flavour + "=" + b.Prefix}}
 	foreign := ImageInfo{Ref: "img"}

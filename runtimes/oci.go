@@ -149,7 +149,8 @@ func (o *ociRuntime) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ociWrapper{o: o, bin: orDefault(spec.Command, o.binary()), spec: spec, bundles: dir, ctx: ctx, libs: hostLibBinds{ctx: ctx}}, nil
+	return &ociWrapper{o: o, bin: orDefault(spec.Command, o.binary()), spec: spec, bundles: dir, ctx: ctx, libs: hostLibBinds{ctx: ctx},
+		holders: map[string]*pidHolder{}}, nil
 }
 
 // ociRefusedFlags are the "crun run"/"runc run" options hpcbench sets
@@ -174,18 +175,50 @@ func ociBundleDir() (string, error) {
 // written here needs more than 1.0.
 const ociSpecVersion = "1.0.2"
 
-// ociCapabilities is Docker's default set plus SYS_PTRACE (Open MPI's
-// single-copy transfers between ranks).
+// ociCapabilities is Docker's default set; ociCapabilitiesFor adds
+// SYS_PTRACE where it is needed.
 var ociCapabilities = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
 	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-	"CAP_SYS_PTRACE",
 }
 
-// bundleConfig is the config.json of one rank.
-func bundleConfig(rootfs string, argv, env []string, dir string, binds []string, ro map[string]bool, jobID, label string) *specs.Spec {
+// ociPtrace says whether a bundle's rank gets SYS_PTRACE: in host
+// isolation only, as before isolation was a choice. Private ranks need
+// no capability for Open MPI's single-copy (CMA) transfers: the kernel
+// lets a process read another of the same user whose capabilities are no
+// more than its own, which holds between ranks, and not from a rank to a
+// host process (the pid namespace holder included), which has more.
+func ociPtrace(iso Isolation) bool { return iso == IsolationHost }
+
+// ociCrossMemory says whether a private bundle's seccomp filter lets
+// process_vm_readv and process_vm_writev through: for Open MPI's
+// single-copy transfers.
+func ociCrossMemory(mpi string) bool { return mpi == "openmpi" }
+
+// bundleIsolation is how a bundle is isolated: its isolation, whether it
+// gets SYS_PTRACE, whether its seccomp filter allows reading other
+// processes' memory, and in private isolation the pid namespace it joins
+// (a /proc/<pid>/ns/pid path; "" makes a new one).
+type bundleIsolation struct {
+	iso         Isolation
+	ptrace      bool
+	crossMemory bool
+	pidNS       string
+}
+
+// newBundleIsolation is the isolation of spec's bundles for job.
+func newBundleIsolation(spec Spec, job pmi.Job) bundleIsolation {
+	iso := isolationOf(spec)
+	return bundleIsolation{iso: iso, ptrace: ociPtrace(iso), crossMemory: ociCrossMemory(mpiOf(spec, job))}
+}
+
+// bundleConfig is the config.json of one rank (or one node's container).
+func bundleConfig(rootfs string, argv, env []string, dir string, binds []string, ro map[string]bool, jobID, label string, bi bundleIsolation) *specs.Spec {
 	caps := append([]string(nil), ociCapabilities...)
+	if bi.ptrace {
+		caps = append(caps, "CAP_SYS_PTRACE")
+	}
 	s := &specs.Spec{
 		Version: ociSpecVersion,
 		Root:    &specs.Root{Path: rootfs, Readonly: true},
@@ -201,15 +234,34 @@ func bundleConfig(rootfs string, argv, env []string, dir string, binds []string,
 		Annotations: map[string]string{LabelJob: jobID, LabelRank: label, LabelOwner: strconv.Itoa(os.Getpid())},
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
-			// The host's /dev, with its /dev/shm: shared memory between ranks.
-			{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind", "nosuid"}},
-			{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "ro", "nosuid", "noexec", "nodev"}},
-			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
 		},
 		Linux: &specs.Linux{
 			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}},
 		},
 	}
+	if bi.iso == IsolationHost {
+		// The host's /dev, with its /dev/shm: shared memory between ranks.
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "bind", Source: "/dev", Options: []string{"rbind", "nosuid"}})
+	} else {
+		// A /dev of its own: the runtime creates null, zero, full,
+		// random, urandom, tty and ptmx in it; the host's /dev/shm is
+		// bound for the shared memory between ranks.
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			specs.Mount{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+			specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "nosuid", "nodev"}},
+		)
+		pidNS := specs.LinuxNamespace{Type: specs.PIDNamespace, Path: bi.pidNS}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, pidNS)
+		s.Linux.Seccomp = ociSeccomp(bi.crossMemory)
+		s.Linux.MaskedPaths = ociMaskedPaths
+		s.Linux.ReadonlyPaths = ociReadonlyPaths
+		s.Process.NoNewPrivileges = true
+	}
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "ro", "nosuid", "noexec", "nodev"}},
+		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
+	)
 	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
 		if _, err := os.Stat(f); err == nil {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"bind", "ro"}})
@@ -225,9 +277,10 @@ func bundleConfig(rootfs string, argv, env []string, dir string, binds []string,
 	return s
 }
 
-// containerEnv resolves the forwarded variable names to NAME=value pairs.
-func containerEnv(env []string) []string {
-	names := forwardedEnv(env)
+// containerEnv resolves the forwarded variable names (forwardedEnv with
+// the patterns of passEnv) to NAME=value pairs.
+func containerEnv(env []string, passEnv []string) []string {
+	names := forwardedEnv(env, passEnv)
 	out := make([]string, 0, len(names)+1)
 	hasPath := false
 	for _, n := range names {
@@ -262,6 +315,11 @@ type ociWrapper struct {
 	ctx context.Context
 
 	libs hostLibBinds
+
+	mu sync.Mutex
+	// holders hold, per job, the pid namespace its ranks share (private
+	// isolation).
+	holders map[string]*pidHolder
 }
 
 func (w *ociWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
@@ -270,8 +328,8 @@ func (w *ociWrapper) Choices() map[string]string {
 	c := baseChoices("oci", w.spec, pmi.ChannelFD)
 	c["oci_runtime"] = filepath.Base(w.bin)
 	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
-	c["cap_add"] = "SYS_PTRACE"
-	c["env"] = "explicit (config.json)"
+	ociIsolationChoices(c, w.spec, true)
+	c["env_passing"] = "explicit (config.json)"
 	c["rlimits"] = "none"
 	c["pmix"] = "PMIX_* forwarded, server tmpdir bound at the same path"
 	c["mpi_source"] = "image"
@@ -289,14 +347,22 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	binds, ro, err := w.libs.add("oci", w.spec, job, p.binds)
+	binds, ro, err := w.libs.add("oci", w.spec, job, p)
 	if err != nil {
 		return err
 	}
 	cmd.Env = withBuildEnv(cmd.Env, w.spec.MPIBuild)
 	id := ContainerName(job.ID, cmd.Rank)
 	bundle := filepath.Join(w.bundles, id)
-	s := bundleConfig(w.spec.Image.Ref, p.argv, containerEnv(cmd.Env), p.dir, binds, ro, job.ID, strconv.Itoa(cmd.Rank))
+	bi := newBundleIsolation(w.spec, job)
+	if bi.iso == IsolationPrivate {
+		h, err := w.pidHolder(job)
+		if err != nil {
+			return fmt.Errorf("oci: rank %d: %w", cmd.Rank, err)
+		}
+		bi.pidNS = fmt.Sprintf("/proc/%d/ns/pid", h.pid)
+	}
+	s := bundleConfig(w.spec.Image.Ref, p.argv, containerEnv(cmd.Env, w.spec.PassEnv), p.dir, binds, ro, job.ID, strconv.Itoa(cmd.Rank), bi)
 	if err := writeBundle(bundle, s); err != nil {
 		return fmt.Errorf("oci: rank %d: writing its bundle: %w", cmd.Rank, err)
 	}
@@ -309,7 +375,34 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	return nil
 }
 
-func (w *ociWrapper) Cleanup(job pmi.Job) error { return ociCleanup(w.ctx, w.bin, job) }
+func (w *ociWrapper) Cleanup(job pmi.Job) error {
+	err := ociCleanup(w.ctx, w.bin, job)
+	w.mu.Lock()
+	h := w.holders[job.ID]
+	delete(w.holders, job.ID)
+	w.mu.Unlock()
+	if h != nil {
+		// After the containers: the namespace, and whatever is left in
+		// it, ends with its holder.
+		h.stop()
+	}
+	return err
+}
+
+// pidHolder returns job's pid namespace holder, started on first use.
+func (w *ociWrapper) pidHolder(job pmi.Job) (*pidHolder, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if h := w.holders[job.ID]; h != nil {
+		return h, nil
+	}
+	h, err := startOCIHolder(job)
+	if err != nil {
+		return nil, err
+	}
+	w.holders[job.ID] = h
+	return h, nil
+}
 
 // Cleanup deletes job's containers and this process's bundles of it.
 func (o *ociRuntime) Cleanup(ctx context.Context, job pmi.Job) error {
@@ -416,7 +509,7 @@ func (o *ociRuntime) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *
 	if err != nil {
 		return err
 	}
-	binds, ro, err := nodeBuildBinds(ctx, "oci", spec, p.binds)
+	binds, ro, err := nodeBuildBinds(ctx, "oci", spec, p)
 	if err != nil {
 		return err
 	}
@@ -426,7 +519,9 @@ func (o *ociRuntime) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *
 	}
 	id := ContainerName(job.ID, -1)
 	bundle := filepath.Join(dir, id)
-	s := bundleConfig(spec.Image.Ref, p.argv, containerEnv(withBuildEnv(cmd.Env, spec.MPIBuild)), p.dir, binds, ro, job.ID, "node")
+	// Private: the node's container gets a pid namespace of its own.
+	bi := newBundleIsolation(spec, job)
+	s := bundleConfig(spec.Image.Ref, p.argv, containerEnv(withBuildEnv(cmd.Env, spec.MPIBuild), spec.PassEnv), p.dir, binds, ro, job.ID, "node", bi)
 	if err := writeBundle(bundle, s); err != nil {
 		return fmt.Errorf("oci: per-node launch: writing its bundle: %w", err)
 	}

@@ -83,46 +83,6 @@ func checkPMI(job pmi.Job, cmd *pmi.RankCommand) error {
 	}
 }
 
-// hostOnlyEnv are variables describing the host session rather than the
-// rank; they are not forwarded into containers.
-var hostOnlyEnv = map[string]bool{
-	"HOSTNAME": true, "PWD": true, "OLDPWD": true, "SHLVL": true, "_": true,
-	"TERM": true, "SHELL": true, "LS_COLORS": true, "MAIL": true, "DISPLAY": true,
-	"TMUX": true, "TMUX_PANE": true, "DBUS_SESSION_BUS_ADDRESS": true,
-	"CONTAINER_HOST": true, "CONTAINERS_CONF": true, "CONTAINERS_STORAGE_CONF": true,
-	"NOTIFY_SOCKET": true, "LISTEN_FDS": true, "LISTEN_PID": true,
-}
-
-var hostOnlyPrefixes = []string{"SSH_", "XDG_", "DOCKER_", "APPTAINER_", "SINGULARITY_", "APPTAINERENV_", "SINGULARITYENV_"}
-
-// forwardedEnv returns the names of the variables of env a container rank
-// gets, sorted. Every PMI, PMIx, MPI and OpenMP setting is kept; only
-// variables that describe the host session are left out.
-func forwardedEnv(env []string) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, kv := range env {
-		k, _, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || seen[k] || hostOnlyEnv[k] {
-			continue
-		}
-		skip := false
-		for _, p := range hostOnlyPrefixes {
-			if strings.HasPrefix(k, p) {
-				skip = true
-				break
-			}
-		}
-		if skip {
-			continue
-		}
-		seen[k] = true
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // systemPrefixes are folders an image brings itself; binding the host's over
 // them would replace the image's libraries and tools.
 var systemPrefixes = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys", "/dev", "/boot", "/run", "/var/lib", "/var/run"}
@@ -141,11 +101,20 @@ func isSystemPath(p string) bool {
 
 // rankPlacement is what a container needs to run a rank where the host
 // would have: the program by absolute path, the working folder, and the host
-// folders to bind at the same paths.
+// folders to bind at the same paths: binds is all of them, readOnly and
+// writable say how (see bindSet).
 type rankPlacement struct {
-	argv  []string
-	dir   string
-	binds []string
+	argv     []string
+	dir      string
+	binds    []string
+	readOnly []string
+	writable []string
+}
+
+// place sets p's binds from the read-only and writable folders.
+func (p *rankPlacement) place(readOnly, writable []string) {
+	p.readOnly, p.writable = readOnly, writable
+	p.binds, _ = bindSet(readOnly, writable)
 }
 
 // placeRank resolves cmd's program and folder on the host and collects the
@@ -175,16 +144,19 @@ func placeRank(job pmi.Job, spec Spec, cmd *pmi.RankCommand) (rankPlacement, err
 		}
 	}
 	p.argv[0] = prog
-	var binds []string
+	// The program's folder is read-only; the working folder, the PMIx
+	// server's folders (clients write their files there) and the folders
+	// the caller binds (the run's working folder) are writable.
+	var readOnly, writable []string
 	if filepath.IsAbs(prog) && !isSystemPath(filepath.Dir(prog)) {
-		binds = append(binds, filepath.Dir(prog))
+		readOnly = append(readOnly, filepath.Dir(prog))
 	}
 	if !isSystemPath(p.dir) {
-		binds = append(binds, p.dir)
+		writable = append(writable, p.dir)
 	}
-	binds = append(binds, pmixDirs(job, cmd.Env)...)
-	binds = append(binds, spec.Binds...)
-	p.binds = normalizeBinds(binds)
+	writable = append(writable, pmixDirs(job, cmd.Env)...)
+	writable = append(writable, spec.Binds...)
+	p.place(readOnly, writable)
 	return p, nil
 }
 
@@ -358,14 +330,17 @@ func placeNode(job pmi.Job, spec Spec, cmd *pmi.RankCommand) (rankPlacement, err
 	if !filepath.IsAbs(p.argv[0]) {
 		return p, fmt.Errorf("per-node launch of job %s: %s not found on the host", job.ID, cmd.Argv[0])
 	}
-	binds := []string{p.argv[0]}
+	// hpcbench and the program are read-only; the report's folder, the
+	// working folder and the caller's binds are writable.
+	readOnly := []string{p.argv[0]}
+	var writable []string
 	for i := 1; i < len(p.argv); i++ {
 		a := p.argv[i]
 		if a == "--" {
 			if i+1 < len(p.argv) {
 				p.argv[i+1] = abs(p.argv[i+1])
 				if d := filepath.Dir(p.argv[i+1]); filepath.IsAbs(d) && !isSystemPath(d) {
-					binds = append(binds, d)
+					readOnly = append(readOnly, d)
 				}
 			}
 			break
@@ -381,14 +356,14 @@ func placeNode(job pmi.Job, spec Spec, cmd *pmi.RankCommand) (rankPlacement, err
 				report = filepath.Join(p.dir, report)
 			}
 			if d := filepath.Dir(report); !isSystemPath(d) {
-				binds = append(binds, d)
+				writable = append(writable, d)
 			}
 		}
 	}
 	if !isSystemPath(p.dir) {
-		binds = append(binds, p.dir)
+		writable = append(writable, p.dir)
 	}
-	binds = append(binds, spec.Binds...)
-	p.binds = normalizeBinds(binds)
+	writable = append(writable, spec.Binds...)
+	p.place(readOnly, writable)
 	return p, nil
 }

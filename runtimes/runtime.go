@@ -156,6 +156,14 @@ type Spec struct {
 	// makes the build's lib folder visible in the container and puts it
 	// first on the ranks' loader path there.
 	MPIBuild *mpibuild.Build
+	// Isolation is how much of the host the containers share (a config's
+	// runtime.isolation); "" is IsolationPrivate. See Isolation.
+	Isolation Isolation
+	// PassEnv are glob patterns (path.Match) of further variables the
+	// ranks get from the launching environment, beyond the allow-list
+	// (forwardedEnv): a config's runtime.pass_env, and the names of the
+	// variables the cell itself sets. Validate with CheckPassEnv.
+	PassEnv []string
 }
 
 // ErrFlags: a runtime cannot take the flags a config gives it.

@@ -3,7 +3,9 @@ package slurm
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,6 +77,13 @@ func srunLine(c matrix.Cell, p srunPlacement) ([]string, map[string]string) {
 			// One word, as JSON: a flag may hold commas or spaces.
 			b, _ := json.Marshal(c.RuntimeFlags)
 			argv = append(argv, "--runtime-flags", string(b))
+		}
+		if c.Isolation != "" {
+			argv = append(argv, "--isolation", c.Isolation)
+		}
+		if pass := containerPassEnv(c); len(pass) > 0 {
+			b, _ := json.Marshal(pass)
+			argv = append(argv, "--pass-env", string(b))
 		}
 		argv = append(argv, "--mpi", c.MPI, "--pmi", string(c.PMI))
 		if c.MPIBuild != nil {
@@ -270,4 +279,11 @@ func joinKeys(m map[string]bool) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
+}
+
+// containerPassEnv is what the task's ranks get beyond the runtimes'
+// allow-list: the runtime entry's pass_env and the names of the cell's
+// env, which the batch script exports.
+func containerPassEnv(c matrix.Cell) []string {
+	return append(append([]string(nil), c.PassEnv...), slices.Sorted(maps.Keys(c.Env))...)
 }

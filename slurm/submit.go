@@ -16,10 +16,10 @@ import (
 
 	"github.com/hpcbench/hpcbench/buildinfo"
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/internal/progress"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/sentinel"
-	"github.com/schollz/progressbar/v3"
 )
 
 // SubmitOptions describe a study run through Slurm.
@@ -530,41 +530,19 @@ func ensureStudy(ctx context.Context, st *results.Store, j *Job) error {
 	return err
 }
 
-// bar is the progress bar of runs with results; silent without a writer.
-type bar struct{ b *progressbar.ProgressBar }
+// bar is the progress of runs with results: a bar on a terminal, a line at
+// most every 10 s elsewhere; silent without a writer.
+type bar struct{ r *progress.Reporter }
 
 func newBar(w io.Writer, total int) *bar {
-	if w == nil || total == 0 {
-		return &bar{}
-	}
-	return &bar{b: progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("runs with results"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(0),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-	)}
+	return &bar{r: progress.New(w, total, "runs with results", nil)}
 }
 
-func (b *bar) set(n int) {
-	if b.b != nil {
-		b.b.Set(n)
-	}
-}
+func (b *bar) set(n int) { b.r.Set(n) }
 
-func (b *bar) clear() {
-	if b.b != nil {
-		b.b.Clear()
-	}
-}
+func (b *bar) clear() { b.r.Clear() }
 
-func (b *bar) finish() {
-	if b.b != nil {
-		b.b.Finish()
-	}
-}
+func (b *bar) finish() { b.r.Finish() }
 
 // Executor is a matrix.Executor.
 var _ matrix.Executor = (*Executor)(nil)

@@ -29,7 +29,12 @@ type TaskOptions struct {
 	// runtime.flags (see runtimes.Spec).
 	Command string
 	Flags   []string
-	PMI     pmi.Flavour
+	// Isolation and PassEnv are the config's runtime.isolation and what
+	// the ranks get beyond the runtimes' allow-list (see runtimes.Spec);
+	// Slurm's own SLURM_* variables are added to PassEnv.
+	Isolation runtimes.Isolation
+	PassEnv   []string
+	PMI       pmi.Flavour
 	// MPIBuild is the MPICH build the cell's flavour chose (runtimes.Spec.MPIBuild).
 	MPIBuild *mpibuild.Build
 	Argv     []string
@@ -90,7 +95,8 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	// rather than in each node's /tmp.
 	os.Setenv("TMPDIR", wd)
 	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd},
-		Command: opts.Command, Flags: opts.Flags, MPIBuild: opts.MPIBuild}
+		Command: opts.Command, Flags: opts.Flags, MPIBuild: opts.MPIBuild,
+		Isolation: opts.Isolation, PassEnv: append(append([]string(nil), opts.PassEnv...), "SLURM_*")}
 	w, err := rt.Wrapper(ctx, spec)
 	if err != nil {
 		return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)

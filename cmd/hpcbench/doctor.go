@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/internal/progress"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/npb/kernels"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/urfave/cli/v2"
@@ -24,12 +28,13 @@ func doctorCommand() *cli.Command {
 		&cli.DurationFlag{Name: "timeout", Value: inventory.DefaultTimeout, Usage: "time limit of each probe"},
 		&cli.BoolFlag{Name: "verify", Usage: "also run one rank of a small MPICH program on each of hpcbench's MPICH builds, under hpcbench's PMI server and the build's flavour, and show what it negotiated"},
 		&cli.StringFlag{Name: "verify-with", Value: filepath.Join(configs.DefaultNPBDir, "mpich", "ep") + " S", Usage: "the `COMMAND` --verify runs (a program linked against Debian's MPICH, and its arguments)"},
-		&cli.BoolFlag{Name: "clean", Usage: "remove containers left behind by an hpcbench that was killed (labelled hpcbench.job; a live run's containers are kept), and its PMIx and working folders in the temporary folder, then exit"},
+		&cli.BoolFlag{Name: "clean", Usage: "remove containers left behind by an hpcbench that was killed (labelled hpcbench.job; a live run's containers are kept), and its PMIx and working folders in the temporary folder, and (after a confirmation, or with --yes) the kernels cache, then exit"},
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --clean: remove the kernels cache without asking"},
 	}
 	return &cli.Command{
 		Name:      "doctor",
 		Usage:     "show what this node has: MPI libraries and the PMI each speaks, runtimes, Slurm, benchmarks",
-		UsageText: "hpcbench doctor [--json] [--verify [--verify-with COMMAND]] [--npb-dir DIR]... [--timeout DUR]",
+		UsageText: "hpcbench doctor [--json] [--verify [--verify-with COMMAND]] [--npb-dir DIR]... [--timeout DUR] | --clean [--yes]",
 		Description: `Probes the node, every probe at once and each under its own time limit:
 the host (CPU, cores, memory, kernel), MPICH and Open MPI with their
 compiler wrappers and launchers, which PMI flavours each speaks (from the
@@ -98,5 +103,41 @@ func cleanLeftovers(c *cli.Context) error {
 	if err == nil {
 		fmt.Fprintf(c.App.Writer, "%d leftover containers removed\n", len(removed))
 	}
+	if cerr := cleanKernelsCache(c.App.Writer, os.Stdin, c.Bool("yes"), &kernels.Cache{}); err == nil {
+		err = cerr
+	}
 	return err
+}
+
+// cleanKernelsCache removes the kernels cache after asking on in (a "y"
+// or "yes" answer), or at once with yes. Without a terminal to ask on and
+// without yes, it is kept. The kernels are rebuilt on the next study that
+// needs them.
+func cleanKernelsCache(w io.Writer, in io.Reader, yes bool, cache *kernels.Cache) error {
+	list, err := cache.List()
+	if err != nil {
+		return err
+	}
+	root := kernels.DefaultCacheRootOr(cache.Root)
+	if len(list) == 0 {
+		return nil
+	}
+	if !yes {
+		if f, ok := in.(*os.File); ok && !progress.IsTerminal(f) {
+			fmt.Fprintf(w, "kept the kernels cache %s (%d builds): confirm with --yes\n", root, len(list))
+			return nil
+		}
+		fmt.Fprintf(w, "remove the kernels cache %s (%d builds, rebuilt when a study needs them)? [y/N] ", root, len(list))
+		answer, _ := bufio.NewReader(in).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			fmt.Fprintf(w, "kept %s\n", root)
+			return nil
+		}
+	}
+	removed, err := cache.Clean()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "removed %s\n", removed)
+	return nil
 }

@@ -46,6 +46,8 @@ func launchCommand() *cli.Command {
 		&cli.StringFlag{Name: "mpi", Usage: "the program's MPI, mpich or openmpi, for --layout bind (default: from --pmi)"},
 		&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's `EXECUTABLE` (default: docker, podman, apptainer, crun or runc from PATH)"},
 		&cli.GenericFlag{Name: "runtime-flag", Value: &wordList{}, Usage: "one `WORD` for the runtime's run command, as it is (repeat for more; commas are kept)"},
+		&cli.StringFlag{Name: "isolation", Usage: "private (default: the job's own pid namespace, no needless capabilities) or host (the host's pid namespace and devices)"},
+		&cli.GenericFlag{Name: "pass-env", Value: &wordList{}, Usage: "a `PATTERN` (glob) of host variables the container ranks get beyond the allow-list (PMI, MPI, UCX, OpenMP, ...); repeat for more"},
 	}
 	return &cli.Command{
 		Name:      "launch",
@@ -240,11 +242,23 @@ func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, e
 	if l, ok := c.Generic("runtime-flag").(*wordList); ok && l != nil {
 		flags = *l
 	}
+	var passEnv []string
+	if l, ok := c.Generic("pass-env").(*wordList); ok && l != nil {
+		passEnv = *l
+	}
 	if name == "" {
-		if c.String("image") != "" || c.String("layout") != "" || c.String("runtime-command") != "" || len(flags) > 0 {
-			return nil, usageError("launch: --image, --layout, --runtime-command and --runtime-flag need --runtime")
+		if c.String("image") != "" || c.String("layout") != "" || c.String("runtime-command") != "" || len(flags) > 0 ||
+			c.String("isolation") != "" || len(passEnv) > 0 {
+			return nil, usageError("launch: --image, --layout, --runtime-command, --runtime-flag, --isolation and --pass-env need --runtime")
 		}
 		return nil, nil
+	}
+	isolation, err := runtimes.ParseIsolation(c.String("isolation"))
+	if err != nil {
+		return nil, usageError("launch: --isolation: %v", err)
+	}
+	if err := runtimes.CheckPassEnv(passEnv); err != nil {
+		return nil, usageError("launch: --pass-env: %v", err)
 	}
 	layout, err := runtimes.ParseLayout(c.String("layout"))
 	if err != nil {
@@ -271,7 +285,7 @@ func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, e
 		}
 	}
 	w, err := res.Runtime.Wrapper(ctx, runtimes.Spec{Layout: layout, Image: res.Image, MPI: c.String("mpi"),
-		Command: c.String("runtime-command"), Flags: flags, MPIBuild: build})
+		Command: c.String("runtime-command"), Flags: flags, MPIBuild: build, Isolation: isolation, PassEnv: passEnv})
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}

@@ -25,8 +25,10 @@ import (
 func verbs() []*cli.Command {
 	return []*cli.Command{
 		launching(calibrateCommand(), nil),
+		completionCommand(),
 		doctorCommand(),
 		imageCommand(),
+		kernelsCommand(),
 		launching(launchCommand(), nil),
 		launching(matrixCommand(), func(c *cli.Context) bool {
 			return c.Bool("dry-run") || c.String("executor") == "slurm"
@@ -56,6 +58,8 @@ func usageError(format string, a ...any) error {
 }
 
 func newApp() *cli.App {
+	cmds := verbs()
+	withCompletion(cmds)
 	return &cli.App{
 		Name:  "hpcbench",
 		Usage: "what do containers cost MPI benchmarks? (NPB and HPL, native vs Docker, Podman, Apptainer, under PMI-1, PMI-2 and PMIx)",
@@ -73,10 +77,12 @@ Typical session:
 
 Flags may be given before or after the arguments.`,
 		Version:         versionString(),
-		Commands:        verbs(),
+		Commands:        cmds,
 		HideHelpCommand: true,
-		Writer:          os.Stdout,
-		ErrWriter:       os.Stderr,
+		// hpcbench completion prints the scripts that use it.
+		EnableBashCompletion: true,
+		Writer:               os.Stdout,
+		ErrWriter:            os.Stderr,
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -96,7 +102,11 @@ func main() {
 // run runs the verb the command line names and returns the exit status.
 func run() int {
 	app := newApp()
-	args, err := reorderArgs(app, os.Args)
+	args, err := os.Args, error(nil)
+	if n := len(os.Args); n < 2 || os.Args[n-1] != completionFlag {
+		// A completion request is a partial command line: taken as typed.
+		args, err = reorderArgs(app, os.Args)
+	}
 	if err == nil {
 		err = app.Run(args)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/matrix"
+	"github.com/hpcbench/hpcbench/npb/kernels"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/hpcbench/hpcbench/slurm"
@@ -22,7 +23,7 @@ func matrixCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "matrix",
 		Usage:     "run a study: every cell of a config's matrix, repeated, results to the store",
-		UsageText: "hpcbench matrix [--dry-run] [--filter KEY=VALUE,...] [--db FILE] [--study NAME] [--resume] [--quiet] [CONFIG]",
+		UsageText: "hpcbench matrix [--dry-run] [--filter KEY=VALUE,...] [--db FILE] [--study NAME] [--resume] [--quiet|--verbose] [CONFIG]",
 		Description: `Loads CONFIG (a TOML matrix; without one, the built-in configs/quick.toml),
 validates it (unknown keys and bad values are errors naming the line and key;
 exit status 2), crosses benchmarks, classes, runtimes, layouts, MPI
@@ -39,6 +40,7 @@ for the keys.`,
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the cells and the skipped ones with reasons; run nothing"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only cells matching `KEY=VALUE[,KEY=VALUE...]` (keys: benchmark, class, mpi, pmi, runtime, layout, ranks; repeatable; one key given twice matches either value)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the counts"},
+			verboseFlag(),
 			&cli.StringFlag{Name: "executor", Value: "local", Usage: "local (this node, hpcbench's own launcher) or slurm (batch jobs, as 'hpcbench slurm submit')"},
 			&cli.StringFlag{Name: "launcher", Value: "hpcbench", Usage: "local executor: hpcbench (its own process manager), srun (inside a Slurm allocation), or auto (srun when SLURM_JOB_ID is set)"},
 			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, Usage: "executor slurm: how often to look at the jobs"},
@@ -85,7 +87,13 @@ func runMatrix(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("dry-run") {
-		return matrix.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, matrix.PlanOptions{Quiet: c.Bool("quiet")})
+		return matrix.WritePlan(c.App.Writer, plan.Config, plan.Cells, plan.Skipped, matrix.PlanOptions{Quiet: c.Bool("quiet"), Verbose: c.Bool("verbose")})
+	}
+	if len(plan.Skipped) > 0 && !c.Bool("quiet") {
+		fmt.Fprintf(c.App.ErrWriter, "%d cells skipped:\n", len(plan.Skipped))
+		if err := matrix.WriteSkipped(c.App.ErrWriter, plan.Skipped, c.Bool("verbose"), "  "); err != nil {
+			return err
+		}
 	}
 	ex, err := matrixExecutor(c, plan)
 	if err != nil {
@@ -167,6 +175,11 @@ func newStudyPlan(c *cli.Context, verb string, cfg *configs.Config, o matrix.Ove
 		// Batch jobs run a fixed list of runs; the rounds of an adaptive
 		// study are decided between runs, from the store.
 		return nil, usageError("%s: %s: repetitions = \"auto\" needs the local executor; give a study run through Slurm a number of repetitions", verb, cfg.File)
+	}
+	if o.Kernels == nil {
+		// Outside the source tree the project's kernels come from the
+		// cache, built there the first time (with a line on stderr).
+		o.Kernels = &kernels.Cache{Log: c.App.ErrWriter}
 	}
 	plan, err := matrix.NewPlan(c.Context, cfg, o)
 	if errors.Is(err, matrix.ErrOverride) || errors.Is(err, matrix.ErrNoCell) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -99,5 +100,32 @@ func TestDoctor(t *testing.T) {
 	out, code = runCLI(t, bin, "doctor", "--json")
 	if code != 0 || !strings.HasPrefix(out, "{") || !strings.Contains(out, `"runtimes"`) {
 		t.Errorf("doctor --json: exit %d\n%s", code, out)
+	}
+}
+
+// TestMatrixDryRunGroupsSkips: on a node with Debian's MPICH only, the
+// quick study's PMI-2 and PMIx MPICH cells are one cause with its count and
+// axes, each flavour citing its own evidence; --verbose lists every cell.
+func TestMatrixDryRunGroupsSkips(t *testing.T) {
+	bin := buildCLI(t)
+	t.Setenv("HPCBENCH_MPICH_ROOT", t.TempDir())
+	out, code := runCLI(t, bin, "matrix", "--dry-run", "--filter", "mpi=mpich")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if !regexp.MustCompile(`(?m)^  \d+ cells: MPI does not speak the PMI flavour: mpich speaks pmi1 only \(.*pmi2, pmix.*\)$`).MatchString(out) {
+		t.Errorf("no grouped PMI cause:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "not pmix") && strings.Contains(line, "fullinit") {
+			t.Errorf("a PMIx skip cites the PMI-2 evidence: %q", line)
+		}
+	}
+	if n := strings.Count(out, "not pmix ("); n != 1 {
+		t.Errorf("the PMIx reason is written %d times, want once:\n%s", n, out)
+	}
+	verbose, code := runCLI(t, bin, "matrix", "--dry-run", "--verbose", "--filter", "mpi=mpich,pmi=pmix")
+	if code != 0 || strings.Count(verbose, "mpich pmix ") < 2 {
+		t.Errorf("--verbose does not list the cells: exit %d\n%s", code, verbose)
 	}
 }

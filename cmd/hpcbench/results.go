@@ -20,6 +20,11 @@ func dbFlag() cli.Flag {
 	return &cli.StringFlag{Name: "db", Value: "hpcbench.db", Usage: "SQLite `FILE` holding the results"}
 }
 
+// verboseFlag lists every skipped cell instead of one line per cause.
+func verboseFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "verbose", Usage: "list every skipped cell under its reason (by default they are grouped by cause, with counts)"}
+}
+
 func studyFlag() cli.Flag {
 	return &cli.StringFlag{Name: "study", Usage: "study `NAME` (default: the most recent one)"}
 }
@@ -46,13 +51,13 @@ func resultsCommand() *cli.Command {
 			{
 				Name:      "show",
 				Usage:     "per-cell statistics, ratios to native with intervals, and verdicts",
-				UsageText: "hpcbench results show [--db FILE] [--study NAME]",
-				Flags:     []cli.Flag{dbFlag(), studyFlag()},
+				UsageText: "hpcbench results show [--db FILE] [--study NAME] [--verbose]",
+				Flags:     []cli.Flag{dbFlag(), studyFlag(), verboseFlag()},
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 0 {
 						return usageError("results show: unexpected argument %q (usage: %s)", c.Args().First(), c.Command.UsageText)
 					}
-					return resultsShow(c.Context, c.App.Writer, c.String("db"), c.String("study"))
+					return resultsShow(c.Context, c.App.Writer, c.String("db"), c.String("study"), c.Bool("verbose"))
 				},
 			},
 			{
@@ -159,12 +164,12 @@ func resultsList(ctx context.Context, w io.Writer, db string) error {
 	return results.WriteStudies(w, studies)
 }
 
-func resultsShow(ctx context.Context, w io.Writer, db, study string) error {
+func resultsShow(ctx context.Context, w io.Writer, db, study string, verbose bool) error {
 	a, err := loadAnalysis(ctx, db, study)
 	if err != nil {
 		return err
 	}
-	return results.WriteSummary(w, a)
+	return results.WriteSummaryWith(w, a, results.SummaryOptions{Verbose: verbose})
 }
 
 func resultsCompare(ctx context.Context, w io.Writer, db, baseline, study string) error {

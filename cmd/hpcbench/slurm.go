@@ -104,6 +104,8 @@ watching, not the jobs: "hpcbench slurm collect" imports them later.`,
 			&cli.StringFlag{Name: "pmi", Value: string(pmi.PMI1), Usage: "pmi1, pmi2 or pmix"},
 			&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's executable (the config's runtime.command)"},
 			&cli.StringFlag{Name: "runtime-flags", Usage: "the config's runtime.flags as a JSON list of strings"},
+			&cli.StringFlag{Name: "isolation", Usage: "private (default) or host (the config's runtime.isolation)"},
+			&cli.StringFlag{Name: "pass-env", Usage: "variables the ranks get beyond the allow-list, as a JSON list of glob patterns"},
 			&cli.StringFlag{Name: "mpi-build", Usage: "the `PREFIX` of the MPICH build the cell's PMI flavour chose"},
 		},
 		Action: runSlurmTask,
@@ -175,10 +177,13 @@ func runSlurmGen(c *cli.Context) error {
 	return nil
 }
 
+// writeSlurmSkips writes the cells no job runs, grouped by cause.
 func writeSlurmSkips(w io.Writer, skipped []matrix.Skipped) {
-	for _, s := range skipped {
-		fmt.Fprintf(w, "skipped %s: %s\n", s.Cell.Key(), s.Reason)
+	if len(skipped) == 0 {
+		return
 	}
+	fmt.Fprintf(w, "%d cells skipped:\n", len(skipped))
+	_ = matrix.WriteSkipped(w, skipped, false, "  ")
 }
 
 func runSlurmSubmit(c *cli.Context) error {
@@ -266,6 +271,19 @@ func runSlurmTask(c *cli.Context) error {
 			return usageError("slurm task: --runtime-flags %q: want a JSON list of strings: %v", s, err)
 		}
 	}
+	isolation, err := runtimes.ParseIsolation(c.String("isolation"))
+	if err != nil {
+		return usageError("slurm task: --isolation: %v", err)
+	}
+	var passEnv []string
+	if s := c.String("pass-env"); s != "" {
+		if err := json.Unmarshal([]byte(s), &passEnv); err != nil {
+			return usageError("slurm task: --pass-env %q: want a JSON list of strings: %v", s, err)
+		}
+		if err := runtimes.CheckPassEnv(passEnv); err != nil {
+			return usageError("slurm task: --pass-env: %v", err)
+		}
+	}
 	var build *mpibuild.Build
 	if prefix := c.String("mpi-build"); prefix != "" {
 		b, err := mpibuild.Load(prefix)
@@ -276,6 +294,7 @@ func runSlurmTask(c *cli.Context) error {
 	}
 	code, err := slurm.RunTask(c.Context, slurm.TaskOptions{Runtime: c.String("runtime"), Image: c.String("image"), Layout: layout,
 		MPI: c.String("mpi"), PMI: flavour, MPIBuild: build, Argv: argv, Command: c.String("runtime-command"), Flags: flags,
+		Isolation: isolation, PassEnv: passEnv,
 		Stdout: c.App.Writer, Stderr: c.App.ErrWriter})
 	if err != nil {
 		return err

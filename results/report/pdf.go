@@ -426,10 +426,19 @@ func (r *renderer) problems() {
 		r.table(t)
 	}
 	if len(a.Skips) > 0 {
+		// Grouped by cause: a study often skips dozens of cells for two or
+		// three reasons. Each group gives its count and the axes its
+		// cells cover, then its distinct reasons when they differ.
 		r.subheading("Skipped cells")
-		t := table{headers: []string{"Cell", "Host", "Reason"}, widths: []float64{70, 25, 85}, align: "LLL"}
-		for _, k := range a.Skips {
-			t.rows = append(t.rows, []string{fmt.Sprintf("%s.%s %s x%d", k.Cell.Benchmark, k.Cell.Class, k.Cell.Label(), k.Cell.Ranks), k.Host, k.Reason})
+		t := table{headers: []string{"Cells", "Cause and reasons", "Covering"}, widths: []float64{15, 115, 50}, align: "RLL"}
+		for _, g := range results.GroupSkips(a.Skips) {
+			t.rows = append(t.rows, []string{fmt.Sprint(len(g.Skips)), g.Cause, g.Axes(a.Skips)})
+			if len(g.Reasons) == 1 && g.Reasons[0].Reason == g.Cause {
+				continue
+			}
+			for _, rc := range g.Reasons {
+				t.rows = append(t.rows, []string{fmt.Sprint(rc.Cells), "- " + rc.Reason, ""})
+			}
 		}
 		r.table(t)
 	}
@@ -513,6 +522,9 @@ func (r *renderer) provenance() {
 	lines := []string{
 		fmt.Sprintf("Seed: %d", a.Study.Seed),
 		"Config sha256: " + orDash(a.Study.ConfigSHA256),
+	}
+	if iso := p.IsolationLine(); iso != "" {
+		lines = append(lines, "Container isolation measured: "+iso)
 	}
 	if !p.Started.IsZero() {
 		lines = append(lines, fmt.Sprintf("Runs from %s to %s", p.Started.UTC().Format(time.RFC3339), p.Finished.UTC().Format(time.RFC3339)))

@@ -153,3 +153,26 @@ func TestReportNamesComparisonsStoppedAtMax(t *testing.T) {
 		t.Errorf("report text lacks %q", want)
 	}
 }
+
+// Skipped cells are listed by cause with their count, not one per cell.
+func TestReportGroupsSkips(t *testing.T) {
+	a := syntheticAnalysis(t, resultstest.Options{Seed: 1, Benchmarks: []string{"ep"}, Ranks: []int{2}, Reps: 2})
+	a.Skips = nil
+	for _, rt := range []string{"native", "docker", "podman", "apptainer", "oci"} {
+		for _, f := range []string{"pmi2", "pmix"} {
+			a.Skips = append(a.Skips, results.Skip{Host: "synth1", Cell: results.Cell{Benchmark: "ep", Class: "S", MPI: "mpich", PMI: f, Runtime: rt, Ranks: 2},
+				Reason: "MPI does not speak the PMI flavour: mpich speaks pmi1 only, not " + f + " (evidence for " + f + ")"})
+		}
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, a, Options{Generated: generated}); err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`\s+`).ReplaceAllString(pdfText(t, buf.Bytes()), " ")
+	if !strings.Contains(text, "10 MPI does not speak the PMI flavour: mpich speaks pmi1 only") {
+		t.Errorf("the report does not give the cause with its count:\n%s", text)
+	}
+	if n := strings.Count(text, "evidence for pmix"); n != 1 {
+		t.Errorf("the PMIx reason is given %d times, want once (grouped)", n)
+	}
+}
