@@ -103,7 +103,9 @@ is_complete() {
 }
 
 fetch_source() {
-  SRC=$(find "$SRC_PARENT" -maxdepth 1 -type d -name "mpich-$MPICH_VERSION" 2>/dev/null | head -n 1)
+  # (On a fresh machine $SRC_PARENT does not exist yet: find fails, which
+  # under pipefail must not end the script.)
+  SRC=$(find "$SRC_PARENT" -maxdepth 1 -type d -name "mpich-$MPICH_VERSION" 2>/dev/null | head -n 1 || true)
   [ -n "$SRC" ] && [ -x "$SRC/configure" ] && return
   local aptdir=$WORK/apt mirror
   mirror=$("$SCRIPT_DIR/debian-mirror.sh") || die "cannot fetch MPICH's source without a Debian mirror"
