@@ -57,6 +57,7 @@ func TestEngineArgv(t *testing.T) {
 		name      string
 		rt        string
 		isolation Isolation
+		hostPID   bool
 		job       pmi.Job
 		env       []string
 		files     []*os.File
@@ -87,6 +88,17 @@ func TestEngineArgv(t *testing.T) {
 				{"--network", "host"}, {"--ipc", "host"}, {"--pid", "host"}, {"--cap-add", "SYS_PTRACE"}, {"-w", work}, {"--cpuset-cpus", "1"}},
 			wantEnv: []string{"PATH", "PMI_ID", "PMI_PORT", "OMPI_MCA_pml"}, noEnv: []string{"HOSTNAME", "SSH_AUTH_SOCK"},
 			wantBinds: []string{progDir + ":" + progDir + ":ro", work + ":" + work}, wantFiles: 0,
+		},
+		{
+			// An srun task starts each rank: no shared private pid
+			// namespace, the rest of private isolation stays.
+			name: "docker private, rank started by an srun task", rt: "docker", hostPID: true,
+			job: pmi.Job{ID: "j1s", Ranks: 2, PMI: pmi.PMI1, Channel: pmi.ChannelTCP},
+			env: pmi1Env(pmi.ChannelTCP, "1"), files: []*os.File{socket}, cpu: -1,
+			want:    [][2]string{{"--pid", "host"}, {"--cap-add", "SYS_PTRACE"}, {"--network", "host"}},
+			noFlags: [][2]string{{"--pid", "container:hpcbench-j1s-pid"}},
+			wantEnv: []string{"PMI_ID", "PMI_PORT"}, noEnv: []string{"HOSTNAME", "SSH_AUTH_SOCK"},
+			wantBinds: []string{progDir + ":" + progDir + ":ro", work + ":" + work},
 		},
 		{
 			name: "docker refuses PMI_FD", rt: "docker",
@@ -129,7 +141,7 @@ func TestEngineArgv(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, _ := Get(tc.rt)
-			w, err := rt.Wrapper(context.Background(), Spec{Layout: PerRank, Image: image, Isolation: tc.isolation})
+			w, err := rt.Wrapper(context.Background(), Spec{Layout: PerRank, Image: image, Isolation: tc.isolation, HostPID: tc.hostPID})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,8 +180,8 @@ func TestEngineArgv(t *testing.T) {
 					t.Errorf("argv has %s %s: %q", fv[0], fv[1], argv)
 				}
 			}
-			if private := tc.isolation != IsolationHost; private != slices.Contains(*holders, tc.job.ID) {
-				t.Errorf("pid namespace holder asked for: %v, want %v (isolation %q)", !private, private, tc.isolation)
+			if private := tc.isolation != IsolationHost && !tc.hostPID; private != slices.Contains(*holders, tc.job.ID) {
+				t.Errorf("pid namespace holder asked for: %v, want %v (isolation %q, host pid %v)", !private, private, tc.isolation, tc.hostPID)
 			}
 			if got := w.Choices()["isolation"]; got != string(isolationOf(Spec{Isolation: tc.isolation})) {
 				t.Errorf("choices isolation = %q", got)
@@ -305,6 +317,49 @@ func TestOCIBundle(t *testing.T) {
 	}
 	if s.Annotations[LabelJob] != "o1" {
 		t.Errorf("annotations %v", s.Annotations)
+	}
+}
+
+// TestOCIBundleHostPID: a rank started by an srun task keeps the host's
+// pid namespace (no holder, no pid namespace in config.json) and the
+// cross-rank memory access that goes with it; the rest stays private.
+func TestOCIBundleHostPID(t *testing.T) {
+	holders := stubPIDHolders(t)
+	rt, _ := Get("oci")
+	w, err := rt.Wrapper(context.Background(), Spec{Image: ImageInfo{Ref: t.TempDir()}, HostPID: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket, _ := os.Open(os.DevNull)
+	defer socket.Close()
+	job := pmi.Job{ID: "o2", Ranks: 2, PMI: pmi.PMI1, Channel: pmi.ChannelFD}
+	cmd := &pmi.RankCommand{Rank: 1, Argv: []string{"/opt/bench/ep", "S"}, Env: pmi1Env(pmi.ChannelFD, "1"), Dir: t.TempDir(), ExtraFiles: []*os.File{socket}, CPU: -1}
+	if err := w.WrapRank(job, cmd); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Cleanup(context.Background(), job)
+	b, err := os.ReadFile(filepath.Join(flagValues(cmd.Argv, "--bundle")[0], "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(*holders) != 0 {
+		t.Errorf("pid namespace holders asked for: %v", *holders)
+	}
+	if want := []specs.LinuxNamespace{{Type: specs.MountNamespace}}; !slices.Equal(s.Linux.Namespaces, want) {
+		t.Errorf("namespaces %v, want the mount namespace only", s.Linux.Namespaces)
+	}
+	if !slices.Contains(s.Process.Capabilities.Bounding, "CAP_SYS_PTRACE") {
+		t.Error("no CAP_SYS_PTRACE: ranks in the host's pid namespace need it for single-copy transfers")
+	}
+	if s.Linux.Seccomp == nil || !s.Process.NoNewPrivileges {
+		t.Errorf("seccomp %v, no new privileges %v: the rest of private isolation must stay", s.Linux.Seccomp, s.Process.NoNewPrivileges)
+	}
+	if c := w.Choices(); c["pid"] != "host" || c["isolation"] != "private" {
+		t.Errorf("choices pid %q isolation %q, want host, private", c["pid"], c["isolation"])
 	}
 }
 

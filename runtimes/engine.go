@@ -161,11 +161,12 @@ func (e *engine) runFlags(job pmi.Job, rank int, isolation [][2]string) []string
 // Private: the pid namespace of the job's holder container, shared by its
 // ranks only, and SYS_PTRACE for Open MPI, whose single-copy (CMA)
 // transfers call process_vm_readv on another rank, which the engines'
-// seccomp profile allows only with that capability. Host: the host's pid
+// seccomp profile allows only with that capability. Host, or hostPID
+// (ranks started by separate processes, see Spec.HostPID): the host's pid
 // namespace and SYS_PTRACE for every rank.
-func perRankIsolation(iso Isolation, mpi, holder string) [][2]string {
+func perRankIsolation(iso Isolation, mpi, holder string, hostPID bool) [][2]string {
 	flags := [][2]string{{"--network", "host"}, {"--ipc", "host"}}
-	if iso == IsolationHost {
+	if iso == IsolationHost || hostPID {
 		return append(flags, [2]string{"--pid", "host"}, [2]string{"--cap-add", "SYS_PTRACE"})
 	}
 	flags = append(flags, [2]string{"--pid", "container:" + holder})
@@ -398,8 +399,11 @@ func (w *engineWrapper) Channel() pmi.Channel {
 
 func (w *engineWrapper) Choices() map[string]string {
 	c := baseChoices(w.e.name, w.spec, w.Channel())
-	isolationChoices(c, w.e.isolation(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), "")))
+	isolationChoices(c, w.e.isolation(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), "", w.spec.HostPID)))
 	isolationChoice(c, w.spec)
+	if w.spec.HostPID && isolationOf(w.spec) == IsolationPrivate {
+		c["pid_namespace"] = "the host's: each rank is started by a task of its own (srun)"
+	}
 	c["env_passing"] = "explicit (-e NAME)"
 	c["binds"] = "binary folder read-only; working folder, PMIx tmpdir writable"
 	if w.spec.Layout == Bind {
@@ -445,7 +449,7 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 		return err
 	}
 	iso := isolationOf(w.spec)
-	flags := w.e.isolation(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID)))
+	flags := w.e.isolation(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID), w.spec.HostPID))
 	if strings.HasPrefix(pidOf(flags), "container:") {
 		if err := w.pidHolder(job); err != nil {
 			return fmt.Errorf("rank %d: %w", cmd.Rank, err)

@@ -205,12 +205,18 @@ type bundleIsolation struct {
 	ptrace      bool
 	crossMemory bool
 	pidNS       string
+	// hostPID keeps the host's pid namespace (Spec.HostPID).
+	hostPID bool
 }
 
 // newBundleIsolation is the isolation of spec's bundles for job.
 func newBundleIsolation(spec Spec, job pmi.Job) bundleIsolation {
 	iso := isolationOf(spec)
-	return bundleIsolation{iso: iso, ptrace: ociPtrace(iso), crossMemory: ociCrossMemory(mpiOf(spec, job))}
+	bi := bundleIsolation{iso: iso, ptrace: ociPtrace(iso), crossMemory: ociCrossMemory(mpiOf(spec, job))}
+	if iso == IsolationPrivate && spec.HostPID {
+		bi.hostPID, bi.ptrace, bi.crossMemory = true, true, true
+	}
+	return bi
 }
 
 // bundleConfig is the config.json of one rank (or one node's container).
@@ -251,8 +257,10 @@ func bundleConfig(rootfs string, argv, env []string, dir string, binds []string,
 			specs.Mount{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 			specs.Mount{Destination: "/dev/shm", Type: "bind", Source: "/dev/shm", Options: []string{"rbind", "nosuid", "nodev"}},
 		)
-		pidNS := specs.LinuxNamespace{Type: specs.PIDNamespace, Path: bi.pidNS}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, pidNS)
+		if !bi.hostPID {
+			pidNS := specs.LinuxNamespace{Type: specs.PIDNamespace, Path: bi.pidNS}
+			s.Linux.Namespaces = append(s.Linux.Namespaces, pidNS)
+		}
 		s.Linux.Seccomp = ociSeccomp(bi.crossMemory)
 		s.Linux.MaskedPaths = ociMaskedPaths
 		s.Linux.ReadonlyPaths = ociReadonlyPaths
@@ -355,7 +363,7 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	id := ContainerName(job.ID, cmd.Rank)
 	bundle := filepath.Join(w.bundles, id)
 	bi := newBundleIsolation(w.spec, job)
-	if bi.iso == IsolationPrivate {
+	if bi.iso == IsolationPrivate && !bi.hostPID {
 		h, err := w.pidHolder(job)
 		if err != nil {
 			return fmt.Errorf("oci: rank %d: %w", cmd.Rank, err)

@@ -124,7 +124,8 @@ func (h *pidHolder) stop() {
 func ociIsolationChoices(c map[string]string, spec Spec, perRank bool) {
 	iso := isolationOf(spec)
 	isolationChoice(c, spec)
-	if ociPtrace(iso) {
+	hostPID := iso == IsolationPrivate && spec.HostPID && perRank
+	if ociPtrace(iso) || hostPID {
 		c["cap_add"] = "SYS_PTRACE"
 	}
 	if iso == IsolationHost {
@@ -133,12 +134,16 @@ func ociIsolationChoices(c map[string]string, spec Spec, perRank bool) {
 		return
 	}
 	c["pid"] = "private"
-	if perRank {
+	switch {
+	case hostPID:
+		c["pid"] = "host"
+		c["pid_namespace"] = "the host's: each rank is started by a task of its own (srun)"
+	case perRank:
 		c["pid_namespace"] = "one per job, held by a sleeping process, shared by its ranks"
 	}
 	c["devices"] = "minimal /dev, host /dev/shm"
 	c["seccomp"] = "default allow; blocks module, mount, namespace, keyring, clock, reboot, swap, bpf, perf calls"
-	if !ociCrossMemory(mpiOf(spec, pmi.Job{})) {
+	if !ociCrossMemory(mpiOf(spec, pmi.Job{})) && !hostPID {
 		c["seccomp"] += ", ptrace and process_vm_*"
 	}
 }

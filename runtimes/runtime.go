@@ -164,6 +164,12 @@ type Spec struct {
 	// (forwardedEnv): a config's runtime.pass_env, and the names of the
 	// variables the cell itself sets. Validate with CheckPassEnv.
 	PassEnv []string
+	// HostPID: each rank is started by a process of its own (an srun
+	// task), so the ranks of a node cannot join one private pid namespace
+	// held for the job; they keep the host's, with the cross-rank memory
+	// access host isolation gives. The rest of private isolation (the
+	// environment allow-list, read-only binds, devices, seccomp) holds.
+	HostPID bool
 }
 
 // ErrFlags: a runtime cannot take the flags a config gives it.

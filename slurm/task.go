@@ -96,7 +96,10 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	os.Setenv("TMPDIR", wd)
 	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd},
 		Command: opts.Command, Flags: opts.Flags, MPIBuild: opts.MPIBuild,
-		Isolation: opts.Isolation, PassEnv: append(append([]string(nil), opts.PassEnv...), "SLURM_*")}
+		Isolation: opts.Isolation, PassEnv: append(append([]string(nil), opts.PassEnv...), "SLURM_*"),
+		// Each task starts one rank: the ranks of a node cannot share a
+		// pid namespace held for them (see runtimes.Spec.HostPID).
+		HostPID: true}
 	w, err := rt.Wrapper(ctx, spec)
 	if err != nil {
 		return 1, fmt.Errorf("slurm task: rank %d: %w", rank, err)
