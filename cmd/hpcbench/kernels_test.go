@@ -151,3 +151,68 @@ name = "native"
 		t.Errorf("last progress line %q\n%s", last, log)
 	}
 }
+
+// TestImagesOnFirstUse runs a study whose OCI image this machine lacks
+// with --build-images: the first study builds it (minimal, from the cell's
+// MPI and the kernels beside its binary) and runs on it; the second finds
+// it and builds nothing.
+func TestImagesOnFirstUse(t *testing.T) {
+	testenv.LookPath(t, "runc", "install runc (Debian: runc) for OCI bundles")
+	testenv.LookPath(t, "mpiexec.mpich", "install MPICH (Debian: mpich)")
+	kernelsDir, err := filepath.Abs("../../npb/kernels/build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(kernelsDir, "mpich", "ep")); err != nil {
+		testenv.Missingf(t, "the kernels are not built (make kernels): %v", err)
+	}
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "firstuse.toml")
+	err = os.WriteFile(config, []byte(`[study]
+name = "firstuse"
+repetitions = 1
+warmup = 0
+timeout = "60s"
+npb_dir = "`+kernelsDir+`"
+
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [2]
+
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+binary = "{dir}/{mpi}/{name}"
+args = ["{class}"]
+
+[[runtime]]
+name = "oci"
+image = "hpcbench-firstuse-{mpi}"
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HPCBENCH_IMAGES=" + filepath.Join(dir, "images")}
+	db := filepath.Join(dir, "firstuse.db")
+	out, errOut, code := runIn(t, dir, env, bin, "matrix", "--build-images", "--db", db, config)
+	if code != 0 || !strings.Contains(out+errOut, "1 runs (1 ok,") {
+		t.Fatalf("first study: exit %d, want its run ok\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "image hpcbench-firstuse-mpich for oci: not found, building it") ||
+		!strings.Contains(errOut, "image hpcbench-firstuse-mpich for oci: built in") {
+		t.Errorf("first study did not say it built the image:\n%s", errOut)
+	}
+	out, errOut, code = runIn(t, dir, env, bin, "matrix", "--build-images", "--db", db, config)
+	if code != 0 || strings.Contains(errOut, "building it") || !strings.Contains(out+errOut, "1 runs (1 ok,") {
+		t.Fatalf("second study: exit %d, its run failed or it built again:\n%s%s", code, out, errOut)
+	}
+	// Without --build-images a missing image stays an error of the run.
+	env = []string{"HPCBENCH_IMAGES=" + filepath.Join(dir, "other-images")}
+	out, errOut, _ = runIn(t, dir, env, bin, "matrix", "--db", db, config)
+	if strings.Contains(errOut, "building it") || !strings.Contains(out+errOut, "1 failed") {
+		t.Errorf("without --build-images: want the run failed and no build:\n%s%s", out, errOut)
+	}
+}

@@ -47,6 +47,7 @@ for the keys.`,
 			&cli.StringFlag{Name: "slurm-dir", Usage: "executor slurm: folder for the batch scripts and the jobs' results, on a file system the nodes share (default hpcbench-slurm/STUDY)"},
 			&cli.StringFlag{Name: "workdir", Usage: "make each run's working folder under `DIR` (must be visible at the same path in containers; default the system's temporary folder)"},
 			&cli.BoolFlag{Name: "keep-work", Usage: "keep the working folders of runs that failed, for inspection"},
+			&cli.BoolFlag{Name: "build-images", Usage: "build a container image the study names but this machine lacks when first needed, from the cell's MPI and programs (default: on for the built-in quick study)"},
 			&cli.IntFlag{Name: "max-ranks", Usage: "skip local cells of more than `N` ranks, as more than one launch may start",
 				DefaultText: fmt.Sprintf("%d per core of this node", pmi.MaxRanksPerCore)},
 			&cli.IntFlag{Name: "blas-threads", Usage: "run HPL and HPCC ranks with `N` BLAS threads each (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS; overrides [study] blas_threads; default 1)"},
@@ -94,6 +95,9 @@ func runMatrix(c *cli.Context) error {
 		if err := matrix.WriteSkipped(c.App.ErrWriter, plan.Skipped, c.Bool("verbose"), "  "); err != nil {
 			return err
 		}
+	}
+	if c.Bool("build-images") || (!c.IsSet("build-images") && c.Args().First() == "") {
+		plan.Runtimes.BuildImage = firstUseImages(c.App.ErrWriter)
 	}
 	ex, err := matrixExecutor(c, plan)
 	if err != nil {
