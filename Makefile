@@ -100,7 +100,7 @@ test-mpich: build kernels
 
 # Each probe of the hardening issue kept as a test; every one is also part
 # of make test. The container sweep is tested with stand-in runtime programs.
-HARDENING_TESTS := KillLoopAndResume|KillAndResume|ProbeTimeout|RunDeferredWhenItsRuntimeTimesOut|WorkFolderRemovedOrKept|ResumeStartsAStudyWithoutItsRow|SkipsOfCellsWithRunsGo|PMIxFolderGoneAfterKill|SweepLeftoversOfEveryRuntime|StaleTempDirsRemoved|TestSweep|TestOwner
+HARDENING_TESTS := KillLoopAndResume|KillLoopContainers|ConformanceIsolation|KillAndResume|ProbeTimeout|RunDeferredWhenItsRuntimeTimesOut|WorkFolderRemovedOrKept|ResumeStartsAStudyWithoutItsRow|SkipsOfCellsWithRunsGo|PMIxFolderGoneAfterKill|SweepLeftoversOfEveryRuntime|StaleTempDirsRemoved|TestSweep|TestOwner
 HARDENING_PKGS  := ./matrix ./inventory ./results ./runtimes ./internal/leftover ./cmd/hpcbench
 
 hardening: build kernels

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,6 +88,18 @@ name = "native"
 		// A native study: no container runtime is asked about.
 		runtimes.SweepEnv+"=0")
 
+	killLoop(t, bin, cfg, db, env, planned, childTmp, dir)
+}
+
+// killLoop kills "hpcbench matrix" (bin, with env) on the config cfg and
+// the results file db with SIGKILL killLoopKills times at random points,
+// resuming it each time (the first kill comes before the study is
+// recorded), then lets a --resume finish it, and checks what
+// TestKillLoopAndResume describes: planned runs stored once each, all ok,
+// no skip, an intact file, nothing of hpcbench's left in childTmp and no
+// process running a program under dir.
+func killLoop(t *testing.T, bin, cfg, db string, env []string, planned int, childTmp, dir string) {
+	t.Helper()
 	seed := time.Now().UnixNano()
 	t.Logf("kill delays drawn with seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 16))
@@ -197,6 +210,94 @@ name = "native"
 	}
 	if procs := processesOf(t, dir); len(procs) > 0 {
 		t.Errorf("rank processes left running: %s", strings.Join(procs, "; "))
+	}
+}
+
+// TestKillLoopContainers is TestKillLoopAndResume for a study whose ranks
+// run in containers: EP on 2 ranks of MPICH in Docker, Podman, Apptainer
+// and OCI bundles (each rank a container, private isolation: a pid
+// namespace holder per job), killed killLoopKills times at random points.
+// After the last --resume, besides what the native loop checks, no
+// container of hpcbench's is left in any runtime and no cgroup of an OCI
+// rank remains: each start of hpcbench swept what the killed one left.
+func TestKillLoopContainers(t *testing.T) {
+	testenv.SkipIfShort(t, "runs and kills a real study in four runtimes a dozen times")
+	dir := needKernel(t, "mpich", "ep")
+	bin := buildHpcbench(t)
+	tmp := t.TempDir()
+	childTmp := filepath.Join(tmp, "tmp")
+	if err := os.Mkdir(childTmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var rts []string
+	for _, name := range []string{"docker", "podman", "apptainer", "oci"} {
+		rt, _ := runtimes.Get(name)
+		if _, err := rt.Detect(context.Background()); err != nil {
+			testenv.Missingf(t, "%s not available here (CI installs it): %v", name, err)
+			continue
+		}
+		rts = append(rts, name)
+	}
+	if len(rts) == 0 {
+		t.Skip("no container runtime")
+	}
+	env := append(os.Environ(), "TMPDIR="+childTmp,
+		"HPCBENCH_MPICH_ROOT="+filepath.Join(tmp, "no-builds"))
+	// The image, built before the kills (a study builds it on first use
+	// with --build-images; a kill in the middle of a build is not what
+	// this test is about).
+	build := exec.Command(bin, "image", "build", "--mpi", "mpich", "--name", "hpcbench-killloop-mpich", "--minimal",
+		"--binaries", filepath.Join(dir, "mpich", "ep"), "--runtimes", strings.Join(slices.DeleteFunc(slices.Clone(rts), func(n string) bool { return n == "oci" }), ","))
+	build.Env = env
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("image build: %v\n%s", err, out)
+	}
+	var runtimeTOML strings.Builder
+	for _, name := range rts {
+		fmt.Fprintf(&runtimeTOML, "\n[[runtime]]\nname = %q\nimage = \"hpcbench-killloop-{mpi}\"\n", name)
+	}
+	cfg := filepath.Join(tmp, "killloop-containers.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[study]
+name = "killloop-containers"
+repetitions = 2
+warmup = 1
+timeout = "60s"
+npb_dir = %q
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [2]
+[[benchmark]]
+kind = "npb"
+name = "ep"
+classes = ["S"]
+args = ["{class}"]
+%s`, dir, runtimeTOML.String())), 0o644)
+	planned := len(rts) * (1 + 2)
+	killLoop(t, bin, cfg, filepath.Join(tmp, "killloop.db"), env, planned, childTmp, dir)
+
+	for _, engine := range []string{"docker", "podman"} {
+		if !slices.Contains(rts, engine) {
+			continue
+		}
+		out, err := exec.Command(engine, "ps", "-aq", "--filter", "label="+runtimes.LabelJob).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("%s containers of hpcbench's left: %q %v", engine, out, err)
+		}
+	}
+	if slices.Contains(rts, "oci") {
+		out, _ := exec.Command("runc", "list", "-q").CombinedOutput()
+		for _, id := range strings.Fields(string(out)) {
+			if strings.HasPrefix(id, "hpcbench-") {
+				t.Errorf("OCI container %s left", id)
+			}
+		}
+	}
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/hpcbench-*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/hpcbench-*")
+	if left := append(cgroups, more...); len(left) > 0 {
+		t.Errorf("cgroups of hpcbench's left: %q", left)
 	}
 }
 
