@@ -100,8 +100,8 @@ test-mpich: build kernels
 
 # Each probe of the hardening issue kept as a test; every one is also part
 # of make test. The container sweep is tested with stand-in runtime programs.
-HARDENING_TESTS := KillLoopAndResume|KillLoopContainers|ConformanceIsolation|KillAndResume|ProbeTimeout|RunDeferredWhenItsRuntimeTimesOut|WorkFolderRemovedOrKept|ResumeStartsAStudyWithoutItsRow|SkipsOfCellsWithRunsGo|PMIxFolderGoneAfterKill|SweepLeftoversOfEveryRuntime|StaleTempDirsRemoved|TestSweep|TestOwner
-HARDENING_PKGS  := ./matrix ./inventory ./results ./runtimes ./internal/leftover ./cmd/hpcbench
+HARDENING_TESTS := KillLoopAndResume|KillLoopContainers|ConformanceIsolation|InjectedScriptsRunNothing|Strangers|Tokens|LaunchHostilePMIClients|LaunchVerbTooManyRanks|LaunchVerbTimeoutWhileSpawning|LaunchVerbWorldGuard|LaunchDefaultTimeout|RunCeilings|MaxRanksPerLaunch|ParseIsBounded|KillAndResume|ProbeTimeout|RunDeferredWhenItsRuntimeTimesOut|WorkFolderRemovedOrKept|ResumeStartsAStudyWithoutItsRow|SkipsOfCellsWithRunsGo|PMIxFolderGoneAfterKill|SweepLeftoversOfEveryRuntime|StaleTempDirsRemoved|TestSweep|TestOwner
+HARDENING_PKGS  := ./matrix ./inventory ./results ./runtimes ./internal/leftover ./cmd/hpcbench ./slurm ./pmi ./configs
 
 hardening: build kernels
 	@set -o pipefail; $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) \
