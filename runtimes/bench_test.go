@@ -32,15 +32,23 @@ import (
 //
 // HPCBENCH_BENCH_ROUNDS (default 5) sets the rounds, HPCBENCH_BENCH_MPI
 // (default mpich) the MPIs, e.g. "mpich,openmpi".
-func BenchmarkRuntimeTable(b *testing.B) {
-	rounds := 5
+// benchSettings are the runtime tables' rounds and MPIs:
+// HPCBENCH_BENCH_ROUNDS (default 5) and HPCBENCH_BENCH_MPI (default mpich;
+// a comma-separated list).
+func benchSettings() (rounds int, mpis []string) {
+	rounds = 5
 	if v, err := strconv.Atoi(os.Getenv("HPCBENCH_BENCH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	mpis := []string{"mpich"}
+	mpis = []string{"mpich"}
 	if v := os.Getenv("HPCBENCH_BENCH_MPI"); v != "" {
 		mpis = strings.Split(v, ",")
 	}
+	return rounds, mpis
+}
+
+func BenchmarkRuntimeTable(b *testing.B) {
+	rounds, mpis := benchSettings()
 	type cell struct {
 		rt     Runtime
 		mpi    string
@@ -252,14 +260,7 @@ func median(v []float64) float64 {
 // HPCBENCH_BENCH_ROUNDS (default 5) sets the rounds, HPCBENCH_BENCH_MPI
 // (default mpich) the MPIs, e.g. "mpich,openmpi".
 func BenchmarkIsolationTable(b *testing.B) {
-	rounds := 5
-	if v, err := strconv.Atoi(os.Getenv("HPCBENCH_BENCH_ROUNDS")); err == nil && v > 0 {
-		rounds = v
-	}
-	mpis := []string{"mpich"}
-	if v := os.Getenv("HPCBENCH_BENCH_MPI"); v != "" {
-		mpis = strings.Split(v, ",")
-	}
+	rounds, mpis := benchSettings()
 	type cell struct {
 		rt             Runtime
 		mpi            string
