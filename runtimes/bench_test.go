@@ -18,20 +18,6 @@ import (
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
-// BenchmarkRuntimeTable compares the runtimes side by side: the cost of
-// starting one rank in a container (a trivial MPI program: init and
-// finalize), and the pingpong kernel's 8-byte latency and 1 MiB bandwidth
-// per runtime and layout, each also as a ratio to native measured in the
-// same run. Per-rank and bind layouts are compared with native ranks
-// started by hpcbench's launcher; per-node with native "hpcbench launch"
-// run as a process (the start then includes starting hpcbench). Cells are
-// interleaved round by round, so that the drift of a shared machine
-// spreads over all of them; medians are printed.
-//
-//	go test ./runtimes -run '^$' -bench RuntimeTable -benchtime 1x
-//
-// HPCBENCH_BENCH_ROUNDS (default 5) sets the rounds, HPCBENCH_BENCH_MPI
-// (default mpich) the MPIs, e.g. "mpich,openmpi".
 // benchSettings are the runtime tables' rounds and MPIs:
 // HPCBENCH_BENCH_ROUNDS (default 5) and HPCBENCH_BENCH_MPI (default mpich;
 // a comma-separated list).
@@ -47,6 +33,20 @@ func benchSettings() (rounds int, mpis []string) {
 	return rounds, mpis
 }
 
+// BenchmarkRuntimeTable compares the runtimes side by side: the cost of
+// starting one rank in a container (a trivial MPI program: init and
+// finalize), and the pingpong kernel's 8-byte latency and 1 MiB bandwidth
+// per runtime and layout, each also as a ratio to native measured in the
+// same run. Per-rank and bind layouts are compared with native ranks
+// started by hpcbench's launcher; per-node with native "hpcbench launch"
+// run as a process (the start then includes starting hpcbench). Cells are
+// interleaved round by round, so that the drift of a shared machine
+// spreads over all of them; medians are printed.
+//
+//	go test ./runtimes -run '^$' -bench RuntimeTable -benchtime 1x
+//
+// HPCBENCH_BENCH_ROUNDS (default 5) sets the rounds, HPCBENCH_BENCH_MPI
+// (default mpich) the MPIs, e.g. "mpich,openmpi".
 func BenchmarkRuntimeTable(b *testing.B) {
 	rounds, mpis := benchSettings()
 	type cell struct {
