@@ -107,9 +107,19 @@ type CellStats struct {
 	LaunchNoise bool
 }
 
-// Label names the cell in a table: "cg.S docker per-rank pmi1 x4".
+// Label names the cell in a table: "cg.S docker per-rank mpich pmi1 x4".
+// The MPI is named (unless the cell has none): two MPIs under one PMI
+// flavour are otherwise two rows of one name.
 func (c *CellStats) Label() string {
-	s := fmt.Sprintf("%s.%s %s x%d", c.Cell.Benchmark, c.Cell.Class, c.Cell.Label(), c.Cell.Ranks)
+	side := c.Cell.Label()
+	if mpi := c.Cell.MPI; mpi != "" && mpi != "none" {
+		if c.Cell.PMI != "" {
+			side = strings.TrimSuffix(side, " "+c.Cell.PMI) + " " + mpi + " " + c.Cell.PMI
+		} else {
+			side += " " + mpi
+		}
+	}
+	s := fmt.Sprintf("%s.%s %s x%d", c.Cell.Benchmark, c.Cell.Class, side, c.Cell.Ranks)
 	if c.Cell.Oversubscribed {
 		s += " (oversubscribed)"
 	}

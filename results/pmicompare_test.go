@@ -130,7 +130,7 @@ func TestCompareStudies(t *testing.T) {
 	if err := results.WriteBaseline(&out, b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Study after against baseline before", "8 matching cells compared: 2 slower, 6 equivalent within ±2%", "docker per-rank pmi1"} {
+	for _, want := range []string{"Study after against baseline before", "8 matching cells compared: 2 slower, 6 equivalent within ±2%", "docker per-rank mpich pmi1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("compare output lacks %q:\n%s", want, out.String())
 		}

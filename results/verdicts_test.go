@@ -243,7 +243,7 @@ func TestSummaryPrintsVerdictsSensitivityAndLaunchNoise(t *testing.T) {
 		"\nSensitivity on this host: the smallest overhead this study could detect with 80% power is 3.",
 		// cg x8 (0.54 s) and is x2, x8 (0.42 s, 0.14 s): 3 x 2 PMIs x 4 runtimes.
 		"\nLaunch noise dominates 24 cells (median benchmark time under 1s; ",
-		"  is.S native pmi1 x8: 0.1352 s, 5 of 5 runs short\n",
+		"  is.S native mpich pmi1 x8: 0.1352 s, 5 of 5 runs short\n",
 		"slower by 3.6% (95% CI ",
 		": a difference, but not shown to exceed the ±2% margin; about ",
 	} {

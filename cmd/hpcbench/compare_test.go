@@ -82,7 +82,7 @@ name = "native"
 	if err != nil {
 		t.Fatalf("results compare: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Study after against baseline before", "1 matching cell compared", "ep.S native pmi1 x2"} {
+	for _, want := range []string{"Study after against baseline before", "1 matching cell compared", "ep.S native mpich pmi1 x2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("results compare output lacks %q:\n%s", want, out)
 		}

@@ -54,7 +54,7 @@ func TestResultsVerbs(t *testing.T) {
 		t.Errorf("list: %q %v", out, err)
 	}
 	out, err = runApp(t, "results", "show", "--db", db)
-	if err != nil || !strings.Contains(out, "cg.S docker per-rank pmi1 x2") || !strings.Contains(out, "too few repetitions for a test (n=1 container, 2 native)") {
+	if err != nil || !strings.Contains(out, "cg.S docker per-rank mpich pmi1 x2") || !strings.Contains(out, "too few repetitions for a test (n=1 container, 2 native)") {
 		t.Errorf("show: %q %v", out, err)
 	}
 	csvPath := filepath.Join(dir, "runs.csv")
