@@ -286,3 +286,23 @@ func SignSIF(path string, key *openpgp.Entity) error {
 	}
 	return nil
 }
+
+// ApptainerKeyring is Apptainer's local public keyring
+// ($APPTAINER_KEYSDIR/pgp-public, else ~/.apptainer/keys/pgp-public): the
+// keys "apptainer verify" trusts, which "hpcbench image verify" uses when
+// no keyring is given. "" when the file does not exist.
+func ApptainerKeyring() string {
+	dir := os.Getenv("APPTAINER_KEYSDIR")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".apptainer", "keys")
+	}
+	p := filepath.Join(dir, "pgp-public")
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		return ""
+	}
+	return p
+}
