@@ -86,6 +86,12 @@ type Cell struct {
 	RuntimeVersion string `json:"runtime_version"`
 	Image          string `json:"image"`
 	ImageDigest    string `json:"image_digest"`
+	// ImageVerification is what checking the image found before it ran:
+	// "verified FINGERPRINT (Name <email>)", "pinned digest matched",
+	// "unsigned", "signed, not verified (by FINGERPRINT)", "unverified"
+	// (nothing was asked of it); "" for native runs and runs stored before
+	// hpcbench recorded it.
+	ImageVerification string `json:"image_verification,omitempty"`
 	Layout         string `json:"layout"` // "per-rank", "per-node", "bind"; "" for native
 	Ranks          int    `json:"ranks"`
 	Bind           string `json:"bind"`

@@ -1,0 +1,59 @@
+package results
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestImageVerificationStored: a run's image verification outcome is
+// stored, read back, and exported in both formats.
+func TestImageVerificationStored(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateStudy(ctx, Study{Name: "s", Seed: 1, Config: "[matrix]\n"}); err != nil {
+		t.Fatal(err)
+	}
+	const outcome = "verified 0123ABCD (Center <c@example.org>)"
+	cell := Cell{Benchmark: "ep", Kind: "kernel", Class: "S", MPI: "mpich", PMI: "pmi1", Runtime: "apptainer", Layout: "per-rank", Ranks: 2,
+		Image: "/x/a.sif", ImageDigest: "sha256:00", ImageVerification: outcome}
+	if _, err := st.AddRun(ctx, testRun("s", cell, 0, 1.5)); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := st.Runs(ctx, "s", RunsOptions{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs: %d, %v", len(runs), err)
+	}
+	if got := runs[0].Cell.ImageVerification; got != outcome {
+		t.Errorf("read back %q, want %q", got, outcome)
+	}
+	var buf bytes.Buffer
+	if err := Export(&buf, runs, ExportCSV); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("CSV: %v, %d records", err, len(recs))
+	}
+	col := map[string]string{}
+	for i, h := range recs[0] {
+		col[h] = recs[1][i]
+	}
+	if col["image_verification"] != outcome || col["image_digest"] != "sha256:00" {
+		t.Errorf("CSV image_verification %q, image_digest %q", col["image_verification"], col["image_digest"])
+	}
+	buf.Reset()
+	if err := Export(&buf, runs, ExportJSON); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"image_verification":"`+outcome+`"`) {
+		t.Errorf("JSON export lacks the outcome:\n%s", buf.String())
+	}
+}
