@@ -92,10 +92,10 @@ type Cell struct {
 	// (nothing was asked of it); "" for native runs and runs stored before
 	// hpcbench recorded it.
 	ImageVerification string `json:"image_verification,omitempty"`
-	Layout         string `json:"layout"` // "per-rank", "per-node", "bind"; "" for native
-	Ranks          int    `json:"ranks"`
-	Bind           string `json:"bind"`
-	Oversubscribed bool   `json:"oversubscribed"`
+	Layout            string `json:"layout"` // "per-rank", "per-node", "bind"; "" for native
+	Ranks             int    `json:"ranks"`
+	Bind              string `json:"bind"`
+	Oversubscribed    bool   `json:"oversubscribed"`
 }
 
 // IsNative reports whether the cell ran without a container runtime.
