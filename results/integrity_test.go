@@ -53,7 +53,7 @@ func TestImageVerificationStored(t *testing.T) {
 	if err := Export(&buf, runs, ExportJSON); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), `"image_verification":"verified 0123ABCD (Center \\u003cc@example.org\\u003e)"`) {
+	if !strings.Contains(buf.String(), `"image_verification":"verified 0123ABCD (Center \u003cc@example.org\u003e)"`) {
 		t.Errorf("JSON export lacks the outcome:\n%s", buf.String())
 	}
 }
