@@ -57,3 +57,36 @@ func TestImageVerificationStored(t *testing.T) {
 		t.Errorf("JSON export lacks the outcome:\n%s", buf.String())
 	}
 }
+
+// TestVerificationLine: the summary lists each image with its digest and
+// outcome, and says plainly when a study ran unverified images.
+func TestVerificationLine(t *testing.T) {
+	signed := Cell{Benchmark: "ep", Kind: "kernel", Class: "S", MPI: "mpich", PMI: "pmi1", Runtime: "apptainer", Layout: "per-rank", Ranks: 2,
+		Image: "/x/a.sif", ImageDigest: "sha256:aa", ImageVerification: "verified 0123ABCD (Center <c@example.org>)"}
+	pinned := signed
+	pinned.Runtime, pinned.Image, pinned.ImageDigest, pinned.ImageVerification = "docker", "hpcbench-mpich", "sha256:bb", "pinned digest matched"
+	plain := pinned
+	plain.Runtime, plain.ImageVerification = "podman", "unverified"
+
+	a := Analyse([]Run{testRun("s", signed, 1, 1), testRun("s", pinned, 1, 1)}, AnalysisOptions{})
+	if un := a.Provenance.UnverifiedImages(); len(un) != 0 {
+		t.Errorf("UnverifiedImages = %q, want none", un)
+	}
+	if l := a.Provenance.VerificationLine(); !strings.HasPrefix(l, "All 2 container images were verified") {
+		t.Errorf("VerificationLine = %q", l)
+	}
+	a = Analyse([]Run{testRun("s", signed, 1, 1), testRun("s", plain, 1, 1)}, AnalysisOptions{})
+	l := a.Provenance.VerificationLine()
+	if !strings.Contains(l, "UNVERIFIED") || !strings.Contains(l, "podman hpcbench-mpich@sha256:bb") || strings.Contains(l, "a.sif") {
+		t.Errorf("VerificationLine = %q, want the podman image named as unverified", l)
+	}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"apptainer /x/a.sif@sha256:aa: verified 0123ABCD", "podman hpcbench-mpich@sha256:bb: unverified", "UNVERIFIED"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
