@@ -10,10 +10,10 @@ import (
 
 // PinnedRef is an image reference pinned to a content digest,
 // "NAME@sha256:HEX": the image NAME may run only while its digest is HEX.
-// For Docker and Podman the digest is the engine's image ID (or one of the
-// image's repository digests); for an image of hpcbench's store run as an
-// OCI bundle, its root filesystem's content digest (RootfsDigest); for a
-// SIF file, the file's sha256 ("hpcbench image list" shows them all).
+// For Docker and Podman the digest is the engine's image ID; for an image
+// of hpcbench's store run as an OCI bundle, its root filesystem's content
+// digest (RootfsDigest); for a SIF file, the file's sha256 ("hpcbench
+// image list" shows them all).
 type PinnedRef struct {
 	Name   string // the reference without its digest
 	Digest string // "sha256:<64 hex digits>"

@@ -177,7 +177,7 @@ func (r *Resolver) check(rt runtimes.Runtime, info runtimes.ImageInfo, pin *imag
 			if found == "" {
 				found = "no digest (not content-addressed)"
 			}
-			return refuse(signing.Outcome{Status: signing.Altered,
+			return refuse(signing.Outcome{Status: signing.Mismatch,
 				Reason: fmt.Sprintf("%s image %s is pinned to %s, but its digest is %s", rt.Name(), pin.Name, pin.Digest, found)})
 		}
 		o = signing.Outcome{Status: signing.Pinned}
@@ -209,7 +209,7 @@ func (r *Resolver) check(rt runtimes.Runtime, info runtimes.ImageInfo, pin *imag
 				reason += fmt.Sprintf(" (now %s)", info.Digest)
 			}
 		}
-		return refuse(signing.Outcome{Status: signing.Failed, Reason: reason})
+		return refuse(signing.Outcome{Status: signing.NotAllowed, Reason: reason})
 	}
 	return o, nil
 }

@@ -38,6 +38,11 @@ const (
 	Altered Status = "altered"
 	// UnknownSigner: the signature was made by a key the keyring lacks.
 	UnknownSigner Status = "unknown signer"
+	// Mismatch: the image's digest is not the one its reference pins.
+	Mismatch Status = "digest mismatch"
+	// NotAllowed: the image passed no check, and the study requires one
+	// (study.require_signed).
+	NotAllowed Status = "not allowed"
 	// Failed: the image could not be checked (not a SIF, unreadable, a
 	// malformed signature).
 	Failed Status = "verification failed"
@@ -63,7 +68,11 @@ func (o Outcome) OK() bool { return o.Status == Verified || o.Status == Pinned }
 // Refused reports whether the image failed a check: it was altered,
 // signed by another key, or could not be checked.
 func (o Outcome) Refused() bool {
-	return o.Status == Altered || o.Status == UnknownSigner || o.Status == Failed
+	switch o.Status {
+	case Altered, UnknownSigner, Failed, Mismatch, NotAllowed:
+		return true
+	}
+	return false
 }
 
 // String is the outcome in one line, as results store it: "verified
