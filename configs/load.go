@@ -489,7 +489,7 @@ func (v *validator) integrity(key string, rt *Runtime) {
 	if strings.TrimSpace(rt.Verify) != rt.Verify {
 		v.add(key+".verify", ErrInvalid, "%q: leading or trailing spaces in a file name", rt.Verify)
 	}
-	if i := strings.LastIndex(rt.Image, "@"); i >= 0 && rt.Name != "native" {
+	if i := strings.LastIndex(rt.Image, "@"); i >= 0 && rt.Name != "native" && !strings.Contains(rt.Image[i:], "/") {
 		dig := rt.Image[i+1:]
 		hexPart, ok := strings.CutPrefix(dig, "sha256:")
 		switch {

@@ -19,12 +19,13 @@ type PinnedRef struct {
 	Digest string // "sha256:<64 hex digits>"
 }
 
-// ParsePinned splits ref at "@sha256:". ok is false for a reference that
-// pins nothing; err says what is wrong with a malformed pin.
+// ParsePinned splits ref at its last '@' (one followed by a '/' belongs to
+// a folder's name). ok is false for a reference that pins nothing; err
+// says what is wrong with a malformed pin.
 func ParsePinned(ref string) (p PinnedRef, ok bool, err error) {
 	i := strings.LastIndex(ref, "@")
-	if i < 0 {
-		return PinnedRef{}, false, nil
+	if i < 0 || strings.Contains(ref[i:], "/") {
+		return PinnedRef{}, false, nil // no '@', or one in a folder's name
 	}
 	name, dig := ref[:i], ref[i+1:]
 	hexPart, found := strings.CutPrefix(dig, "sha256:")

@@ -71,9 +71,14 @@ list").`,
 			{
 				Name:      "list",
 				Usage:     "list the images in the store with their digests",
-				UsageText: "hpcbench image list [--store DIR]",
+				UsageText: "hpcbench image list [--store DIR] [--digests]",
+				Description: `--digests prints, under each image, what a config's image = pins it to in
+each runtime: NAME@sha256:HEX with Docker's and Podman's image IDs, the
+root filesystem's content digest for OCI bundles, and the SIF file's
+sha256 (with the fingerprint of the key that signed it, if hpcbench did).`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "store", Usage: "image store `DIR`"},
+					&cli.BoolFlag{Name: "digests", Usage: "print each runtime's pinned reference (NAME@sha256:HEX) under each image"},
 				},
 				Action: runImageList,
 			},
@@ -164,6 +169,28 @@ func printManifest(w interface{ Write([]byte) (int, error) }, m *images.Manifest
 	}
 }
 
+// pinnedRefs are the references that pin m in each runtime, as a
+// config's image = takes them.
+func pinnedRefs(m *images.Manifest) []string {
+	var out []string
+	for _, e := range []string{"docker", "podman"} {
+		if img, ok := m.Engines[e]; ok && img.ID != "" {
+			out = append(out, fmt.Sprintf("%-9s %s@%s", e, m.Name, img.ID))
+		}
+	}
+	if m.RootfsDigest != "" {
+		out = append(out, fmt.Sprintf("%-9s %s@%s", "oci", m.Name, m.RootfsDigest))
+	}
+	if m.SIF != nil && m.SIF.Digest != "" {
+		line := fmt.Sprintf("%-9s %s@%s", "apptainer", m.Name, m.SIF.Digest)
+		if fp := m.SIF.Meta["signed_by"]; fp != "" {
+			line += "  (signed by " + fp + ")"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
 func runImageList(c *cli.Context) error {
 	store := images.OpenStore(c.String("store"))
 	list, err := store.List()
@@ -198,6 +225,11 @@ func runImageList(c *cli.Context) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f MB\t%s\t%s\n", m.Name, m.MPI, kind, float64(m.RootfsBytes)/1e6,
 			strings.Join(rts, ","), m.Created.Local().Format("2006-01-02 15:04"))
+		if c.Bool("digests") {
+			for _, line := range pinnedRefs(m) {
+				fmt.Fprintf(tw, "  %s\t\t\t\t\t\n", line)
+			}
+		}
 	}
 	return tw.Flush()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/internal/siftest"
+	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // flipByte changes one byte in the middle of the file's data, past the
@@ -150,5 +151,57 @@ func TestImageSignStoreImage(t *testing.T) {
 	}
 	if out, err := runApp(t, "image", "verify", "--store", store.Root, "--keyring", filepath.Join(dir, "s.pub.asc"), name); err != nil {
 		t.Errorf("verify %s: %v\n%s", name, err, out)
+	}
+}
+
+// TestImageBuildSignWith: image build --sign-with signs the SIF it builds
+// and records the signed file's digest; Apptainer verifies the signature;
+// a second build of unchanged inputs keeps the SIF and does not sign it
+// twice; image list --digests prints the pinned references.
+func TestImageBuildSignWith(t *testing.T) {
+	siftest.Apptainer(t)
+	testenv.LookPath(t, "mpichversion", "apt-get install mpich: the MPI to put in the image")
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	t.Setenv("HPCBENCH_MPICH_ROOT", filepath.Join(dir, "no-builds"))
+	if _, err := runApp(t, "image", "keygen", "--name", "builder", "--algorithm", "ed25519", "-o", dir); err != nil {
+		t.Fatal(err)
+	}
+	pub, priv := filepath.Join(dir, "builder.pub.asc"), filepath.Join(dir, "builder.priv.asc")
+	const name = "hpcbench-signtest"
+	args := []string{"image", "build", "--mpi", "mpich", "--name", name, "--minimal", "--runtimes", "apptainer", "--store", store, "--sign-with", priv}
+	out, err := runApp(t, args...)
+	if err != nil {
+		t.Fatalf("image build --sign-with: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "signed by") {
+		t.Errorf("build output does not say it signed:\n%s", out)
+	}
+	m, err := images.OpenStore(store).Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := images.FileSHA256(m.SIF.Path)
+	if m.SIF.Digest != d {
+		t.Errorf("manifest digest %s, file %s: the signed file's digest is not recorded", m.SIF.Digest, d)
+	}
+	keys := filepath.Join(dir, "keys")
+	for _, args := range [][]string{{"key", "import", pub}, {"verify", "--local", m.SIF.Path}} {
+		cmd := exec.Command(siftest.Apptainer(t), args...)
+		cmd.Env = siftest.Env(t, keys)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("apptainer %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	out, err = runApp(t, args...)
+	if err != nil || !strings.Contains(out, "already signed") {
+		t.Errorf("second build: %v\n%s", err, out)
+	}
+	if d2, _ := images.FileSHA256(m.SIF.Path); d2 != d {
+		t.Errorf("second build changed the SIF (%s -> %s)", d, d2)
+	}
+	list, err := runApp(t, "image", "list", "--store", store, "--digests")
+	if err != nil || !strings.Contains(list, name+"@"+d) || !strings.Contains(list, "signed by") {
+		t.Errorf("image list --digests: %v\n%s", err, list)
 	}
 }
