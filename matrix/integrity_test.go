@@ -112,6 +112,8 @@ func TestStudyImageIntegrity(t *testing.T) {
 	fmt.Fprintf(&rt, "\n[[runtime]]\nname = \"apptainer\"\nlabel = \"unsigned\"\nimage = %q\n", unsigned)
 	fmt.Fprintf(&rt, "\n[[runtime]]\nname = \"apptainer\"\nlabel = \"altered\"\nimage = %q\n", altered)
 	fmt.Fprintf(&rt, "\n[[runtime]]\nname = \"apptainer\"\nlabel = \"otherkey\"\nimage = %q\nverify = %q\n", name, otherPub)
+	missingRing := filepath.Join(tmp, "missing.pub.asc")
+	fmt.Fprintf(&rt, "\n[[runtime]]\nname = \"apptainer\"\nlabel = \"nokeyring\"\nimage = %q\nverify = %q\n", name, missingRing)
 	dockerID := ""
 	wrong := "sha256:" + strings.Repeat("0", 64)
 	if withDocker {
@@ -192,9 +194,10 @@ argv = [%q]
 		t.Logf("ran %s: %s, %s, %s", r.Cell.Runtime, r.Status, r.Cell.ImageDigest, r.Cell.ImageVerification)
 	}
 	wantSkip := map[string][]string{
-		"unsigned": {"image refused", "unsigned", unsigned},
-		"altered":  {"image refused", "altered after it was signed"},
-		"otherkey": {"image refused", "unknown signer", signing.Fingerprint(center), otherPub},
+		"unsigned":  {"image refused", "unsigned", unsigned},
+		"altered":   {"image refused", "altered after it was signed"},
+		"otherkey":  {"image refused", "unknown signer", signing.Fingerprint(center), otherPub},
+		"nokeyring": {"image refused", "keyring " + missingRing, "no such file"},
 	}
 	if withDocker {
 		wantSkip["wrongpin"] = []string{"image refused", "pinned to " + wrong, "its digest is " + dockerID}
