@@ -74,3 +74,38 @@ func TestResolverPinsOCIRootfs(t *testing.T) {
 		t.Errorf("unpinned under require_signed: %v", res.Err)
 	}
 }
+
+// TestResolverPinsApptainerSandbox: an Apptainer sandbox folder pinned to
+// its content digest passes, and is refused once a file in it changes.
+func TestResolverPinsApptainerSandbox(t *testing.T) {
+	rt, _ := runtimes.Get("apptainer")
+	_, err := rt.Detect(context.Background())
+	testenv.Require(t, "apptainer (CI installs it)", err)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	prog := filepath.Join(root, "bin", "prog")
+	os.WriteFile(prog, []byte("hello"), 0o755)
+	d, err := images.RootfsDigest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Cell{Runtime: "apptainer", RuntimeLabel: "apptainer", Image: root + "@" + d, MPI: "mpich"}
+	if res := NewResolver().Cell(context.Background(), c); res.Err != nil || res.Integrity.Status != signing.Pinned || res.Image.Digest != d {
+		t.Fatalf("pinned sandbox: %v, %v, digest %s", res.Integrity, res.Err, res.Image.Digest)
+	}
+	os.WriteFile(prog, []byte("hellO"), 0o755)
+	res := NewResolver().Cell(context.Background(), c)
+	if !errors.Is(res.Err, ErrImageRefused) || res.Integrity.Status != signing.Mismatch || !strings.Contains(res.Err.Error(), "pinned to "+d) {
+		t.Errorf("altered sandbox: %v, %v", res.Integrity, res.Err)
+	}
+	// A keyring asks for a signature, which a sandbox cannot carry.
+	e, _ := signing.GenerateKey("sandbox test", "", "", signing.Ed25519)
+	pub, _, err := signing.WriteKeyPair(e, t.TempDir(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Image, c.Verify = root, pub
+	if res := NewResolver().Cell(context.Background(), c); !errors.Is(res.Err, ErrImageRefused) || !strings.Contains(res.Err.Error(), "is a folder (a sandbox)") {
+		t.Errorf("sandbox with a keyring: %v", res.Err)
+	}
+}
