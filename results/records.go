@@ -272,7 +272,7 @@ func (r *Run) validate() error {
 // ParseCellSpec reads cell fields written as "key=value,key=value" (the
 // --cell flag of "hpcbench results import"). Keys are the JSON names of
 // Cell's fields: benchmark, kind, class, mpi, mpi_version, pmi, runtime,
-// runtime_version, image, image_digest, layout, ranks, bind,
+// runtime_version, image, image_digest, image_verification, layout, ranks, bind,
 // oversubscribed, cell_key.
 func ParseCellSpec(spec string) (Cell, error) {
 	var c Cell
@@ -307,6 +307,8 @@ func ParseCellSpec(spec string) (Cell, error) {
 			c.Image = v
 		case "image_digest":
 			c.ImageDigest = v
+		case "image_verification":
+			c.ImageVerification = v
 		case "layout":
 			c.Layout = v
 		case "bind":
@@ -321,7 +323,7 @@ func ParseCellSpec(spec string) (Cell, error) {
 		case "oversubscribed":
 			c.Oversubscribed, err = strconv.ParseBool(v)
 		default:
-			return c, fmt.Errorf("cell spec %q: unknown key %q (known: benchmark, kind, class, mpi, mpi_version, pmi, runtime, runtime_version, image, image_digest, layout, ranks, bind, oversubscribed, cell_key)", spec, k)
+			return c, fmt.Errorf("cell spec %q: unknown key %q (known: benchmark, kind, class, mpi, mpi_version, pmi, runtime, runtime_version, image, image_digest, image_verification, layout, ranks, bind, oversubscribed, cell_key)", spec, k)
 		}
 		if err != nil {
 			return c, fmt.Errorf("cell spec %q: %s=%q: %w", spec, k, v, err)
