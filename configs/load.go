@@ -110,10 +110,10 @@ func (v *validator) add(key string, sentinel error, format string, a ...any) {
 // schemaKeys are the keys of each table of the schema ("" is the top).
 var schemaKeys = map[string][]string{
 	"":          {"study", "matrix", "benchmark", "runtime", "slurm"},
-	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "blas_threads", "npb_dir", "margin", "min_run_time"},
+	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "blas_threads", "npb_dir", "margin", "min_run_time", "keyring", "require_signed"},
 	"matrix":    {"mpi", "pmi", "ranks"},
 	"benchmark": {"kind", "name", "names", "label", "classes", "binary", "dir", "args", "argv", "check_binary", "n", "mem_fraction", "nb", "p", "q", "mpi", "pmi", "ranks", "runtimes", "env", "timeout", "repetitions", "warmup"},
-	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env", "isolation", "pass_env"},
+	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env", "isolation", "pass_env", "verify"},
 	"slurm":     {"partition", "account", "nodes", "time", "modules", "prologue", "cpu_bind", "sbatch_flags"},
 }
 
@@ -470,6 +470,42 @@ func (v *validator) runtimes() {
 		}
 		v.env(key+".env", rt.Env)
 		v.isolation(key, rt)
+		v.integrity(key, rt)
+	}
+}
+
+// integrity checks a runtime's verify, its pinned image digest, and what
+// study.require_signed asks of it.
+func (v *validator) integrity(key string, rt *Runtime) {
+	s := v.cfg.Study
+	signs := rt.Name == "apptainer" || rt.Name == "singularity"
+	if rt.Verify != "" && !signs {
+		if rt.Name == "native" {
+			v.add(key+".verify", ErrInvalid, "native runs no image: remove verify")
+		} else {
+			v.add(key+".verify", ErrInvalid, "%s images carry no signatures (only Apptainer's SIF files do): pin the image to its digest instead, image = \"NAME@sha256:HEX\"", rt.Name)
+		}
+	}
+	if strings.TrimSpace(rt.Verify) != rt.Verify {
+		v.add(key+".verify", ErrInvalid, "%q: leading or trailing spaces in a file name", rt.Verify)
+	}
+	if i := strings.LastIndex(rt.Image, "@"); i >= 0 && rt.Name != "native" && !strings.Contains(rt.Image[i:], "/") {
+		dig := rt.Image[i+1:]
+		hexPart, ok := strings.CutPrefix(dig, "sha256:")
+		switch {
+		case !ok:
+			v.add(key+".image", ErrInvalid, "%q: a pinned image is written NAME@sha256:HEX", rt.Image)
+		case len(hexPart) != 64 || strings.Trim(hexPart, "0123456789abcdef") != "":
+			v.add(key+".image", ErrInvalid, "%q: the digest after sha256: must be 64 lower-case hex digits (\"hpcbench image list\" or \"docker image inspect --format {{.Id}}\" shows it)", rt.Image)
+		case i == 0:
+			v.add(key+".image", ErrInvalid, "%q: no image name before @sha256:", rt.Image)
+		}
+	}
+	if signs && rt.Verify == "" {
+		rt.Verify = s.Keyring
+	}
+	if signs && rt.Verify == "" && s.RequireSigned {
+		v.add(key, ErrMissing, "study.require_signed is set, but %s has no keyring to verify its SIF with: set verify = \"FILE\" here or [study] keyring = \"FILE\"", rt.Label)
 	}
 }
 

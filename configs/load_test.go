@@ -197,6 +197,11 @@ func TestBadValues(t *testing.T) {
 		{"bad placeholder", rep(`classes = ["S"]`, "classes = [\"S\"]\nbinary = \"{dir}/{nmae}\""), []wantErr{{11, "benchmark[0].binary", ErrInvalid}}},
 		{"bad layout", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nlayouts = [\"per-core\"]\n"), []wantErr{{15, "runtime[0].layouts", ErrInvalid}}},
 		{"unknown runtime", add("\n[[runtime]]\nname = \"lxc\"\n"), []wantErr{{13, "runtime[0].name", ErrInvalid}}},
+		{"verify on docker", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nverify = \"k.asc\"\n"), []wantErr{{15, "runtime[0].verify", ErrInvalid}}},
+		{"verify on native", add("\n[[runtime]]\nname = \"native\"\nverify = \"k.asc\"\n"), []wantErr{{14, "runtime[0].verify", ErrInvalid}}},
+		{"short pinned digest", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i@sha256:abc\"\n"), []wantErr{{14, "runtime[0].image", ErrInvalid}}},
+		{"pin without sha256", add("\n[[runtime]]\nname = \"podman\"\nimage = \"i@md5:" + strings.Repeat("a", 32) + "\"\n"), []wantErr{{14, "runtime[0].image", ErrInvalid}}},
+		{"require_signed without keyring", rep(`name = "t"`, "name = \"t\"\nrequire_signed = true") + "\n[[runtime]]\nname = \"apptainer\"\nimage = \"i.sif\"\n", []wantErr{{13, "runtime[0]", ErrMissing}}},
 		{"bad isolation", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nisolation = \"none\"\n"), []wantErr{{15, "runtime[0].isolation", ErrInvalid}}},
 		{"bad pass_env", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\npass_env = [\"MYAPP_*\", \"A=B\"]\n"), []wantErr{{15, "runtime[0].pass_env", ErrInvalid}}},
 		{"bad pass_env glob", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\npass_env = [\"[A\"]\n"), []wantErr{{15, "runtime[0].pass_env", ErrInvalid}}},
@@ -298,6 +303,33 @@ func TestAdaptiveRepetitions(t *testing.T) {
 	bench := withStudy(`repetitions = "auto"`) + "repetitions = 3\n"
 	if _, err := Parse("b.toml", []byte(bench)); err == nil || !strings.Contains(err.Error(), `benchmark[0].repetitions: not in a study with repetitions = "auto"`) {
 		t.Errorf("a benchmark's repetitions in an adaptive study: got %v", err)
+	}
+}
+
+// TestImageIntegrityKeys: study.keyring is the verify of every apptainer
+// runtime that names none; a runtime's own verify wins; a pinned image is
+// kept as written; require_signed is satisfied by either keyring.
+func TestImageIntegrityKeys(t *testing.T) {
+	pin := "sha256:" + strings.Repeat("0a", 32)
+	text := strings.Replace(minimal, `name = "t"`, "name = \"t\"\nkeyring = \"center.pub.asc\"\nrequire_signed = true", 1) +
+		"\n[[runtime]]\nname = \"apptainer\"\nimage = \"a.sif\"\n" +
+		"\n[[runtime]]\nname = \"apptainer\"\nlabel = \"other\"\nimage = \"b.sif\"\nverify = \"other.pub.asc\"\n" +
+		"\n[[runtime]]\nname = \"docker\"\nimage = \"hpcbench-mpich@" + pin + "\"\n"
+	cfg, err := Parse("integrity.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Study.RequireSigned || cfg.Study.Keyring != "center.pub.asc" {
+		t.Errorf("study = %+v", cfg.Study)
+	}
+	if got := cfg.Runtimes[0].Verify; got != "center.pub.asc" {
+		t.Errorf("apptainer verify = %q, want the study keyring", got)
+	}
+	if got := cfg.Runtimes[1].Verify; got != "other.pub.asc" {
+		t.Errorf("other verify = %q, want its own", got)
+	}
+	if got := cfg.Runtimes[2]; got.Verify != "" || got.Image != "hpcbench-mpich@"+pin {
+		t.Errorf("docker = verify %q image %q", got.Verify, got.Image)
 	}
 }
 

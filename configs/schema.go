@@ -87,6 +87,16 @@ type Study struct {
 	// (default "npb/kernels/build", the project's own kernels). Relative
 	// paths are relative to the folder hpcbench runs in.
 	NPBDir string `toml:"npb_dir" json:"npb_dir"`
+	// Keyring is an OpenPGP public keyring file (armored or binary): the
+	// verify of every apptainer runtime that names none. Relative paths
+	// are relative to the folder hpcbench runs in.
+	Keyring string `toml:"keyring" json:"keyring,omitempty"`
+	// RequireSigned runs no image that is not checked: an Apptainer SIF
+	// must verify against its runtime's keyring (verify, else Keyring,
+	// one of which is then required), and a Docker, Podman or OCI image
+	// must be pinned to its digest (NAME@sha256:HEX). The cells of any
+	// other image are skipped with the reason.
+	RequireSigned bool `toml:"require_signed" json:"require_signed,omitempty"`
 }
 
 // Matrix holds the axes every benchmark is crossed with, unless a
@@ -197,6 +207,11 @@ type Runtime struct {
 	// PassEnv are glob patterns of further host variables the container
 	// ranks get, beyond the allow-list (PMI, MPI, UCX, ... and env).
 	PassEnv []string `toml:"pass_env" json:"pass_env,omitempty"`
+	// Verify is an OpenPGP public keyring file (apptainer and singularity
+	// only): the SIF must carry a valid signature by one of its keys, or
+	// its cells are skipped. Docker, Podman and OCI images are pinned by
+	// digest in Image instead (NAME@sha256:HEX).
+	Verify string `toml:"verify" json:"verify,omitempty"`
 }
 
 // Isolations of a container runtime (see runtimes.Isolation).

@@ -450,6 +450,9 @@ func storeCell(c Cell, inv *inventory.Inventory, ir *Resolved) results.Cell {
 		}
 		sc.ImageDigest = ir.Image.Digest
 	}
+	if ir != nil && !c.IsNative() && ir.Integrity.Status != "" {
+		sc.ImageVerification = ir.Integrity.String()
+	}
 	return sc
 }
 

@@ -48,11 +48,18 @@ type Cell struct {
 	RuntimeFlags   []string `json:"runtime_flags,omitempty"`
 	// Isolation is the runtime entry's isolation ("private", "host"; ""
 	// for native) and PassEnv its pass_env patterns.
-	Isolation string         `json:"isolation,omitempty"`
-	PassEnv   []string       `json:"pass_env,omitempty"`
-	Image     string         `json:"image,omitempty"`
-	Layout    configs.Layout `json:"layout,omitempty"` // "" for native
-	Ranks     int            `json:"ranks"`
+	Isolation string   `json:"isolation,omitempty"`
+	PassEnv   []string `json:"pass_env,omitempty"`
+	// Image is the runtime entry's image, {mpi} filled in; NAME@sha256:HEX
+	// pins it to a digest (see Resolver).
+	Image string `json:"image,omitempty"`
+	// Verify is the keyring file the image's SIF signature is verified
+	// against (the runtime's verify, else study.keyring; Apptainer only),
+	// and RequireSigned is study.require_signed: see Resolver.
+	Verify        string         `json:"verify,omitempty"`
+	RequireSigned bool           `json:"require_signed,omitempty"`
+	Layout        configs.Layout `json:"layout,omitempty"` // "" for native
+	Ranks         int            `json:"ranks"`
 	// Repetition counts from 1 among the warm-up runs (Warmup true) and
 	// again from 1 among the measured runs.
 	Repetition int  `json:"repetition"`
@@ -241,6 +248,7 @@ func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int, kernelD
 									Runtime: rt.Name, RuntimeLabel: rt.Label, RuntimeCommand: rt.Command,
 									RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
 									Isolation: rt.Isolation, PassEnv: rt.PassEnv,
+									Verify: rt.Verify, RequireSigned: s.RequireSigned && rt.Name != "native",
 									Ranks: n, Timeout: timeout, Bind: s.Bind,
 									Env: mergeEnv(s.Env, b.Env, rt.Env),
 								}

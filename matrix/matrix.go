@@ -140,6 +140,10 @@ func (l *Local) RunStudy(ctx context.Context, plan *Plan, store *results.Store) 
 	if plan == nil || store == nil {
 		return nil, fmt.Errorf("matrix: a plan and a store are required")
 	}
+	// Images whose runtime asks for a check (a keyring, a pinned digest,
+	// require_signed) are checked before anything runs; refused ones
+	// become skipped cells with the reason.
+	plan.CheckImages(ctx)
 	cfg, inv, cells, skipped := plan.Config, plan.Inventory, plan.Cells, plan.Skipped
 	study, started, err := chooseStudy(ctx, plan, l.Resume, store)
 	if err != nil {

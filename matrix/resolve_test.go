@@ -3,11 +3,15 @@ package matrix
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/internal/testenv"
 	"github.com/hpcbench/hpcbench/runtimes"
+	"github.com/hpcbench/hpcbench/signing"
 )
 
 // TestResolverBuildsOnce: a missing image is handed to BuildImage once per
@@ -35,5 +39,73 @@ func TestResolverBuildsOnce(t *testing.T) {
 	// Without a builder the image is simply missing.
 	if res := NewResolver().Cell(context.Background(), c); !errors.Is(res.Err, runtimes.ErrImageNotFound) || strings.Contains(res.Err.Error(), "building") {
 		t.Errorf("no builder: err = %v", res.Err)
+	}
+}
+
+// TestResolverPinsOCIRootfs: an OCI root filesystem pinned to its content
+// digest passes; once one byte of one file changes, a new study's
+// resolver recomputes the digest and refuses it with both digests.
+func TestResolverPinsOCIRootfs(t *testing.T) {
+	rt, _ := runtimes.Get("oci")
+	_, err := rt.Detect(context.Background())
+	testenv.Require(t, "an OCI runtime (crun or runc)", err)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	prog := filepath.Join(root, "bin", "prog")
+	os.WriteFile(prog, []byte("hello"), 0o755)
+	d, err := images.RootfsDigest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Cell{Runtime: "oci", RuntimeLabel: "oci", Image: root + "@" + d, MPI: "mpich"}
+	res := NewResolver().Cell(context.Background(), c)
+	if res.Err != nil || res.Integrity.Status != signing.Pinned {
+		t.Fatalf("pinned rootfs: %v, %v", res.Integrity, res.Err)
+	}
+	os.WriteFile(prog, []byte("hellO"), 0o755)
+	res = NewResolver().Cell(context.Background(), c)
+	if !errors.Is(res.Err, ErrImageRefused) || res.Integrity.Status != signing.Mismatch ||
+		!strings.Contains(res.Err.Error(), "pinned to "+d) || !strings.Contains(res.Err.Error(), "its digest is sha256:") {
+		t.Errorf("altered rootfs: %v, %v", res.Integrity, res.Err)
+	}
+	// Under require_signed, an unpinned image is refused.
+	c.Image, c.RequireSigned = root, true
+	if res := NewResolver().Cell(context.Background(), c); !errors.Is(res.Err, ErrImageRefused) || !strings.Contains(res.Err.Error(), "require_signed") {
+		t.Errorf("unpinned under require_signed: %v", res.Err)
+	}
+}
+
+// TestResolverPinsApptainerSandbox: an Apptainer sandbox folder pinned to
+// its content digest passes, and is refused once a file in it changes.
+func TestResolverPinsApptainerSandbox(t *testing.T) {
+	rt, _ := runtimes.Get("apptainer")
+	_, err := rt.Detect(context.Background())
+	testenv.Require(t, "apptainer (CI installs it)", err)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	prog := filepath.Join(root, "bin", "prog")
+	os.WriteFile(prog, []byte("hello"), 0o755)
+	d, err := images.RootfsDigest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Cell{Runtime: "apptainer", RuntimeLabel: "apptainer", Image: root + "@" + d, MPI: "mpich"}
+	if res := NewResolver().Cell(context.Background(), c); res.Err != nil || res.Integrity.Status != signing.Pinned || res.Image.Digest != d {
+		t.Fatalf("pinned sandbox: %v, %v, digest %s", res.Integrity, res.Err, res.Image.Digest)
+	}
+	os.WriteFile(prog, []byte("hellO"), 0o755)
+	res := NewResolver().Cell(context.Background(), c)
+	if !errors.Is(res.Err, ErrImageRefused) || res.Integrity.Status != signing.Mismatch || !strings.Contains(res.Err.Error(), "pinned to "+d) {
+		t.Errorf("altered sandbox: %v, %v", res.Integrity, res.Err)
+	}
+	// A keyring asks for a signature, which a sandbox cannot carry.
+	e, _ := signing.GenerateKey("sandbox test", "", "", signing.Ed25519)
+	pub, _, err := signing.WriteKeyPair(e, t.TempDir(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Image, c.Verify = root, pub
+	if res := NewResolver().Cell(context.Background(), c); !errors.Is(res.Err, ErrImageRefused) || !strings.Contains(res.Err.Error(), "is a folder (a sandbox)") {
+		t.Errorf("sandbox with a keyring: %v", res.Err)
 	}
 }

@@ -231,6 +231,10 @@ type Provenance struct {
 	MPIs     map[string][]string
 	// Images are "runtime image@digest" strings, sorted.
 	Images []string
+	// ImageChecks maps an Images entry to the outcomes of checking the
+	// image that its runs recorded (Cell.ImageVerification; "not recorded"
+	// for runs stored before hpcbench recorded them).
+	ImageChecks map[string][]string
 	// PMI maps "asked -> negotiated" ("pmix -> pmix") to the number of runs.
 	PMI map[string]int
 	// Env maps each recorded variable to its distinct values.
@@ -246,6 +250,43 @@ type Provenance struct {
 	// SlurmJobs is the number of distinct Slurm jobs runs came from.
 	SlurmJobs         int
 	Started, Finished time.Time
+}
+
+// VerifiedOutcome reports whether an image verification outcome (as
+// Cell.ImageVerification holds it) says the image was checked and passed:
+// its signature verified, or its pinned digest matched.
+func VerifiedOutcome(v string) bool {
+	return strings.HasPrefix(v, "verified ") || v == "verified" || v == "pinned digest matched"
+}
+
+// UnverifiedImages are the Images entries that at least one run used
+// without a passed check (unsigned, unverified, signed but not verified,
+// or not recorded), sorted.
+func (p *Provenance) UnverifiedImages() []string {
+	var out []string
+	for _, img := range p.Images {
+		for _, v := range p.ImageChecks[img] {
+			if !VerifiedOutcome(v) {
+				out = append(out, img)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// VerificationLine says plainly whether the study's container images
+// were verified: "" without container images.
+func (p *Provenance) VerificationLine() string {
+	if len(p.Images) == 0 {
+		return ""
+	}
+	un := p.UnverifiedImages()
+	if len(un) == 0 {
+		return fmt.Sprintf("All %d container images were verified (signature or pinned digest) before they ran.", len(p.Images))
+	}
+	return fmt.Sprintf("This study ran %d of its %d container images UNVERIFIED (neither a verified signature nor a pinned digest): %s.",
+		len(un), len(p.Images), strings.Join(un, "; "))
 }
 
 // IsolationLine says what container isolation the study measured, e.g.
@@ -284,6 +325,14 @@ func (p *Provenance) add(r *Run) {
 			img += "@" + r.Cell.ImageDigest
 		}
 		p.Images = addUnique(p.Images, img)
+		if p.ImageChecks == nil {
+			p.ImageChecks = map[string][]string{}
+		}
+		v := r.Cell.ImageVerification
+		if v == "" {
+			v = "not recorded"
+		}
+		p.ImageChecks[img] = addUnique(p.ImageChecks[img], v)
 	}
 	neg := strings.Join(uniqueStrings(r.NegotiatedPMI), ",")
 	if neg == "" {

@@ -303,7 +303,7 @@ const (
 // csvHeader names the CSV columns, one per flat field of a Run.
 var csvHeader = []string{"id", "study", "hostname", "cpu_model", "cores", "memory_bytes", "kernel",
 	"cell_key", "benchmark", "kind", "class", "mpi", "mpi_version", "pmi", "runtime", "runtime_version",
-	"image", "image_digest", "layout", "ranks", "bind", "oversubscribed", "repetition", "warmup",
+	"image", "image_digest", "image_verification", "layout", "ranks", "bind", "oversubscribed", "repetition", "warmup",
 	"status", "reason", "metric", "value", "unit", "higher_is_better", "wall_s", "wireup_s", "first_fence_s",
 	"container_start_s", "pmi_exchange_s", "negotiated_pmi", "exit_codes", "peak_rss_kib", "started", "finished", "slurm_job_id", "order", "seed",
 	"metrics", "choices", "env", "argv"}
@@ -332,7 +332,7 @@ func Export(w io.Writer, runs []Run, format ExportFormat) error {
 			js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 			rec := []string{itoa(r.ID), r.Study, r.Host.Hostname, r.Host.CPUModel, strconv.Itoa(r.Host.Cores), itoa(r.Host.MemoryBytes), r.Host.Kernel,
 				c.Key, c.Benchmark, c.Kind, c.Class, c.MPI, c.MPIVersion, c.PMI, c.Runtime, c.RuntimeVersion,
-				c.Image, c.ImageDigest, c.Layout, strconv.Itoa(c.Ranks), c.Bind, strconv.FormatBool(c.Oversubscribed), strconv.Itoa(r.Repetition), strconv.FormatBool(r.Warmup),
+				c.Image, c.ImageDigest, c.ImageVerification, c.Layout, strconv.Itoa(c.Ranks), c.Bind, strconv.FormatBool(c.Oversubscribed), strconv.Itoa(r.Repetition), strconv.FormatBool(r.Warmup),
 				string(r.Status), r.Reason, r.Metric.Name, ftoa(r.Metric.Value), r.Metric.Unit, strconv.FormatBool(r.Metric.HigherIsBetter),
 				ftoa(r.Wall.Seconds()), ftoa(r.WireUp.Seconds()), ftoa(r.FirstFence.Seconds()),
 				ftoa(r.ContainerStart.Seconds()), ftoa(r.PMIExchange.Seconds()),

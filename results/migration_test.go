@@ -29,6 +29,7 @@ func TestOpenSchema1File(t *testing.T) {
 	for _, q := range []string{
 		"ALTER TABLE runs DROP COLUMN container_start_s",
 		"ALTER TABLE runs DROP COLUMN pmi_exchange_s",
+		"ALTER TABLE runs DROP COLUMN image_verification",
 		"PRAGMA user_version = 1",
 	} {
 		if _, err := st.db.Exec(q); err != nil {
@@ -50,6 +51,9 @@ func TestOpenSchema1File(t *testing.T) {
 	runs, err := st.Runs(ctx, "old", RunsOptions{})
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("runs of the old file: %d, %v", len(runs), err)
+	}
+	if runs[0].Cell.ImageVerification != "" {
+		t.Errorf("old run: image verification %q, want \"\" (not recorded)", runs[0].Cell.ImageVerification)
 	}
 	if runs[0].ContainerStart != 0 || runs[0].PMIExchange != 0 || runs[0].WireUp == 0 {
 		t.Errorf("old run: container start %v, PMI exchange %v (want 0), wire-up %v (want kept)",

@@ -86,10 +86,16 @@ type Cell struct {
 	RuntimeVersion string `json:"runtime_version"`
 	Image          string `json:"image"`
 	ImageDigest    string `json:"image_digest"`
-	Layout         string `json:"layout"` // "per-rank", "per-node", "bind"; "" for native
-	Ranks          int    `json:"ranks"`
-	Bind           string `json:"bind"`
-	Oversubscribed bool   `json:"oversubscribed"`
+	// ImageVerification is what checking the image found before it ran:
+	// "verified FINGERPRINT (Name <email>)", "pinned digest matched",
+	// "unsigned", "signed, not verified (by FINGERPRINT)", "unverified"
+	// (nothing was asked of it); "" for native runs and runs stored before
+	// hpcbench recorded it.
+	ImageVerification string `json:"image_verification,omitempty"`
+	Layout            string `json:"layout"` // "per-rank", "per-node", "bind"; "" for native
+	Ranks             int    `json:"ranks"`
+	Bind              string `json:"bind"`
+	Oversubscribed    bool   `json:"oversubscribed"`
 }
 
 // IsNative reports whether the cell ran without a container runtime.
@@ -266,7 +272,7 @@ func (r *Run) validate() error {
 // ParseCellSpec reads cell fields written as "key=value,key=value" (the
 // --cell flag of "hpcbench results import"). Keys are the JSON names of
 // Cell's fields: benchmark, kind, class, mpi, mpi_version, pmi, runtime,
-// runtime_version, image, image_digest, layout, ranks, bind,
+// runtime_version, image, image_digest, image_verification, layout, ranks, bind,
 // oversubscribed, cell_key.
 func ParseCellSpec(spec string) (Cell, error) {
 	var c Cell
@@ -301,6 +307,8 @@ func ParseCellSpec(spec string) (Cell, error) {
 			c.Image = v
 		case "image_digest":
 			c.ImageDigest = v
+		case "image_verification":
+			c.ImageVerification = v
 		case "layout":
 			c.Layout = v
 		case "bind":
@@ -315,7 +323,7 @@ func ParseCellSpec(spec string) (Cell, error) {
 		case "oversubscribed":
 			c.Oversubscribed, err = strconv.ParseBool(v)
 		default:
-			return c, fmt.Errorf("cell spec %q: unknown key %q (known: benchmark, kind, class, mpi, mpi_version, pmi, runtime, runtime_version, image, image_digest, layout, ranks, bind, oversubscribed, cell_key)", spec, k)
+			return c, fmt.Errorf("cell spec %q: unknown key %q (known: benchmark, kind, class, mpi, mpi_version, pmi, runtime, runtime_version, image, image_digest, image_verification, layout, ranks, bind, oversubscribed, cell_key)", spec, k)
 		}
 		if err != nil {
 			return c, fmt.Errorf("cell spec %q: %s=%q: %w", spec, k, v, err)

@@ -117,6 +117,9 @@ var migrations = []string{
 	// first fence done). Runs stored before have 0: not measured.
 	`ALTER TABLE runs ADD COLUMN container_start_s REAL NOT NULL DEFAULT 0;
 	ALTER TABLE runs ADD COLUMN pmi_exchange_s REAL NOT NULL DEFAULT 0;`,
+	// 3: the outcome of checking the run's image (signature, pinned
+	// digest); runs stored before have "": not recorded.
+	`ALTER TABLE runs ADD COLUMN image_verification TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema this hpcbench writes.
@@ -371,9 +374,9 @@ const runColumns = `hostname, cell_key, benchmark, kind, class, mpi, mpi_version
 	image, image_digest, layout, ranks, bind, oversubscribed, repetition, warmup, status, reason,
 	metric, value, unit, higher_is_better, metrics, wall_s, wireup_s, first_fence_s, negotiated_pmi,
 	exit_codes, peak_rss_kib, choices, env, argv, output_gz, started, finished, slurm_job_id, order_index, seed,
-	container_start_s, pmi_exchange_s`
+	container_start_s, pmi_exchange_s, image_verification`
 
-var insertRun = `INSERT INTO runs (study_id, host_id, ` + runColumns + `) VALUES (?, ?` + strings.Repeat(", ?", 42) + `)`
+var insertRun = `INSERT INTO runs (study_id, host_id, ` + runColumns + `) VALUES (?, ?` + strings.Repeat(", ?", 43) + `)`
 
 func encodeRun(r *Run) ([]any, error) {
 	js := func(v any) (string, error) {
@@ -417,7 +420,7 @@ func encodeRun(r *Run) ([]any, error) {
 		c.Image, c.ImageDigest, c.Layout, c.Ranks, c.Bind, c.Oversubscribed, r.Repetition, r.Warmup, string(r.Status), r.Reason,
 		r.Metric.Name, value, r.Metric.Unit, r.Metric.HigherIsBetter, jsons[0], r.Wall.Seconds(), r.WireUp.Seconds(), r.FirstFence.Seconds(), jsons[1],
 		jsons[2], jsons[3], jsons[4], jsons[5], jsons[6], out, formatTime(r.Started), formatTime(r.Finished), slurm, r.Order, r.Seed,
-		r.ContainerStart.Seconds(), r.PMIExchange.Seconds()}, nil
+		r.ContainerStart.Seconds(), r.PMIExchange.Seconds(), c.ImageVerification}, nil
 }
 
 // nonNilMap returns m ready for JSON: never null, and with non-finite
@@ -623,7 +626,7 @@ func (s *Store) Runs(ctx context.Context, study string, opt RunsOptions) ([]Run,
 			&c.Image, &c.ImageDigest, &c.Layout, &c.Ranks, &c.Bind, &c.Oversubscribed, &r.Repetition, &r.Warmup, &status, &r.Reason,
 			&r.Metric.Name, &value, &r.Metric.Unit, &r.Metric.HigherIsBetter, &js[0], &wall, &wire, &fence, &js[1],
 			&js[2], &js[3], &js[4], &js[5], &js[6], &gz, &started, &finished, &slurm, &r.Order, &r.Seed,
-			&containerStart, &exchange); err != nil {
+			&containerStart, &exchange, &c.ImageVerification); err != nil {
 			return nil, err
 		}
 		r.Status = Status(status)

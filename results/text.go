@@ -39,6 +39,13 @@ func WriteSummaryWith(w io.Writer, a *Analysis, opts SummaryOptions) error {
 	if iso := a.Provenance.IsolationLine(); iso != "" {
 		ew.printf("Container isolation measured: %s (private: the job's own pid namespace, no needless privileges; host: the host's)\n", iso)
 	}
+	if len(a.Provenance.Images) > 0 {
+		ew.printf("Images (runtime image@digest: verification):\n")
+		for _, img := range a.Provenance.Images {
+			ew.printf("  %s: %s\n", img, strings.Join(a.Provenance.ImageChecks[img], "; "))
+		}
+		ew.printf("%s\n", a.Provenance.VerificationLine())
+	}
 	if a.Runs > 0 && ok == 0 {
 		ew.printf("No run in this study succeeded; nothing to compare.\n")
 	}

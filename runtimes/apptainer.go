@@ -101,7 +101,9 @@ func (a *apptainer) Detect(ctx context.Context) (string, error) {
 	return a.Fingerprint(ctx).detected()
 }
 
-// Prepare accepts a SIF path or the name of an image in hpcbench's store.
+// Prepare accepts a SIF path, a sandbox folder (its digest is its content
+// digest, see images.RootfsDigest) or the name of an image in hpcbench's
+// store.
 func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) {
 	path := image
 	meta := map[string]string{}
@@ -117,6 +119,16 @@ func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) 
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return ImageInfo{}, err
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		// A sandbox: its content digest, as the store records a root
+		// filesystem's (a pinned sandbox is checked against it).
+		digest, err := images.RootfsDigest(abs)
+		if err != nil {
+			return ImageInfo{}, fmt.Errorf("apptainer: sandbox %s: %w", abs, err)
+		}
+		meta["sandbox"] = "folder"
+		return ImageInfo{Ref: abs, Digest: digest, Meta: meta}, nil
 	}
 	digest, err := images.FileSHA256(abs)
 	if err != nil {

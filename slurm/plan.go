@@ -270,6 +270,7 @@ func Generate(ctx context.Context, study *matrix.Plan, opts GenOptions) (*Plan, 
 		if ir.info.Ref != "" {
 			r.Stored.Image, r.Stored.ImageDigest = ir.info.Ref, ir.info.Digest
 		}
+		r.Stored.ImageVerification = ir.integrity
 		j.Runs = append(j.Runs, r)
 	}
 	sort.Strings(names)
@@ -370,10 +371,11 @@ type cellImages struct {
 }
 
 type resolvedImage struct {
-	version string
-	info    runtimes.ImageInfo
-	choices map[string]string
-	err     error
+	version   string
+	info      runtimes.ImageInfo
+	integrity string
+	choices   map[string]string
+	err       error
 }
 
 // newCellImages resolves through r; nil makes a Resolver of its own.
@@ -392,12 +394,15 @@ func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage 
 		build = c.MPIBuild.Prefix
 	}
 	key := build + "\x00" + c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI + "\x00" + c.RuntimeCommand + "\x00" + strings.Join(c.RuntimeFlags, "\x00") +
-		"\x00" + c.Isolation + "\x00" + strings.Join(c.PassEnv, "\x00")
+		"\x00" + c.Isolation + "\x00" + strings.Join(c.PassEnv, "\x00") + "\x00" + c.Verify + "\x00" + strconv.FormatBool(c.RequireSigned)
 	if r, ok := ci.seen[key]; ok {
 		return r
 	}
 	res := ci.runtimes.Cell(ctx, c)
 	r := resolvedImage{version: res.Version, info: res.Image, err: res.Err}
+	if !c.IsNative() && res.Integrity.Status != "" {
+		r.integrity = res.Integrity.String()
+	}
 	if r.err == nil && !c.IsNative() {
 		spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild,
 			Isolation: runtimes.Isolation(c.Isolation), PassEnv: c.PassEnv}

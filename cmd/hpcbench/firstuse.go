@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hpcbench/hpcbench/imagebuild"
@@ -24,7 +25,15 @@ func firstUseImages(log io.Writer) matrix.ImageBuilder {
 		if c.MPI != "mpich" && c.MPI != "openmpi" {
 			return fmt.Errorf("only images of MPICH or Open MPI are built on first use (cell MPI %q)", c.MPI)
 		}
-		bins, err := programsBeside(c.Binary)
+		binary := c.Binary
+		if !filepath.IsAbs(binary) && strings.ContainsRune(binary, '/') {
+			// Relative to the folder hpcbench runs in, as the runs take
+			// it (npb_dir = "npb/kernels/build").
+			if abs, err := filepath.Abs(binary); err == nil {
+				binary = abs
+			}
+		}
+		bins, err := programsBeside(binary)
 		if err != nil {
 			return err
 		}
@@ -32,7 +41,7 @@ func firstUseImages(log io.Writer) matrix.ImageBuilder {
 			bins = append(bins, self)
 		}
 		fmt.Fprintf(log, "image %s for %s: not found, building it (once: minimal, %s and the programs of %s; 'hpcbench image list' shows it after)\n",
-			c.Image, runtime, c.MPI, filepath.Dir(c.Binary))
+			c.Image, runtime, c.MPI, filepath.Dir(binary))
 		start := time.Now()
 		opts := images.BuildOptions{Name: c.Image, MPI: c.MPI, Minimal: true, Binaries: bins,
 			Store: images.OpenStore(""), Log: io.Discard}

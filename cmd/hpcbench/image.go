@@ -6,8 +6,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/hpcbench/hpcbench/imagebuild"
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/signing"
 	"github.com/urfave/cli/v2"
 )
 
@@ -15,12 +17,12 @@ import (
 func imageCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "image",
-		Usage: "build container images for the benchmarks without a registry, and list them",
-		Subcommands: []*cli.Command{
+		Usage: "build container images for the benchmarks without a registry, list them, and sign and verify them",
+		Subcommands: append([]*cli.Command{
 			{
 				Name:      "build",
 				Usage:     "build an image from this machine's MPI and the benchmark binaries, and import it into Docker, Podman and Apptainer",
-				UsageText: "hpcbench image build --mpi mpich|openmpi --name NAME [--minimal [--without-mpi]] [--binaries PATH]... [--runtimes docker,podman,apptainer] [--store DIR] [--force]",
+				UsageText: "hpcbench image build --mpi mpich|openmpi --name NAME [--minimal [--without-mpi]] [--binaries PATH]... [--runtimes docker,podman,apptainer] [--store DIR] [--force] [--sign-with KEY]",
 				Description: `A full image is a Debian minbase made by debootstrap (as root) from the
 mirror this machine's apt sources name, with the MPI's run-time packages; a
 minimal one (--minimal) holds only the shared libraries the binaries and the
@@ -45,7 +47,14 @@ The root filesystem is kept in the store ($HPCBENCH_IMAGES, default
 /var/lib/hpcbench/images for root) for OCI bundles, imported into Docker and
 Podman under NAME, and built into NAME.sif for Apptainer. Each image's digest
 is recorded. A build whose inputs (binaries, MPI, package versions, options)
-are unchanged is skipped; --force rebuilds.`,
+are unchanged is skipped; --force rebuilds.
+
+--sign-with FILE signs NAME.sif with the private key in FILE, as "image
+sign" does, and records the signed file's digest: a study whose runtime
+says verify = "KEYRING" then runs it. A SIF that was kept unchanged and is
+already signed by the key is not signed twice. Docker, Podman and OCI
+copies are not signed: pin them by digest (NAME@sha256:HEX, see "image
+list").`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "mpi", Usage: "mpich or openmpi", Required: true},
 					&cli.StringFlag{Name: "name", Usage: "image name (lower case)", Required: true},
@@ -55,19 +64,25 @@ are unchanged is skipped; --force rebuilds.`,
 					&cli.StringFlag{Name: "runtimes", Usage: "where to import it: docker,podman,apptainer (default: every one installed)"},
 					&cli.StringFlag{Name: "store", Usage: "image store `DIR` (default $HPCBENCH_IMAGES or /var/lib/hpcbench/images)"},
 					&cli.BoolFlag{Name: "force", Usage: "rebuild even when nothing changed"},
+					&cli.StringFlag{Name: "sign-with", Usage: "sign the SIF with the private key `FILE` (see 'image keygen'; needs the apptainer runtime)"},
 				},
 				Action: runImageBuild,
 			},
 			{
 				Name:      "list",
 				Usage:     "list the images in the store with their digests",
-				UsageText: "hpcbench image list [--store DIR]",
+				UsageText: "hpcbench image list [--store DIR] [--digests]",
+				Description: `--digests prints, under each image, what a config's image = pins it to in
+each runtime: NAME@sha256:HEX with Docker's and Podman's image IDs, the
+root filesystem's content digest for OCI bundles, and the SIF file's
+sha256 (with the fingerprint of the key that signed it, if hpcbench did).`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "store", Usage: "image store `DIR`"},
+					&cli.BoolFlag{Name: "digests", Usage: "print each runtime's pinned reference (NAME@sha256:HEX) under each image"},
 				},
 				Action: runImageList,
 			},
-		},
+		}, imageSigningCommands()...),
 	}
 }
 
@@ -100,6 +115,13 @@ func runImageBuild(c *cli.Context) error {
 	if s := c.String("runtimes"); s != "" {
 		rts = strings.Split(s, ",")
 	}
+	var key *openpgp.Entity
+	if f := c.String("sign-with"); f != "" {
+		var err error
+		if key, err = signing.ReadSigningKey(f); err != nil {
+			return usageError("image build: --sign-with: %v", err)
+		}
+	}
 	opts := images.BuildOptions{
 		Name: c.String("name"), MPI: mpi, Minimal: c.Bool("minimal"), WithoutMPI: c.Bool("without-mpi"),
 		Binaries: bins, Store: images.OpenStore(c.String("store")),
@@ -108,6 +130,17 @@ func runImageBuild(c *cli.Context) error {
 	m, err := imagebuild.Build(c.Context, opts, rts)
 	if err != nil {
 		return fmt.Errorf("image build: %w", err)
+	}
+	if key != nil {
+		signed, err := imagebuild.SignSIF(opts.Store, m, key)
+		if err != nil {
+			return fmt.Errorf("image build: --sign-with: %w", err)
+		}
+		what := "signed by"
+		if !signed {
+			what = "already signed by"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "apptainer: %s %s %s\n", m.SIF.Path, what, signing.Fingerprint(key))
 	}
 	printManifest(c.App.Writer, m)
 	return nil
@@ -134,6 +167,28 @@ func printManifest(w interface{ Write([]byte) (int, error) }, m *images.Manifest
 	if m.SIF != nil {
 		fmt.Fprintf(w, "  apptainer  %s  %s\n", m.SIF.Path, m.SIF.Digest)
 	}
+}
+
+// pinnedRefs are the references that pin m in each runtime, as a
+// config's image = takes them.
+func pinnedRefs(m *images.Manifest) []string {
+	var out []string
+	for _, e := range []string{"docker", "podman"} {
+		if img, ok := m.Engines[e]; ok && img.ID != "" {
+			out = append(out, fmt.Sprintf("%-9s %s@%s", e, m.Name, img.ID))
+		}
+	}
+	if m.RootfsDigest != "" {
+		out = append(out, fmt.Sprintf("%-9s %s@%s", "oci", m.Name, m.RootfsDigest))
+	}
+	if m.SIF != nil && m.SIF.Digest != "" {
+		line := fmt.Sprintf("%-9s %s@%s", "apptainer", m.Name, m.SIF.Digest)
+		if fp := m.SIF.Meta["signed_by"]; fp != "" {
+			line += "  (signed by " + fp + ")"
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 func runImageList(c *cli.Context) error {
@@ -170,6 +225,11 @@ func runImageList(c *cli.Context) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f MB\t%s\t%s\n", m.Name, m.MPI, kind, float64(m.RootfsBytes)/1e6,
 			strings.Join(rts, ","), m.Created.Local().Format("2006-01-02 15:04"))
+		if c.Bool("digests") {
+			for _, line := range pinnedRefs(m) {
+				fmt.Fprintf(tw, "  %s\t\t\t\t\t\n", line)
+			}
+		}
 	}
 	return tw.Flush()
 }

@@ -119,8 +119,9 @@ HPCC output), which is parsed here and kept as the run's output.
 Parsed results say which benchmark ran but not how: --cell gives the rest,
 e.g. --cell runtime=docker,layout=per-rank,mpi=mpich,pmi=pmi1,ranks=4.
 Keys: benchmark, kind, class, mpi, mpi_version, pmi, runtime,
-runtime_version, image, image_digest, layout, ranks, bind, oversubscribed,
-cell_key. The runtime defaults to native; each result becomes the next
+runtime_version, image, image_digest, image_verification (what checking the
+image found, e.g. "pinned digest matched"), layout, ranks, bind,
+oversubscribed, cell_key. The runtime defaults to native; each result becomes the next
 repetition of its cell. The study (default "import") is created if needed.`,
 				Flags: []cli.Flag{dbFlag(),
 					&cli.StringFlag{Name: "study", Usage: "study `NAME` the results go to (default: \"import\"; exported runs keep their own)"},

@@ -220,6 +220,9 @@ func (r *renderer) executiveSummary() {
 	if n := len(a.NotOK); n > 0 && ok > 0 {
 		notes = append(notes, fmt.Sprintf("%d of %d runs did not produce a valid result (%s); they are left out of the statistics and listed with their reasons.", n, a.Runs, describeNotOK(a.NotOK)))
 	}
+	if len(a.Provenance.UnverifiedImages()) > 0 {
+		notes = append(notes, a.Provenance.VerificationLine()+" Appendix A lists each image's digest and verification outcome.")
+	}
 	if n := len(a.Skips); n > 0 {
 		notes = append(notes, fmt.Sprintf("%d cell%s could not run on this host and %s skipped; the reasons are listed.", n, plural(n), map[bool]string{true: "was", false: "were"}[n == 1]))
 	}
@@ -500,10 +503,11 @@ func (r *renderer) provenance() {
 	kv("Runtimes and versions", p.Runtimes)
 	kv("MPI libraries and versions", p.MPIs)
 	if len(p.Images) > 0 {
-		r.subheading("Images and digests")
-		t := table{headers: []string{"Runtime, image and digest"}, widths: []float64{contentW}, align: "L", mono: true}
+		r.subheading("Images, digests and verification")
+		r.para(p.VerificationLine())
+		t := table{headers: []string{"Runtime, image and digest / verification outcome"}, widths: []float64{contentW}, align: "L", mono: true}
 		for _, img := range p.Images {
-			t.rows = append(t.rows, []string{img})
+			t.rows = append(t.rows, []string{img}, []string{"  -> " + strings.Join(p.ImageChecks[img], "; ")})
 		}
 		r.table(t)
 	}
