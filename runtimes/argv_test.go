@@ -75,8 +75,10 @@ func TestEngineArgv(t *testing.T) {
 			job: pmi.Job{ID: "j1", Ranks: 2, PMI: pmi.PMI1, Channel: pmi.ChannelTCP},
 			env: pmi1Env(pmi.ChannelTCP, "1"), files: []*os.File{socket}, cpu: 1,
 			want: [][2]string{{"--name", "hpcbench-j1-1"}, {"--label", "hpcbench.job=j1"}, {"--label", "hpcbench.rank=1"},
-				{"--network", "host"}, {"--ipc", "host"}, {"--pid", "container:hpcbench-j1-pid"}, {"-w", work}, {"--cpuset-cpus", "1"}},
-			noFlags: [][2]string{{"--pid", "host"}, {"--cap-add", "SYS_PTRACE"}},
+				{"--network", "host"}, {"--ipc", "host"}, {"--pid", "container:hpcbench-j1-pid"}, {"-w", work}, {"--cpuset-cpus", "1"},
+				// MPICH's UCX single-copy (CMA) between the job's ranks.
+				{"--cap-add", "SYS_PTRACE"}},
+			noFlags: [][2]string{{"--pid", "host"}},
 			wantEnv: []string{"PATH", "PMI_ID", "PMI_PORT", "OMPI_MCA_pml"}, noEnv: []string{"HOSTNAME", "SSH_AUTH_SOCK"},
 			wantBinds: []string{progDir + ":" + progDir + ":ro", work + ":" + work}, wantFiles: 0,
 		},

@@ -16,10 +16,13 @@ import (
 //
 //	private (default)  Docker/Podman per-rank: the job's ranks share one pid
 //	                   namespace of their own (held by a pause container),
-//	                   SYS_PTRACE for Open MPI only (its single-copy
-//	                   transfers); Apptainer as root: no capabilities
-//	                   (--no-privs), no host home; OCI bundles: the job's
-//	                   own pid namespace, a seccomp filter, a minimal /dev.
+//	                   SYS_PTRACE for the MPIs' single-copy transfers
+//	                   between the job's ranks; Apptainer as root: no
+//	                   capabilities (--no-privs), no host home; OCI
+//	                   bundles: the job's own pid namespace, a seccomp
+//	                   filter (letting the single-copy calls through), a
+//	                   minimal /dev. Ranks started by srun tasks keep the
+//	                   host's pid namespace (Spec.HostPID).
 //	host               the host's pid namespace and SYS_PTRACE for every
 //	                   rank, Apptainer's default capabilities, the host's
 //	                   /dev and no seccomp filter for OCI bundles: the flags

@@ -192,9 +192,18 @@ var ociCapabilities = []string{
 func ociPtrace(iso Isolation) bool { return iso == IsolationHost }
 
 // ociCrossMemory says whether a private bundle's seccomp filter lets
-// process_vm_readv and process_vm_writev through: for Open MPI's
-// single-copy transfers.
-func ociCrossMemory(mpi string) bool { return mpi == "openmpi" }
+// process_vm_readv and process_vm_writev through: for the single-copy
+// transfers of both MPIs (see crossMemory).
+func ociCrossMemory(mpi string) bool { return crossMemory(mpi) }
+
+// crossMemory says whether ranks of mpi read each other's memory
+// (process_vm_readv: cross-memory attach, CMA) for large messages:
+// MPICH through UCX's cma transport and Open MPI through vader's
+// single-copy. Blocked, MPICH falls back to copies through shared memory
+// (1 MiB bandwidth 0.63x, 8-byte latency 3.2x in OCI bundles,
+// BenchmarkIsolationTable); Open MPI's vader must then be told not to
+// use it (btl_vader_single_copy_mechanism=none).
+func crossMemory(mpi string) bool { return mpi == "openmpi" || mpi == "mpich" }
 
 // bundleIsolation is how a bundle is isolated: its isolation, whether it
 // gets SYS_PTRACE, whether its seccomp filter allows reading other
