@@ -33,7 +33,7 @@ func ParsePinned(ref string) (p PinnedRef, ok bool, err error) {
 		return PinnedRef{}, false, fmt.Errorf("image %q: a pinned digest is written NAME@sha256:HEX", ref)
 	}
 	if name == "" {
-		return PinnedRef{}, false, fmt.Errorf("image %q: no image name before @sha256:", ref)
+		return PinnedRef{}, false, fmt.Errorf("image %q: no image name before the @sha256 digest", ref)
 	}
 	if len(hexPart) != 64 || strings.Trim(hexPart, "0123456789abcdef") != "" {
 		return PinnedRef{}, false, fmt.Errorf("image %q: the digest after sha256: must be 64 lower-case hex digits (got %d characters)", ref, len(hexPart))
