@@ -405,7 +405,9 @@ func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage 
 	}
 	if r.err == nil && !c.IsNative() {
 		spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild,
-			Isolation: runtimes.Isolation(c.Isolation), PassEnv: c.PassEnv}
+			Isolation: runtimes.Isolation(c.Isolation), PassEnv: c.PassEnv,
+			// Per-rank cells run one srun task per rank (RunTask).
+			HostPID: c.Layout != configs.LayoutPerNode}
 		if _, r.err = res.Runtime.Wrapper(ctx, spec); r.err == nil {
 			r.choices = wrapperChoices(ctx, res.Runtime, spec)
 		}

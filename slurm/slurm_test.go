@@ -411,6 +411,11 @@ nodes = 1
 		if !r.Cell.IsNative() && (r.Choices["runtime"] != r.Cell.Runtime || r.Cell.ImageDigest == "") {
 			t.Errorf("%s: runtime choices %v, image digest %q", r.Cell.Key, r.Choices, r.Cell.ImageDigest)
 		}
+		// One task per rank: private isolation, but the host's pid
+		// namespace (Apptainer always keeps it).
+		if !r.Cell.IsNative() && (r.Choices["isolation"] != "private" || (r.Cell.Runtime != "apptainer" && r.Choices["pid"] != "host")) {
+			t.Errorf("%s: isolation %q, pid %q; want private, host", r.Cell.Key, r.Choices["isolation"], r.Choices["pid"])
+		}
 		if r.Metric.Name != "mops_total" || r.Metric.Value <= 0 || r.Wall <= 0 {
 			t.Errorf("%s: metric %+v, wall %v", r.Cell.Key, r.Metric, r.Wall)
 		}
