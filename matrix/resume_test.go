@@ -232,7 +232,7 @@ image = "late-image"
 	}
 	cells, _ := Expand(cfg, nil)
 	rs := NewResolver()
-	rs.images["docker\x00\x00late-image"] = Resolved{Err: fmt.Errorf("docker: %w: docker version: %w", runtimes.ErrUnavailable, runtimes.ErrProbeTimedOut)}
+	rs.images[imageKey("docker", "", "late-image", Policy{})] = Resolved{Err: fmt.Errorf("docker: %w: docker version: %w", runtimes.ErrUnavailable, runtimes.ErrProbeTimedOut)}
 	plan := &Plan{Config: cfg, Study: "late", StudyGiven: true, Seed: 1, Cells: cells, Runtimes: rs}
 	st := openStore(t)
 	var log strings.Builder
