@@ -459,3 +459,21 @@ func TestParseLayout(t *testing.T) {
 		t.Error("ParseLayout(hybrid) accepted")
 	}
 }
+
+// TestSystemPaths: folders an image brings itself are not bound over it;
+// hpcbench's own folders under /var/lib (root's kernels cache) are.
+func TestSystemPaths(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/usr/lib/x86_64-linux-gnu":            true,
+		"/var/lib/dpkg":                        true,
+		"/":                                    true,
+		"/var/lib/hpcbench/kernels/0123/mpich": false,
+		"/var/lib/hpcbenchx":                   true,
+		"/home/user/npb/bin":                   false,
+		"/tmp/hpcbench-work-1/run-2":           false,
+	} {
+		if got := isSystemPath(p); got != want {
+			t.Errorf("isSystemPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

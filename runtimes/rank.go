@@ -87,9 +87,19 @@ func checkPMI(job pmi.Job, cmd *pmi.RankCommand) error {
 // them would replace the image's libraries and tools.
 var systemPrefixes = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys", "/dev", "/boot", "/run", "/var/lib", "/var/run"}
 
+// ownPrefixes are hpcbench's own folders under a system prefix (the
+// kernels cache and the image store of root, in /var/lib): no image
+// brings them, so a program there is bound like any other.
+var ownPrefixes = []string{"/var/lib/hpcbench"}
+
 func isSystemPath(p string) bool {
 	if p == "/" || p == "" {
 		return true
+	}
+	for _, s := range ownPrefixes {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return false
+		}
 	}
 	for _, s := range systemPrefixes {
 		if p == s || strings.HasPrefix(p, s+"/") {
