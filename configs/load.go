@@ -42,7 +42,7 @@ const (
 // Known values of the enumerated keys.
 var (
 	MPINames     = []string{"mpich", "openmpi"}
-	RuntimeNames = []string{"native", "docker", "podman", "apptainer", "singularity", "oci"}
+	RuntimeNames = []string{"native", "docker", "podman", "apptainer", "singularity", "oci", "charliecloud", "ch-run"}
 	Layouts      = []Layout{LayoutPerRank, LayoutPerNode, LayoutBind}
 	Flavours     = []pmi.Flavour{pmi.PMI1, pmi.PMI2, pmi.PMIx}
 )
