@@ -283,6 +283,17 @@ func newChJob(image, jobID string) (*chJob, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("charliecloud: copying image %s for job %s: %w", image, jobID, err)
 	}
+	// ch-run binds files of its own over /etc/passwd and /etc/group and
+	// fails where the image has none (a bare busybox folder): give it
+	// mount points.
+	for _, f := range []string{"etc/passwd", "etc/group"} {
+		if _, err := os.Lstat(filepath.Join(j.root, f)); os.IsNotExist(err) {
+			if err := mountPoint(j.root, f, "/"+f); err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+		}
+	}
 	return j, nil
 }
 
