@@ -25,6 +25,12 @@ func linkTree(src, dst string) error { return cloneTree(src, dst, true) }
 func copyTree(src, dst string) error { return cloneTree(src, dst, false) }
 
 func cloneTree(src, dst string, link bool) error {
+	// A bind mount of a symbolic link mounts what it points to: so does
+	// this, for the top (the links inside a folder stay links).
+	src, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
