@@ -498,7 +498,7 @@ func (w *chWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
 // joined says whether the job's ranks share one container: always, but
 // where each rank is a job of its own (Spec.HostPID: one srun task per
 // rank), which has no peers to join.
-func (w *chWrapper) joined() bool { return !w.spec.HostPID }
+func (w *chWrapper) joined() bool { return !w.spec.HostPID && shmOf(w.spec) == ShmShared }
 
 func (w *chWrapper) Choices() map[string]string {
 	c := baseChoices("charliecloud", w.spec, pmi.ChannelFD)
@@ -511,6 +511,11 @@ func (w *chWrapper) Choices() map[string]string {
 	} else {
 		c["container"] = "one per rank"
 		c["userns"] = "one per rank (no shared memory through /proc, no CMA between ranks)"
+	}
+	if w.joined() {
+		shmChoices(c, w.spec, "--join: the node's ranks in one user and mount namespace", "available (one user namespace for the node's ranks)")
+	} else {
+		shmChoices(c, w.spec, "a container per rank: sibling user namespaces cannot open each other's shared memory", "unavailable (sibling user namespaces)")
 	}
 	c["image_mount"] = "read-only copy of hard links, made per job"
 	c["env_passing"] = "ch-run's environment: allowed variables only"
@@ -557,7 +562,7 @@ func (w *chWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err := j.place(binds, ro); err != nil {
 		return fmt.Errorf("charliecloud: rank %d: %w", cmd.Rank, err)
 	}
-	env, unset := chEnv(withBuildEnv(cmd.Env, w.spec.MPIBuild), w.spec.PassEnv, j.tmp)
+	env, unset := chEnv(withBuildEnv(withShmEnv(cmd.Env, w.spec, job), w.spec.MPIBuild), w.spec.PassEnv, j.tmp)
 	args := []string{w.bin}
 	if w.joined() {
 		args = append(args, "--join-ct="+strconv.Itoa(job.Ranks), "--join-tag="+chJoinTag(job.ID))

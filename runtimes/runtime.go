@@ -159,6 +159,9 @@ type Spec struct {
 	// Isolation is how much of the host the containers share (a config's
 	// runtime.isolation); "" is IsolationPrivate. See Isolation.
 	Isolation Isolation
+	// Shm is whether the per-rank containers share memory (a config's
+	// runtime.shm); "" is ShmShared. See Shm.
+	Shm Shm
 	// PassEnv are glob patterns (path.Match) of further variables the
 	// ranks get from the launching environment, beyond the allow-list
 	// (forwardedEnv): a config's runtime.pass_env, and the names of the
