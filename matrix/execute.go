@@ -171,7 +171,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 	out := &limitedBuffer{limit: outputLimit}
 	spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: ir.Image, MPI: c.MPI, Binds: []string{work},
 		Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild,
-		Isolation: runtimes.Isolation(c.Isolation), PassEnv: ContainerPassEnv(c.PassEnv, env)}
+		Isolation: runtimes.Isolation(c.Isolation), Shm: runtimes.Shm(c.Shm), PassEnv: ContainerPassEnv(c.PassEnv, env)}
 	var rep *pmi.Report
 	var choices map[string]string
 	switch {

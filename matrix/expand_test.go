@@ -443,3 +443,60 @@ env = { A = "runtime", B = "x" }
 		t.Errorf("cell = %+v", c)
 	}
 }
+
+// TestExpandShmAxis: runtime.shm is an axis. Each mode is a cell of its
+// own, the isolated one labelled LABEL+isolated and carrying its mode to
+// the runtime; per-node isolated cells are skipped (one container always
+// shares memory); native has no shm.
+func TestExpandShmAxis(t *testing.T) {
+	cfg := parse(t, `[study]
+repetitions = 1
+warmup = 0
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [2]
+[[benchmark]]
+kind = "npb"
+name = "cg"
+classes = ["S"]
+args = ["{class}"]
+[[runtime]]
+name = "native"
+[[runtime]]
+name = "charliecloud"
+image = "hpcbench-{mpi}"
+layouts = ["per-rank", "per-node"]
+shm = ["shared", "isolated"]
+`)
+	cells, skipped := Expand(cfg, nil)
+	byLabel := map[string][]Cell{}
+	for _, c := range cells {
+		byLabel[c.RuntimeLabel] = append(byLabel[c.RuntimeLabel], c)
+	}
+	if len(byLabel["native"]) != 1 || byLabel["native"][0].Shm != "" {
+		t.Errorf("native cells %+v: want one, without shm", byLabel["native"])
+	}
+	if got := byLabel["charliecloud"]; len(got) != 2 || got[0].Shm != configs.ShmShared || got[1].Shm != configs.ShmShared {
+		t.Errorf("shared cells %+v: want per-rank and per-node", got)
+	}
+	iso := byLabel["charliecloud+isolated"]
+	if len(iso) != 1 || iso[0].Shm != configs.ShmIsolated || iso[0].Layout != configs.LayoutPerRank || iso[0].Runtime != "charliecloud" {
+		t.Fatalf("isolated cells %+v: want one per-rank", iso)
+	}
+	if iso[0].Key() == byLabel["charliecloud"][0].Key() {
+		t.Errorf("both modes share the key %s", iso[0].Key())
+	}
+	var shmSkips int
+	for _, s := range skipped {
+		if errors.Is(s.Err, ErrSkipShm) {
+			shmSkips++
+			if s.Cell.Layout != configs.LayoutPerNode || s.Cell.Shm != configs.ShmIsolated {
+				t.Errorf("skipped for shm: %+v", s.Cell)
+			}
+		}
+	}
+	if shmSkips != 1 {
+		t.Errorf("%d cells skipped for shm, want the per-node isolated one", shmSkips)
+	}
+}

@@ -662,6 +662,10 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 	c := baseChoices(rt.Name(), spec, pmi.ChannelFD)
 	c["pmi_server"] = "hpcbench inside the container"
 	if rt.Name() != "native" {
+		c["shm"] = string(ShmShared)
+		c["shm_how"] = "one container holds the node's ranks"
+	}
+	if rt.Name() != "native" {
 		isolationChoice(c, spec)
 	}
 	switch rt.Name() {

@@ -327,7 +327,9 @@ func addSeries(p *plot.Plot, names []string, pts map[string]plotter.XYs) error {
 		if err != nil {
 			return err
 		}
-		col, ok := runtimeColors[strings.Fields(n)[0]]
+		// "docker+isolated" (a runtime's isolated shm cells): docker's colour.
+		rt, _, _ := strings.Cut(strings.Fields(n)[0], "+")
+		col, ok := runtimeColors[rt]
 		if !ok {
 			col = plotutil.Color(i)
 		}
