@@ -12,6 +12,7 @@ import (
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/results"
 )
 
 // fakeNode is an inventory of a 2-core Debian 12 node with MPICH (PMI-1)
@@ -498,5 +499,25 @@ shm = ["shared", "isolated"]
 	}
 	if shmSkips != 1 {
 		t.Errorf("%d cells skipped for shm, want the per-node isolated one", shmSkips)
+	}
+}
+
+// TestCommandPingpongMetric: a command that prints the project's
+// pingpong summary is measured by its latency, with its bandwidth and
+// wall time alongside; any other command by its wall time.
+func TestCommandPingpongMetric(t *testing.T) {
+	c := Cell{Kind: configs.KindCommand, Name: "pingpong", Ranks: 2}
+	run := results.Run{Output: []byte("processes = 2\nlatency_8B_us = 0.612\nbandwidth_1MiB_samples = 200\nbandwidth_1MiB_MBps = 5900.5\n")}
+	judgeOutput(&run, c, 2*time.Second, t.TempDir())
+	if run.Status != results.StatusOK || run.Metric.Name != "latency_8B_us" || run.Metric.Value != 0.612 || run.Metric.HigherIsBetter {
+		t.Errorf("pingpong run: %+v", run.Metric)
+	}
+	if run.Metrics["bandwidth_1MiB_MBps"] != 5900.5 || run.Metrics["wall_s"] != 2.0 {
+		t.Errorf("pingpong metrics %v", run.Metrics)
+	}
+	other := results.Run{Output: []byte("hello\n")}
+	judgeOutput(&other, c, time.Second, t.TempDir())
+	if other.Metric.Name != "wall_s" || other.Metric.Value != 1 {
+		t.Errorf("other command: %+v", other.Metric)
 	}
 }
