@@ -463,3 +463,32 @@ exec "$0" hello`, os.Getpid(), marker)
 		})
 	}
 }
+
+// TestConformanceShmIsolated: with shm = isolated, every container
+// runtime's per-rank ranks still form one job (over the MPI's network
+// path), and the run records the mode and CMA's availability.
+func TestConformanceShmIsolated(t *testing.T) {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return rt.Name() != "native" }) {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			for _, mpi := range []string{"mpich", "openmpi"} {
+				t.Run(mpi, func(t *testing.T) {
+					spec := specFor(t, rt, mpi, PerRank)
+					spec.Shm = ShmIsolated
+					w, err := rt.Wrapper(context.Background(), spec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c := w.Choices()
+					if c["shm"] != string(ShmIsolated) || c["shm_transport"] == "" || c["cma"] == "" {
+						t.Errorf("choices shm=%q shm_transport=%q cma=%q", c["shm"], c["shm_transport"], c["cma"])
+					}
+					res := launchJob(t, w, mpiFlavour[mpi], 2, []string{probe(t, mpi), "hello"}, 2*time.Minute)
+					checkHello(t, res, mpiFlavour[mpi], 2)
+					requireNoLeftovers(t, rt, res.jobID)
+					t.Logf("%s: %s; cma %s", Describe(c), c["shm_how"], c["cma"])
+				})
+			}
+		})
+	}
+}
