@@ -297,23 +297,16 @@ func newChJob(image, jobID string) (*chJob, error) {
 	return j, nil
 }
 
-// hostTmp is the host folder ch-run would show at /tmp: $TMPDIR, else
-// /tmp. The job's /tmp replaces it, so host paths under it are placed in
-// the job's /tmp folder rather than in the image.
-func hostTmp() string { return filepath.Clean(os.TempDir()) }
-
-// underTmp returns p's path relative to the host's temporary folder, and
-// whether p lies under it.
+// underTmp returns p's path relative to /tmp, and whether p lies under
+// it: the container's /tmp is the job's own folder (ch-run binds the
+// $TMPDIR it is given there), so host paths under /tmp are placed in that
+// folder rather than in the image. Paths under a host $TMPDIR elsewhere
+// keep their own place in the image.
 func underTmp(p string) (string, bool) {
-	for _, t := range []string{hostTmp(), "/tmp"} {
-		if rel, ok := strings.CutPrefix(p, t+"/"); ok {
-			return rel, true
-		}
-		if p == t {
-			return ".", true
-		}
+	if rel, ok := strings.CutPrefix(p, "/tmp/"); ok {
+		return rel, true
 	}
-	return "", false
+	return "", p == "/tmp"
 }
 
 // place puts the rank's folders in the job's container: read-only ones

@@ -344,11 +344,11 @@ func TestPeakMemoryFromCgroup(t *testing.T) {
 	}
 }
 
-// TestConformanceNoTempFoldersLeft: real jobs through Docker and Podman,
-// one that succeeds and one that aborts, leave no folder of theirs in
-// $TMPDIR.
+// TestConformanceNoTempFoldersLeft: real jobs through Docker, Podman and
+// Charliecloud, one that succeeds and one that aborts, leave no folder of
+// theirs in $TMPDIR.
 func TestConformanceNoTempFoldersLeft(t *testing.T) {
-	for _, name := range conformanceRuntimesWhere(t, isEngine) {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return isEngine(rt) || rt.Name() == "charliecloud" }) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
