@@ -233,6 +233,12 @@ func (c *charliecloud) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) 
 	if _, err := buildSource("charliecloud", spec); err != nil {
 		return nil, err
 	}
+	if spec.HostPID && shmOf(spec) == ShmShared {
+		// Ranks started by tasks of their own (srun) are jobs of their
+		// own here: they would not join one container, and in sibling
+		// containers MPICH fails in MPI_Init (UCX: "Shared memory error").
+		return nil, fmt.Errorf("charliecloud: %w: ranks started one per task (Slurm) cannot join one container per node, so they cannot share memory: use shm = \"isolated\"", ErrLayout)
+	}
 	return &chWrapper{c: c, bin: orDefault(spec.Command, c.binary()), spec: spec, libs: hostLibBinds{ctx: ctx}, jobs: map[string]*chJob{}}, nil
 }
 
@@ -488,9 +494,9 @@ type chWrapper struct {
 
 func (w *chWrapper) Channel() pmi.Channel { return pmi.ChannelFD }
 
-// joined says whether the job's ranks share one container: always, but
-// where each rank is a job of its own (Spec.HostPID: one srun task per
-// rank), which has no peers to join.
+// joined says whether the job's ranks share one container: in shared
+// mode (Wrapper refuses it where each rank is a job of its own,
+// Spec.HostPID: one srun task per rank, with no peers to join).
 func (w *chWrapper) joined() bool { return !w.spec.HostPID && shmOf(w.spec) == ShmShared }
 
 func (w *chWrapper) Choices() map[string]string {

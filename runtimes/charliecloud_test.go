@@ -231,3 +231,22 @@ func TestCharliecloudSquashFS(t *testing.T) {
 		t.Errorf("Prepare(folder) = %+v, %v", info, err)
 	}
 }
+
+// TestCharliecloudSlurmNeedsIsolated: ranks started one per srun task
+// cannot join one container, so shared memory is refused with the way
+// out, and isolated ranks run one container each.
+func TestCharliecloudSlurmNeedsIsolated(t *testing.T) {
+	rt, _ := Get("charliecloud")
+	spec := Spec{Layout: PerRank, Image: ImageInfo{Ref: t.TempDir()}, HostPID: true}
+	if _, err := rt.Wrapper(context.Background(), spec); !errors.Is(err, ErrLayout) || !strings.Contains(err.Error(), "isolated") {
+		t.Errorf("shared memory under Slurm: %v, want ErrLayout naming isolated", err)
+	}
+	spec.Shm = ShmIsolated
+	w, err := rt.Wrapper(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := w.Choices(); c["container"] != "one per rank" || c["shm"] != "isolated" {
+		t.Errorf("choices %v", c)
+	}
+}
