@@ -52,6 +52,9 @@ type executor struct {
 	// maxRanks is the plan's ceiling on ranks per launch, which its cells
 	// were checked against; 0 leaves pmi's default.
 	maxRanks int
+	// cma caches, per container set-up, whether cross-memory attach
+	// worked between two ranks (runtimes.ProbeCMA): once per study.
+	cma map[string]string
 }
 
 func (ex *executor) init() error {
@@ -194,6 +197,7 @@ func (ex *executor) run(ctx context.Context, p scheduled) (stored results.Run, _
 			}
 			lo.Wrapper = w
 			choices = w.Choices()
+			ex.probeCMA(ctx, c, w, work, choices)
 		}
 		rep, err = pmi.Launch(ctx, lo)
 	}
@@ -317,6 +321,37 @@ func pingpongFigures(out []byte) (latency, bandwidth float64, ok bool) {
 		}
 	}
 	return latency, bandwidth, haveLat && haveBW
+}
+
+// probeCMA records in choices whether cross-memory attach worked between
+// two ranks in the containers w makes for c (choice "cma", what the
+// runtime's set-up predicts, becomes the measured outcome; "cma_expected"
+// keeps the prediction). The probe runs once per container set-up of the
+// study; where it cannot run (hpcbench's executable does not run in the
+// image), the prediction stays and "cma_probe" says why.
+func (ex *executor) probeCMA(ctx context.Context, c Cell, w runtimes.Wrapper, work string, choices map[string]string) {
+	key := strings.Join([]string{c.RuntimeLabel, string(c.Layout), c.Image, c.MPI, c.Isolation, c.Shm, c.RuntimeCommand, strings.Join(c.RuntimeFlags, "\x00")}, "\x00")
+	if ex.cma == nil {
+		ex.cma = map[string]string{}
+	}
+	got, ok := ex.cma[key]
+	if !ok {
+		res, err := runtimes.ProbeCMA(ctx, w, ex.self, work)
+		if err != nil {
+			got = "probe failed: " + err.Error()
+		} else {
+			got = res
+		}
+		ex.cma[key] = got
+	}
+	if strings.HasPrefix(got, "probe failed: ") {
+		choices["cma_probe"] = strings.TrimPrefix(got, "probe failed: ")
+		return
+	}
+	if v := choices["cma"]; v != "" {
+		choices["cma_expected"] = v
+	}
+	choices["cma"] = got + " (measured: process_vm_readv between two ranks)"
 }
 
 // judgeOutput sets the status, reason and metrics of a run whose launch
