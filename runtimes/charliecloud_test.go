@@ -250,3 +250,30 @@ func TestCharliecloudSlurmNeedsIsolated(t *testing.T) {
 		t.Errorf("choices %v", c)
 	}
 }
+
+// TestCMAProbe: cross-memory attach works between two native ranks and
+// between Charliecloud ranks joined in one container, and not between
+// ranks in sibling containers (shm = isolated).
+func TestCMAProbe(t *testing.T) {
+	self := hpcbenchBinary(t)
+	got, err := ProbeCMA(context.Background(), nil, self, workDir(t))
+	if err != nil || got != "available" {
+		t.Errorf("native: %q, %v; want available", got, err)
+	}
+	rt := available(t, "charliecloud")
+	for shm, want := range map[Shm]string{ShmShared: "available", ShmIsolated: "unavailable"} {
+		spec := specFor(t, rt, "mpich", PerRank)
+		spec.Shm = shm
+		w, err := rt.Wrapper(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ProbeCMA(context.Background(), w, self, workDir(t))
+		if err != nil || !strings.HasPrefix(got, want) {
+			t.Errorf("charliecloud shm=%s: %q, %v; want %s", shm, got, err, want)
+		}
+		if !strings.HasPrefix(w.Choices()["cma"], want) {
+			t.Errorf("charliecloud shm=%s predicts cma %q, measured %q", shm, w.Choices()["cma"], got)
+		}
+	}
+}

@@ -193,10 +193,10 @@ func shmFlags(flags [][2]string, spec Spec) [][2]string {
 }
 
 // engineShmChoices records the shm mode of Docker's and Podman's ranks and
-// whether CMA is open to them: their seccomp profile allows
+// whether CMA is open to them: Docker's seccomp profile allows
 // process_vm_readv only with SYS_PTRACE, which Open MPI's ranks and host
-// isolation get.
-func engineShmChoices(c map[string]string, spec Spec) {
+// isolation get; Podman's allows it (measured: see ProbeCMA).
+func engineShmChoices(c map[string]string, engine string, spec Spec) {
 	how := "--ipc host"
 	if shmOf(spec) == ShmIsolated {
 		how = "--ipc private: an IPC namespace and /dev/shm per container"
@@ -204,8 +204,11 @@ func engineShmChoices(c map[string]string, spec Spec) {
 		how = "the host's /dev/shm bound"
 	}
 	cma := "unavailable (the engine's seccomp profile refuses process_vm_readv without SYS_PTRACE)"
-	if c["cap_add"] == "SYS_PTRACE" {
+	switch {
+	case c["cap_add"] == "SYS_PTRACE":
 		cma = "available (SYS_PTRACE, one pid namespace for the job's ranks)"
+	case engine == "podman":
+		cma = "available (Podman's seccomp profile allows process_vm_readv; one pid namespace for the job's ranks)"
 	}
 	shmChoices(c, spec, how, cma)
 }
@@ -435,7 +438,7 @@ func (w *engineWrapper) Choices() map[string]string {
 	c := baseChoices(w.e.name, w.spec, w.Channel())
 	isolationChoices(c, w.e.isolation(shmFlags(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), "", w.spec.HostPID), w.spec)))
 	isolationChoice(c, w.spec)
-	engineShmChoices(c, w.spec)
+	engineShmChoices(c, w.e.name, w.spec)
 	if w.spec.HostPID && isolationOf(w.spec) == IsolationPrivate {
 		c["pid_namespace"] = "the host's: each rank is started by a task of its own (srun)"
 	}
