@@ -20,7 +20,7 @@ import (
 //	                  runtime has them (Docker/Podman --ipc private, OCI
 //	                  bundles, Apptainer --ipc), one container per rank for
 //	                  Charliecloud, and the MPI told to use its network
-//	                  path (MPICH: MPIR_CVAR_NOLOCAL=1 and UCX over TCP;
+//	                  path (MPICH: MPIR_CVAR_NOLOCAL=1 and UCX over TCP only;
 //	                  Open MPI: the ob1 PML with the self and tcp BTLs).
 //
 // The per-node layout holds all of a node's ranks in one container, which
@@ -65,7 +65,7 @@ func isolatedShmEnv(mpi string) []string {
 	if mpi == "openmpi" {
 		return []string{"OMPI_MCA_pml=ob1", "OMPI_MCA_btl=self,tcp"}
 	}
-	return []string{"MPIR_CVAR_NOLOCAL=1", "UCX_TLS=tcp,self"}
+	return []string{"MPIR_CVAR_NOLOCAL=1", "UCX_TLS=tcp"}
 }
 
 // withShmEnv adds, in isolated mode, isolatedShmEnv to a rank's
