@@ -42,7 +42,7 @@ const (
 // Known values of the enumerated keys.
 var (
 	MPINames     = []string{"mpich", "openmpi"}
-	RuntimeNames = []string{"native", "docker", "podman", "apptainer", "singularity", "oci"}
+	RuntimeNames = []string{"native", "docker", "podman", "apptainer", "singularity", "oci", "charliecloud", "ch-run"}
 	Layouts      = []Layout{LayoutPerRank, LayoutPerNode, LayoutBind}
 	Flavours     = []pmi.Flavour{pmi.PMI1, pmi.PMI2, pmi.PMIx}
 )
@@ -113,7 +113,7 @@ var schemaKeys = map[string][]string{
 	"study":     {"name", "description", "seed", "repetitions", "warmup", "timeout", "order", "oversubscribe", "bind", "env", "blas_threads", "npb_dir", "margin", "min_run_time", "keyring", "require_signed"},
 	"matrix":    {"mpi", "pmi", "ranks"},
 	"benchmark": {"kind", "name", "names", "label", "classes", "binary", "dir", "args", "argv", "check_binary", "n", "mem_fraction", "nb", "p", "q", "mpi", "pmi", "ranks", "runtimes", "env", "timeout", "repetitions", "warmup"},
-	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env", "isolation", "pass_env", "verify"},
+	"runtime":   {"name", "label", "image", "flags", "layouts", "command", "env", "isolation", "shm", "pass_env", "verify"},
 	"slurm":     {"partition", "account", "nodes", "time", "modules", "prologue", "cpu_bind", "sbatch_flags"},
 }
 
@@ -472,6 +472,15 @@ func (v *validator) runtimes() {
 		v.isolation(key, rt)
 		v.integrity(key, rt)
 	}
+	for i, rt := range v.cfg.Runtimes {
+		for _, m := range rt.Shm {
+			if l := ShmLabel(rt.Label, m); l != rt.Label {
+				if j, dup := labels[l]; dup {
+					v.add(fmt.Sprintf("runtime[%d].label", j), ErrInvalid, "%q is also the label of runtime[%d]'s %s cells: choose another", l, i, m)
+				}
+			}
+		}
+	}
 }
 
 // integrity checks a runtime's verify, its pinned image digest, and what
@@ -519,7 +528,25 @@ func (v *validator) isolation(key string, rt *Runtime) {
 		if len(rt.PassEnv) > 0 {
 			v.add(key+".pass_env", ErrInvalid, "native ranks get the whole environment: remove pass_env")
 		}
+		if rt.Shm != nil {
+			v.add(key+".shm", ErrInvalid, "native runs no container: remove shm")
+		}
 		return
+	}
+	if rt.Shm == nil {
+		rt.Shm = []string{ShmShared}
+	} else if len(rt.Shm) == 0 {
+		v.add(key+".shm", ErrInvalid, "empty list: name at least one of %q, %q", ShmShared, ShmIsolated)
+	}
+	seenShm := map[string]bool{}
+	for _, m := range rt.Shm {
+		switch {
+		case seenShm[m]:
+			v.add(key+".shm", ErrInvalid, "%q is listed twice", m)
+		case m != ShmShared && m != ShmIsolated:
+			v.add(key+".shm", ErrInvalid, "unknown shm mode %q (want %q, the default: the ranks' containers share memory, or %q: none shared, the MPI uses its network path)", m, ShmShared, ShmIsolated)
+		}
+		seenShm[m] = true
 	}
 	switch rt.Isolation {
 	case "":

@@ -205,6 +205,9 @@ func TestBadValues(t *testing.T) {
 		{"bad isolation", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nisolation = \"none\"\n"), []wantErr{{15, "runtime[0].isolation", ErrInvalid}}},
 		{"bad pass_env", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\npass_env = [\"MYAPP_*\", \"A=B\"]\n"), []wantErr{{15, "runtime[0].pass_env", ErrInvalid}}},
 		{"bad pass_env glob", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\npass_env = [\"[A\"]\n"), []wantErr{{15, "runtime[0].pass_env", ErrInvalid}}},
+		{"bad shm", add("\n[[runtime]]\nname = \"charliecloud\"\nimage = \"i\"\nshm = [\"shared\", \"private\"]\n"), []wantErr{{15, "runtime[0].shm", ErrInvalid}}},
+		{"shm twice", add("\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nshm = [\"isolated\", \"isolated\"]\n"), []wantErr{{15, "runtime[0].shm", ErrInvalid}}},
+		{"native with shm", add("\n[[runtime]]\nname = \"native\"\nshm = [\"isolated\"]\n"), []wantErr{{14, "runtime[0].shm", ErrInvalid}}},
 		{"native with isolation", add("\n[[runtime]]\nname = \"native\"\nisolation = \"host\"\n"), []wantErr{{14, "runtime[0].isolation", ErrInvalid}}},
 		{"image missing", add("\n[[runtime]]\nname = \"podman\"\n"), []wantErr{{12, "runtime[0]", ErrMissing}}},
 		{"native with image", add("\n[[runtime]]\nname = \"native\"\nimage = \"x\"\n"), []wantErr{{14, "runtime[0].image", ErrInvalid}}},
@@ -330,6 +333,29 @@ func TestImageIntegrityKeys(t *testing.T) {
 	}
 	if got := cfg.Runtimes[2]; got.Verify != "" || got.Image != "hpcbench-mpich@"+pin {
 		t.Errorf("docker = verify %q image %q", got.Verify, got.Image)
+	}
+}
+
+// TestRuntimeShm: a container runtime's shm modes default to shared and
+// are kept as written; isolated cells get a label of their own.
+func TestRuntimeShm(t *testing.T) {
+	text := minimal + "\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\n\n[[runtime]]\nname = \"ch-run\"\nimage = \"i\"\nshm = [\"shared\", \"isolated\"]\n"
+	cfg, err := Parse("shm.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Runtimes[0].Shm; len(got) != 1 || got[0] != ShmShared {
+		t.Errorf("docker shm = %q, want the default [shared]", got)
+	}
+	if got := cfg.Runtimes[1].Shm; len(got) != 2 || got[1] != ShmIsolated {
+		t.Errorf("ch-run shm = %q", got)
+	}
+	if ShmLabel("docker", ShmShared) != "docker" || ShmLabel("docker", ShmIsolated) != "docker+isolated" {
+		t.Error("ShmLabel")
+	}
+	clash := minimal + "\n[[runtime]]\nname = \"docker\"\nimage = \"i\"\nshm = [\"isolated\"]\n\n[[runtime]]\nname = \"podman\"\nlabel = \"docker+isolated\"\nimage = \"i\"\n"
+	if _, err := Parse("clash.toml", []byte(clash)); err == nil || !strings.Contains(err.Error(), "docker+isolated") {
+		t.Errorf("a label equal to another runtime's isolated cells: %v", err)
 	}
 }
 

@@ -204,6 +204,12 @@ type Runtime struct {
 	// Isolation is how much of the host the containers share: "private"
 	// (the default for container runtimes) or "host".
 	Isolation string `toml:"isolation" json:"isolation,omitempty"`
+	// Shm are the shared-memory modes to measure, a matrix axis:
+	// "shared" (the default: the ranks' containers share memory) and
+	// "isolated" (none shared: the MPI uses its network path). Cells of
+	// isolated ranks are labelled LABEL+isolated. Container runtimes
+	// only.
+	Shm []string `toml:"shm" json:"shm,omitempty"`
 	// PassEnv are glob patterns of further host variables the container
 	// ranks get, beyond the allow-list (PMI, MPI, UCX, ... and env).
 	PassEnv []string `toml:"pass_env" json:"pass_env,omitempty"`
@@ -212,6 +218,22 @@ type Runtime struct {
 	// its cells are skipped. Docker, Podman and OCI images are pinned by
 	// digest in Image instead (NAME@sha256:HEX).
 	Verify string `toml:"verify" json:"verify,omitempty"`
+}
+
+// Shared-memory modes of a container runtime (see runtimes.Shm).
+const (
+	ShmShared   = "shared"
+	ShmIsolated = "isolated"
+)
+
+// ShmLabel is the runtime label of cells run in shm mode: the label
+// itself for the default, shared, and LABEL+isolated otherwise, so that
+// the two modes are compared side by side as runtimes.
+func ShmLabel(label, shm string) string {
+	if shm == "" || shm == ShmShared {
+		return label
+	}
+	return label + "+" + shm
 }
 
 // Isolations of a container runtime (see runtimes.Isolation).

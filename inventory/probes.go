@@ -486,7 +486,7 @@ type runtimeRow struct {
 
 // shownFirst is the order doctor lists runtimes in; any other registered
 // runtime follows, by name.
-var shownFirst = []string{"docker", "podman", "apptainer", "singularity", "oci"}
+var shownFirst = []string{"docker", "podman", "apptainer", "singularity", "oci", "charliecloud"}
 
 // runtimeRows are every program a registered runtime may run (its
 // Capabilities.Programs), each once. The adapters are the one source of

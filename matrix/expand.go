@@ -50,6 +50,10 @@ type Cell struct {
 	// for native) and PassEnv its pass_env patterns.
 	Isolation string   `json:"isolation,omitempty"`
 	PassEnv   []string `json:"pass_env,omitempty"`
+	// Shm is the shared-memory mode of the cell's containers ("shared",
+	// "isolated"; "" for native): runtime.shm, an axis. Isolated cells'
+	// RuntimeLabel is the entry's label plus "+isolated" (configs.ShmLabel).
+	Shm string `json:"shm,omitempty"`
 	// Image is the runtime entry's image, {mpi} filled in; NAME@sha256:HEX
 	// pins it to a digest (see Resolver).
 	Image string `json:"image,omitempty"`
@@ -134,9 +138,12 @@ type Skipped struct {
 // Why a combination is skipped.
 var (
 	ErrSkipLayout = errors.New("layout not supported by the runtime")
-	ErrSkipPMI    = errors.New("MPI does not speak the PMI flavour")
-	ErrSkipRanks  = errors.New("benchmark cannot run on this rank count")
-	ErrSkipCores  = errors.New("more ranks than cores")
+	// ErrSkipShm: the per-node layout holds all of a node's ranks in one
+	// container, whose memory they always share.
+	ErrSkipShm   = errors.New("shm mode does not apply to the layout")
+	ErrSkipPMI   = errors.New("MPI does not speak the PMI flavour")
+	ErrSkipRanks = errors.New("benchmark cannot run on this rank count")
+	ErrSkipCores = errors.New("more ranks than cores")
 	// ErrSkipMaxRanks: more ranks than one launch may start on this node
 	// (see MaxRanks).
 	ErrSkipMaxRanks = errors.New("more ranks than a launch may start")
@@ -234,50 +241,56 @@ func expand(cfg *configs.Config, inv *inventory.Inventory, maxRanks int, kernelD
 				if len(b.Runtimes) > 0 && !slices.Contains(b.Runtimes, rt.Label) {
 					continue
 				}
+				shms := rt.Shm
+				if len(shms) == 0 {
+					shms = []string{""}
+				}
 				for _, layout := range rt.Layouts {
-					for _, mpi := range mpis {
-						dir := dir
-						if kd, ok := kernelDirs[mpi]; ok && b.Dir == "" && b.Kind == configs.KindNPB {
-							dir = kd
-						}
-						for _, flavour := range pmis {
-							for _, n := range ranks {
-								c := Cell{
-									Benchmark: b.Label, Name: b.Name, Kind: b.Kind, Class: class,
-									MPI: mpi, PMI: flavour, MPIBuild: inv.MPIBuild(mpi, flavour),
-									Runtime: rt.Name, RuntimeLabel: rt.Label, RuntimeCommand: rt.Command,
-									RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
-									Isolation: rt.Isolation, PassEnv: rt.PassEnv,
-									Verify: rt.Verify, RequireSigned: s.RequireSigned && rt.Name != "native",
-									Ranks: n, Timeout: timeout, Bind: s.Bind,
-									Env: mergeEnv(s.Env, b.Env, rt.Env),
-								}
-								fill := func(t string) string {
-									return strings.NewReplacer("{dir}", dir, "{mpi}", mpi, "{name}", b.Name,
-										"{class}", class, "{ranks}", strconv.Itoa(n)).Replace(t)
-								}
-								c.Binary = fill(b.Binary)
-								c.Argv = []string{c.Binary}
-								for _, a := range b.Args {
-									c.Argv = append(c.Argv, fill(a))
-								}
-								if b.Kind == configs.KindHPL || b.Kind == configs.KindHPCC {
-									c.HPL, c.HPLMemFraction = hplProblem(b, n, inv)
-									c.BLASThreads = s.BLASThreads
-								}
-								if err := check(cfg, b, &c, inv, maxRanks); err != nil {
-									skipped = append(skipped, Skipped{Cell: c, Reason: err.Error(), Err: err, Runs: warm + reps})
-									continue
-								}
-								for r := 1; r <= warm; r++ {
-									w := c
-									w.Repetition, w.Warmup = r, true
-									cells = append(cells, w)
-								}
-								for r := 1; r <= reps; r++ {
-									m := c
-									m.Repetition = r
-									cells = append(cells, m)
+					for _, shm := range shms {
+						for _, mpi := range mpis {
+							dir := dir
+							if kd, ok := kernelDirs[mpi]; ok && b.Dir == "" && b.Kind == configs.KindNPB {
+								dir = kd
+							}
+							for _, flavour := range pmis {
+								for _, n := range ranks {
+									c := Cell{
+										Benchmark: b.Label, Name: b.Name, Kind: b.Kind, Class: class,
+										MPI: mpi, PMI: flavour, MPIBuild: inv.MPIBuild(mpi, flavour),
+										Runtime: rt.Name, RuntimeLabel: configs.ShmLabel(rt.Label, shm), RuntimeCommand: rt.Command,
+										RuntimeFlags: rt.Flags, Image: strings.ReplaceAll(rt.Image, "{mpi}", mpi), Layout: layout,
+										Isolation: rt.Isolation, PassEnv: rt.PassEnv, Shm: shm,
+										Verify: rt.Verify, RequireSigned: s.RequireSigned && rt.Name != "native",
+										Ranks: n, Timeout: timeout, Bind: s.Bind,
+										Env: mergeEnv(s.Env, b.Env, rt.Env),
+									}
+									fill := func(t string) string {
+										return strings.NewReplacer("{dir}", dir, "{mpi}", mpi, "{name}", b.Name,
+											"{class}", class, "{ranks}", strconv.Itoa(n)).Replace(t)
+									}
+									c.Binary = fill(b.Binary)
+									c.Argv = []string{c.Binary}
+									for _, a := range b.Args {
+										c.Argv = append(c.Argv, fill(a))
+									}
+									if b.Kind == configs.KindHPL || b.Kind == configs.KindHPCC {
+										c.HPL, c.HPLMemFraction = hplProblem(b, n, inv)
+										c.BLASThreads = s.BLASThreads
+									}
+									if err := check(cfg, b, &c, inv, maxRanks); err != nil {
+										skipped = append(skipped, Skipped{Cell: c, Reason: err.Error(), Err: err, Runs: warm + reps})
+										continue
+									}
+									for r := 1; r <= warm; r++ {
+										w := c
+										w.Repetition, w.Warmup = r, true
+										cells = append(cells, w)
+									}
+									for r := 1; r <= reps; r++ {
+										m := c
+										m.Repetition = r
+										cells = append(cells, m)
+									}
 								}
 							}
 						}
@@ -330,6 +343,9 @@ func check(cfg *configs.Config, b configs.Benchmark, c *Cell, inv *inventory.Inv
 		// Before the PMI check, which for an MPI not found falls back to
 		// what Debian's package speaks.
 		return err
+	}
+	if c.Shm == configs.ShmIsolated && c.Layout == configs.LayoutPerNode {
+		return fmt.Errorf("%w: per-node runs the node's ranks in one container, which always shares memory", ErrSkipShm)
 	}
 	if !slices.Contains(layoutsOf(c.Runtime), c.Layout) {
 		if c.Runtime == "native" {

@@ -12,6 +12,7 @@ import (
 	"github.com/hpcbench/hpcbench/configs"
 	"github.com/hpcbench/hpcbench/inventory"
 	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/results"
 )
 
 // fakeNode is an inventory of a 2-core Debian 12 node with MPICH (PMI-1)
@@ -441,5 +442,82 @@ env = { A = "runtime", B = "x" }
 	if c.Ranks != 4 || c.MPI != "mpich" || c.PMI != "pmi1" || c.Timeout != 90*time.Second || c.Warmup ||
 		c.Env["A"] != "runtime" || c.Env["B"] != "x" {
 		t.Errorf("cell = %+v", c)
+	}
+}
+
+// TestExpandShmAxis: runtime.shm is an axis. Each mode is a cell of its
+// own, the isolated one labelled LABEL+isolated and carrying its mode to
+// the runtime; per-node isolated cells are skipped (one container always
+// shares memory); native has no shm.
+func TestExpandShmAxis(t *testing.T) {
+	cfg := parse(t, `[study]
+repetitions = 1
+warmup = 0
+[matrix]
+mpi = ["mpich"]
+pmi = ["pmi1"]
+ranks = [2]
+[[benchmark]]
+kind = "npb"
+name = "cg"
+classes = ["S"]
+args = ["{class}"]
+[[runtime]]
+name = "native"
+[[runtime]]
+name = "charliecloud"
+image = "hpcbench-{mpi}"
+layouts = ["per-rank", "per-node"]
+shm = ["shared", "isolated"]
+`)
+	cells, skipped := Expand(cfg, nil)
+	byLabel := map[string][]Cell{}
+	for _, c := range cells {
+		byLabel[c.RuntimeLabel] = append(byLabel[c.RuntimeLabel], c)
+	}
+	if len(byLabel["native"]) != 1 || byLabel["native"][0].Shm != "" {
+		t.Errorf("native cells %+v: want one, without shm", byLabel["native"])
+	}
+	if got := byLabel["charliecloud"]; len(got) != 2 || got[0].Shm != configs.ShmShared || got[1].Shm != configs.ShmShared {
+		t.Errorf("shared cells %+v: want per-rank and per-node", got)
+	}
+	iso := byLabel["charliecloud+isolated"]
+	if len(iso) != 1 || iso[0].Shm != configs.ShmIsolated || iso[0].Layout != configs.LayoutPerRank || iso[0].Runtime != "charliecloud" {
+		t.Fatalf("isolated cells %+v: want one per-rank", iso)
+	}
+	if iso[0].Key() == byLabel["charliecloud"][0].Key() {
+		t.Errorf("both modes share the key %s", iso[0].Key())
+	}
+	var shmSkips int
+	for _, s := range skipped {
+		if errors.Is(s.Err, ErrSkipShm) {
+			shmSkips++
+			if s.Cell.Layout != configs.LayoutPerNode || s.Cell.Shm != configs.ShmIsolated {
+				t.Errorf("skipped for shm: %+v", s.Cell)
+			}
+		}
+	}
+	if shmSkips != 1 {
+		t.Errorf("%d cells skipped for shm, want the per-node isolated one", shmSkips)
+	}
+}
+
+// TestCommandPingpongMetric: a command that prints the project's
+// pingpong summary is measured by its latency, with its bandwidth and
+// wall time alongside; any other command by its wall time.
+func TestCommandPingpongMetric(t *testing.T) {
+	c := Cell{Kind: configs.KindCommand, Name: "pingpong", Ranks: 2}
+	run := results.Run{Output: []byte("processes = 2\nlatency_8B_us = 0.612\nbandwidth_1MiB_samples = 200\nbandwidth_1MiB_MBps = 5900.5\n")}
+	judgeOutput(&run, c, 2*time.Second, t.TempDir())
+	if run.Status != results.StatusOK || run.Metric.Name != "latency_8B_us" || run.Metric.Value != 0.612 || run.Metric.HigherIsBetter {
+		t.Errorf("pingpong run: %+v", run.Metric)
+	}
+	if run.Metrics["bandwidth_1MiB_MBps"] != 5900.5 || run.Metrics["wall_s"] != 2.0 {
+		t.Errorf("pingpong metrics %v", run.Metrics)
+	}
+	other := results.Run{Output: []byte("hello\n")}
+	judgeOutput(&other, c, time.Second, t.TempDir())
+	if other.Metric.Name != "wall_s" || other.Metric.Value != 1 {
+		t.Errorf("other command: %+v", other.Metric)
 	}
 }

@@ -245,6 +245,10 @@ type Provenance struct {
 	// recorded (choice "isolation": private, host); runtimes whose runs
 	// recorded none (stored before it was recorded) are left out.
 	Isolation map[string][]string
+	// SharedMemory maps "runtime mpi" of container runs to their shm mode
+	// and cross-memory attach outcome (choices "shm" and "cma", e.g.
+	// "shared, CMA available"); runs that recorded neither are left out.
+	SharedMemory map[string][]string
 	// Argv maps a benchmark to its distinct command lines (at most 5 kept).
 	Argv map[string][]string
 	// SlurmJobs is the number of distinct Slurm jobs runs came from.
@@ -287,6 +291,29 @@ func (p *Provenance) VerificationLine() string {
 	}
 	return fmt.Sprintf("This study ran %d of its %d container images UNVERIFIED (neither a verified signature nor a pinned digest): %s.",
 		len(un), len(p.Images), strings.Join(un, "; "))
+}
+
+// SharedMemoryLine says, per container runtime and MPI, whether the
+// ranks shared memory and whether cross-memory attach worked between
+// them, e.g. "charliecloud mpich: shared, CMA available;
+// charliecloud+isolated mpich: isolated, CMA unavailable"; "" where no
+// run recorded it.
+func (p *Provenance) SharedMemoryLine() string {
+	if len(p.SharedMemory) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(p.SharedMemory))
+	for k := range p.SharedMemory {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		vals := append([]string(nil), p.SharedMemory[k]...)
+		sort.Strings(vals)
+		parts[i] = k + ": " + strings.Join(vals, " and ")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // IsolationLine says what container isolation the study measured, e.g.
@@ -350,6 +377,21 @@ func (p *Provenance) add(r *Run) {
 			p.Isolation = map[string][]string{}
 		}
 		p.Isolation[rt] = addUnique(p.Isolation[rt], iso)
+	}
+	if shm, cma := r.Choices["shm"], r.Choices["cma"]; (shm != "" || cma != "") && !r.Cell.IsNative() {
+		var v []string
+		if shm != "" {
+			v = append(v, shm)
+		}
+		if cma != "" {
+			word, _, _ := strings.Cut(cma, " ")
+			v = append(v, "CMA "+strings.TrimSuffix(word, ":"))
+		}
+		if p.SharedMemory == nil {
+			p.SharedMemory = map[string][]string{}
+		}
+		k := rt + " " + r.Cell.MPI
+		p.SharedMemory[k] = addUnique(p.SharedMemory[k], strings.Join(v, ", "))
 	}
 	if len(r.Argv) > 0 && len(p.Argv[r.Cell.Benchmark]) < 5 {
 		p.Argv[r.Cell.Benchmark] = addUnique(p.Argv[r.Cell.Benchmark], strings.Join(r.Argv, " "))

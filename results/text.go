@@ -36,6 +36,9 @@ func WriteSummaryWith(w io.Writer, a *Analysis, opts SummaryOptions) error {
 	ew := &errWriter{w: w}
 	ok := a.Runs - len(a.NotOK)
 	ew.printf("Study %s: %d runs (%d ok, %d not ok), %d cells, %d skipped\n", a.Study.Name, a.Runs, ok, len(a.NotOK), len(a.Cells), len(a.Skips))
+	if shm := a.Provenance.SharedMemoryLine(); shm != "" {
+		ew.printf("Shared memory between ranks (shm; CMA: process_vm_readv between two ranks): %s\n", shm)
+	}
 	if iso := a.Provenance.IsolationLine(); iso != "" {
 		ew.printf("Container isolation measured: %s (private: the job's own pid namespace, no needless privileges; host: the host's)\n", iso)
 	}

@@ -162,6 +162,9 @@ func (a *apptainer) execFlags(spec Spec) []string {
 	if unsquash() {
 		args = append(args, "--unsquash")
 	}
+	if shmOf(spec) == ShmIsolated && spec.Layout != PerNode {
+		args = append(args, "--ipc")
+	}
 	if a.sharens() {
 		args = append(args, "--sharens")
 	}
@@ -274,6 +277,11 @@ func (w *apptainerWrapper) Choices() map[string]string {
 		c["mpi_source"] = "host libraries bind-mounted read-only"
 	}
 	apptainerPrivilegeChoices(c, w.spec)
+	how := "the host's IPC namespace and /dev (Apptainer's default)"
+	if shmOf(w.spec) == ShmIsolated {
+		how = "--ipc: an IPC namespace per container (the host's /dev/shm stays mounted: the MPI is kept off it)"
+	}
+	shmChoices(c, w.spec, how, "available (same user, the host's pid namespace)")
 	if w.a.sharens() {
 		c["userns"] = "one user namespace for all ranks (--sharens)"
 	}
@@ -295,7 +303,7 @@ func (w *apptainerWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	cmd.Env = w.a.passEnv(w.a.withBuildEnv(cmd.Env, w.spec.MPIBuild), w.spec.PassEnv)
+	cmd.Env = w.a.passEnv(w.a.withBuildEnv(withShmEnv(cmd.Env, w.spec, job), w.spec.MPIBuild), w.spec.PassEnv)
 	args := append([]string{orDefault(w.spec.Command, w.a.binary())}, w.a.execFlags(w.spec)...)
 	args = append(args, bindFlag(binds, ro)...)
 	args = append(args, "--pwd", p.dir)

@@ -411,7 +411,7 @@ func TestNormalizeBinds(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	for _, name := range []string{"native", "docker", "podman", "apptainer", "singularity", "oci", " Docker "} {
+	for _, name := range []string{"native", "docker", "podman", "apptainer", "singularity", "oci", "charliecloud", "ch-run", " Docker "} {
 		if _, err := Get(name); err != nil {
 			t.Errorf("Get(%q): %v", name, err)
 		}
@@ -434,7 +434,7 @@ func TestRegistry(t *testing.T) {
 
 func TestUnavailableBinary(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	for _, name := range []string{"docker", "podman", "apptainer"} {
+	for _, name := range []string{"docker", "podman", "apptainer", "charliecloud"} {
 		rt, _ := Get(name)
 		if _, err := rt.Detect(t.Context()); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("%s without its binary: %v, want ErrUnavailable", name, err)

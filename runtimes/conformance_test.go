@@ -344,11 +344,11 @@ func TestPeakMemoryFromCgroup(t *testing.T) {
 	}
 }
 
-// TestConformanceNoTempFoldersLeft: real jobs through Docker and Podman,
-// one that succeeds and one that aborts, leave no folder of theirs in
-// $TMPDIR.
+// TestConformanceNoTempFoldersLeft: real jobs through Docker, Podman and
+// Charliecloud, one that succeeds and one that aborts, leave no folder of
+// theirs in $TMPDIR.
 func TestConformanceNoTempFoldersLeft(t *testing.T) {
-	for _, name := range conformanceRuntimesWhere(t, isEngine) {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return isEngine(rt) || rt.Name() == "charliecloud" }) {
 		t.Run(name, func(t *testing.T) {
 			rt := available(t, name)
 			w := wrapperFor(t, rt, "mpich", PerRank)
@@ -458,6 +458,35 @@ exec "$0" hello`, os.Getpid(), marker)
 					if b, err := os.ReadFile(marker); err != nil || string(b) != "host\n" {
 						t.Errorf("the host's marker file changed: %q, %v", b, err)
 					}
+				})
+			}
+		})
+	}
+}
+
+// TestConformanceShmIsolated: with shm = isolated, every container
+// runtime's per-rank ranks still form one job (over the MPI's network
+// path), and the run records the mode and CMA's availability.
+func TestConformanceShmIsolated(t *testing.T) {
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool { return rt.Name() != "native" }) {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			for _, mpi := range []string{"mpich", "openmpi"} {
+				t.Run(mpi, func(t *testing.T) {
+					spec := specFor(t, rt, mpi, PerRank)
+					spec.Shm = ShmIsolated
+					w, err := rt.Wrapper(context.Background(), spec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c := w.Choices()
+					if c["shm"] != string(ShmIsolated) || c["shm_transport"] == "" || c["cma"] == "" {
+						t.Errorf("choices shm=%q shm_transport=%q cma=%q", c["shm"], c["shm_transport"], c["cma"])
+					}
+					res := launchJob(t, w, mpiFlavour[mpi], 2, []string{probe(t, mpi), "hello"}, 2*time.Minute)
+					checkHello(t, res, mpiFlavour[mpi], 2)
+					requireNoLeftovers(t, rt, res.jobID)
+					t.Logf("%s: %s; cma %s", Describe(c), c["shm_how"], c["cma"])
 				})
 			}
 		})

@@ -180,6 +180,43 @@ func perRankIsolation(iso Isolation, mpi, holder string, hostPID bool) [][2]stri
 	return flags
 }
 
+// shmFlags gives isolated ranks (Spec.Shm) an IPC namespace, and with it
+// a /dev/shm, of their own instead of the host's.
+func shmFlags(flags [][2]string, spec Spec) [][2]string {
+	if shmOf(spec) != ShmIsolated {
+		return flags
+	}
+	out := make([][2]string, 0, len(flags))
+	for _, f := range flags {
+		if f == [2]string{"--ipc", "host"} {
+			f = [2]string{"--ipc", "private"}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// engineShmChoices records the shm mode of Docker's and Podman's ranks and
+// whether CMA is open to them: Docker's seccomp profile allows
+// process_vm_readv only with SYS_PTRACE, which Open MPI's ranks and host
+// isolation get; Podman's allows it (measured: see ProbeCMA).
+func engineShmChoices(c map[string]string, engine string, spec Spec) {
+	how := "--ipc host"
+	if shmOf(spec) == ShmIsolated {
+		how = "--ipc private: an IPC namespace and /dev/shm per container"
+	} else if strings.HasPrefix(c["ipc"], "host /dev/shm") {
+		how = "the host's /dev/shm bound"
+	}
+	cma := "unavailable (the engine's seccomp profile refuses process_vm_readv without SYS_PTRACE)"
+	switch {
+	case c["cap_add"] == "SYS_PTRACE":
+		cma = "available (SYS_PTRACE, one pid namespace for the job's ranks)"
+	case engine == "podman":
+		cma = "available (Podman's seccomp profile allows process_vm_readv; one pid namespace for the job's ranks)"
+	}
+	shmChoices(c, spec, how, cma)
+}
+
 // pidOf is the --pid value among flags, "" if none.
 func pidOf(flags [][2]string) string {
 	for _, f := range flags {
@@ -403,8 +440,9 @@ func (w *engineWrapper) Channel() pmi.Channel {
 
 func (w *engineWrapper) Choices() map[string]string {
 	c := baseChoices(w.e.name, w.spec, w.Channel())
-	isolationChoices(c, w.e.isolation(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), "", w.spec.HostPID)))
+	isolationChoices(c, w.e.isolation(shmFlags(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), "", w.spec.HostPID), w.spec)))
 	isolationChoice(c, w.spec)
+	engineShmChoices(c, w.e.name, w.spec)
 	if w.spec.HostPID && isolationOf(w.spec) == IsolationPrivate {
 		c["pid_namespace"] = "the host's: each rank is started by a task of its own (srun)"
 	}
@@ -453,7 +491,8 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 		return err
 	}
 	iso := isolationOf(w.spec)
-	flags := w.e.isolation(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID), w.spec.HostPID))
+	flags := w.e.isolation(shmFlags(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID), w.spec.HostPID), w.spec))
+	cmd.Env = withShmEnv(cmd.Env, w.spec, job)
 	if strings.HasPrefix(pidOf(flags), "container:") {
 		if err := w.pidHolder(job); err != nil {
 			return fmt.Errorf("rank %d: %w", cmd.Rank, err)
@@ -629,6 +668,10 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 	spec.Layout = PerNode
 	c := baseChoices(rt.Name(), spec, pmi.ChannelFD)
 	c["pmi_server"] = "hpcbench inside the container"
+	if rt.Name() != "native" {
+		c["shm"] = string(ShmShared)
+		c["shm_how"] = "one container holds the node's ranks"
+	}
 	if rt.Name() != "native" {
 		isolationChoice(c, spec)
 	}

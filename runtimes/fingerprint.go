@@ -127,6 +127,7 @@ var installHints = map[string]string{
 	"singularity": "install SingularityCE, or Apptainer which answers for it",
 	"crun":        "apt-get install crun",
 	"runc":        "apt-get install runc",
+	"ch-run":      "apt-get install charliecloud-runtime",
 }
 
 // installHint is the hint for program, or for the adapter's own program

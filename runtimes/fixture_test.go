@@ -325,11 +325,12 @@ type conformanceFixture struct {
 var envFlags = []string{"--env", "HPCBENCH_FLAG_SEEN=yes"}
 
 var conformanceFixtures = map[string]conformanceFixture{
-	"native":    {},
-	"docker":    {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
-	"podman":    {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
-	"apptainer": {runFlags: envFlags, envFlag: true},
-	"oci":       {leftovers: ociLeftovers, runFlags: []string{"--no-new-keyring"}},
+	"native":       {},
+	"docker":       {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
+	"podman":       {leftovers: engineLeftovers, runFlags: envFlags, envFlag: true},
+	"apptainer":    {runFlags: envFlags, envFlag: true},
+	"oci":          {leftovers: ociLeftovers, runFlags: []string{"--no-new-keyring"}},
+	"charliecloud": {leftovers: chLeftovers, runFlags: []string{"--set-env=HPCBENCH_FLAG_SEEN=yes"}, envFlag: true},
 }
 
 // conformanceRuntimes are the registered runtimes, each once under its
@@ -413,4 +414,27 @@ func requireNoLeftovers(t testing.TB, rt Runtime, jobID string) {
 		t.Errorf("%s kept %d container(s) of job %s after the launch: %v", rt.Name(), len(left), jobID, left)
 		_ = rt.Cleanup(context.Background(), pmi.Job{ID: jobID})
 	}
+}
+
+// chLeftovers lists what a charliecloud job left: its folder, its join
+// files, and processes still running in its image copy.
+func chLeftovers(t testing.TB, rt Runtime, jobID string) []string {
+	t.Helper()
+	var left []string
+	dir := filepath.Join(os.TempDir(), chJobDirPrefix(os.Getpid())+jobID)
+	if fileExists(dir) {
+		left = append(left, dir)
+	}
+	for _, f := range chJoinFiles(chJoinTag(jobID)) {
+		if fileExists(f) {
+			left = append(left, f)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/root")
+	for _, p := range procs {
+		if to, err := os.Readlink(p); err == nil && strings.HasPrefix(to, dir) {
+			left = append(left, p)
+		}
+	}
+	return left
 }

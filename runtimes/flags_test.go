@@ -180,7 +180,7 @@ func TestQuoteArgs(t *testing.T) {
 }
 
 func TestGetCommand(t *testing.T) {
-	for _, name := range []string{"docker", "podman", "apptainer", "singularity", "oci"} {
+	for _, name := range []string{"docker", "podman", "apptainer", "singularity", "oci", "charliecloud"} {
 		rt, err := GetCommand(name, "/nonexistent/"+name+"-bin")
 		if err != nil {
 			t.Fatal(err)

@@ -132,7 +132,7 @@ func readBundle(t *testing.T, argv []string) specs.Spec {
 // build asked for is refused rather than run with its own MPICH.
 func TestMPIBuildMissingFromImage(t *testing.T) {
 	b := fakeBuild(t, "pmix")
-	for _, name := range []string{"docker", "podman", "apptainer", "oci"} {
+	for _, name := range []string{"docker", "podman", "apptainer", "oci", "charliecloud"} {
 		rt, _ := Get(name)
 		image := ImageInfo{Ref: t.TempDir(), Meta: map[string]string{metaMPIBuilds: "none", "store": "/x"}}
 		_, err := rt.Wrapper(context.Background(), Spec{Layout: PerRank, Image: image, MPIBuild: b})

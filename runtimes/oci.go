@@ -216,6 +216,9 @@ type bundleIsolation struct {
 	pidNS       string
 	// hostPID keeps the host's pid namespace (Spec.HostPID).
 	hostPID bool
+	// shmIsolated gives the bundle an IPC namespace and a /dev/shm of
+	// its own (Spec.Shm).
+	shmIsolated bool
 }
 
 // newBundleIsolation is the isolation of spec's bundles for job.
@@ -225,6 +228,7 @@ func newBundleIsolation(spec Spec, job pmi.Job) bundleIsolation {
 	if iso == IsolationPrivate && spec.HostPID {
 		bi.hostPID, bi.ptrace, bi.crossMemory = true, true, true
 	}
+	bi.shmIsolated = shmOf(spec) == ShmIsolated && spec.Layout != PerNode
 	return bi
 }
 
@@ -274,6 +278,17 @@ func bundleConfig(rootfs string, argv, env []string, dir string, binds []string,
 		s.Linux.MaskedPaths = ociMaskedPaths
 		s.Linux.ReadonlyPaths = ociReadonlyPaths
 		s.Process.NoNewPrivileges = true
+	}
+	if bi.shmIsolated {
+		// A /dev/shm of its own over the host's, in an IPC namespace
+		// of its own.
+		for i := len(s.Mounts) - 1; i >= 0; i-- {
+			if s.Mounts[i].Destination == "/dev/shm" {
+				s.Mounts = append(s.Mounts[:i], s.Mounts[i+1:]...)
+			}
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", "size=65536k"}})
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.IPCNamespace})
 	}
 	s.Mounts = append(s.Mounts,
 		specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "ro", "nosuid", "noexec", "nodev"}},
@@ -346,6 +361,19 @@ func (w *ociWrapper) Choices() map[string]string {
 	c["oci_runtime"] = filepath.Base(w.bin)
 	c["network"], c["ipc"], c["pid"] = "host", "host", "host"
 	ociIsolationChoices(c, w.spec, true)
+	how := "the host's /dev/shm bound"
+	if isolationOf(w.spec) == IsolationHost {
+		how = "the host's /dev"
+	}
+	if shmOf(w.spec) == ShmIsolated {
+		how = "an IPC namespace and a /dev/shm tmpfs per container"
+		c["ipc"] = "private"
+	}
+	cma := "unavailable (the seccomp filter refuses process_vm_readv)"
+	if b := newBundleIsolation(w.spec, pmi.Job{}); b.iso == IsolationHost || b.crossMemory {
+		cma = "available (process_vm_readv allowed, one pid namespace for the job's ranks)"
+	}
+	shmChoices(c, w.spec, how, cma)
 	c["env_passing"] = "explicit (config.json)"
 	c["rlimits"] = "none"
 	c["pmix"] = "PMIX_* forwarded, server tmpdir bound at the same path"
@@ -368,7 +396,7 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	if err != nil {
 		return err
 	}
-	cmd.Env = withBuildEnv(cmd.Env, w.spec.MPIBuild)
+	cmd.Env = withBuildEnv(withShmEnv(cmd.Env, w.spec, job), w.spec.MPIBuild)
 	id := ContainerName(job.ID, cmd.Rank)
 	bundle := filepath.Join(w.bundles, id)
 	bi := newBundleIsolation(w.spec, job)

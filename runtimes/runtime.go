@@ -1,6 +1,7 @@
 // Package runtimes places MPI ranks in a container runtime: native (none),
-// Docker, Podman, Apptainer (also answering to "singularity") and a plain OCI
-// runtime-spec bundle run by crun or runc.
+// Docker, Podman, Apptainer (also answering to "singularity"), a plain OCI
+// runtime-spec bundle run by crun or runc, and Charliecloud's ch-run (also
+// answering to "ch-run").
 //
 // The launcher (package pmi) spawns the ranks and serves PMI; a runtime only
 // rewrites each rank's command line before it starts:
@@ -27,7 +28,9 @@
 // How PMI crosses the container boundary is chosen per runtime and recorded
 // in the wrapper's Choices: an inherited socket (PMI_FD) where the runtime
 // passes file descriptors (native, Apptainer, Podman with --preserve-fds,
-// OCI bundles), TCP on loopback with the host network otherwise (Docker).
+// OCI bundles, Charliecloud), TCP on loopback with the host network
+// otherwise (Docker). Whether a job's per-rank containers share memory is
+// the spec's Shm, recorded with CMA's availability (see Shm).
 // PMIx ranks get every PMIX_* variable and the server's tmpdir at the same
 // path. A rank that misses its PMI variables would run as a silent singleton,
 // so WrapRank refuses such a command (ErrMissingPMI) instead of starting it.
@@ -159,6 +162,9 @@ type Spec struct {
 	// Isolation is how much of the host the containers share (a config's
 	// runtime.isolation); "" is IsolationPrivate. See Isolation.
 	Isolation Isolation
+	// Shm is whether the per-rank containers share memory (a config's
+	// runtime.shm); "" is ShmShared. See Shm.
+	Shm Shm
 	// PassEnv are glob patterns (path.Match) of further variables the
 	// ranks get from the launching environment, beyond the allow-list
 	// (forwardedEnv): a config's runtime.pass_env, and the names of the
@@ -252,7 +258,7 @@ func register(name string, c constructor) {
 }
 
 // Get returns the runtime called name ("native", "docker", "podman",
-// "apptainer" or "singularity", "oci").
+// "apptainer" or "singularity", "oci", "charliecloud" or "ch-run").
 func Get(name string) (Runtime, error) { return GetCommand(name, "") }
 
 // GetCommand is Get for a runtime whose executable a config names

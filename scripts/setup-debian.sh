@@ -11,7 +11,8 @@
 #   5. Apptainer, built from Debian sid's source package when absent
 #   6. Apptainer configured for root without CAP_SYS_RESOURCE, checked by a
 #      real exec of a tiny busybox SIF
-#   7. hpcbench's three MPICH 4.0.2 builds, one per PMI flavour, under
+#   7. Charliecloud's ch-run checked by a real run of the busybox folder
+#   8. hpcbench's three MPICH 4.0.2 builds, one per PMI flavour, under
 #      /opt/hpcbench (scripts/build-mpich.sh; skipped when complete). They
 #      build in the background from step 3 on: their configure scripts are
 #      mostly one process at a time, so on 2 cores they overlap the Apptainer
@@ -42,7 +43,7 @@ PACKAGES=(
   build-essential pkg-config git make ca-certificates curl
   mpich libmpich-dev openmpi-bin libopenmpi-dev libpmix-dev libpmi2-0-dev
   hpcc libopenblas0-pthread
-  docker.io podman runc crun
+  docker.io podman runc crun charliecloud-runtime charliecloud-builders
   slurm-wlm slurm-client munge
   debootstrap squashfs-tools busybox-static jq poppler-utils iproute2 procps
   libcap2-bin
@@ -223,6 +224,17 @@ configure_apptainer() {
   log "Apptainer: exec of $sif works as root"
 }
 
+# ch-run needs $USER, and runs a folder image as it is: the busybox folder
+# (which has no /etc/passwd for ch-run to bind over, hence --no-passwd).
+check_charliecloud() {
+  local out version
+  version=$(USER=${USER:-root} ch-run --version 2>&1) || die "ch-run --version fails: $version"
+  out=$(cd / && USER=${USER:-root} ch-run --no-passwd "$(busybox_rootfs)" -- /bin/busybox echo ch-run-ok 2>&1) \
+    || die "ch-run of $(busybox_rootfs) fails: $out"
+  [ "$out" = ch-run-ok ] || die "ch-run printed '$out', expected ch-run-ok"
+  log "Charliecloud: ch-run $version runs a folder image"
+}
+
 # The MPICH builds run beside the other steps; a failed step ends them too.
 mpich_pid=
 # setsid: the build is a process group of its own, ended whole.
@@ -248,5 +260,6 @@ start_docker
 configure_podman
 build_apptainer
 configure_apptainer
+check_charliecloud
 wait_mpich
 log "done in $((SECONDS - started)) s"

@@ -394,7 +394,7 @@ func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage 
 		build = c.MPIBuild.Prefix
 	}
 	key := build + "\x00" + c.Runtime + "\x00" + c.Image + "\x00" + string(c.Layout) + "\x00" + c.MPI + "\x00" + c.RuntimeCommand + "\x00" + strings.Join(c.RuntimeFlags, "\x00") +
-		"\x00" + c.Isolation + "\x00" + strings.Join(c.PassEnv, "\x00") + "\x00" + c.Verify + "\x00" + strconv.FormatBool(c.RequireSigned)
+		"\x00" + c.Isolation + "\x00" + c.Shm + "\x00" + strings.Join(c.PassEnv, "\x00") + "\x00" + c.Verify + "\x00" + strconv.FormatBool(c.RequireSigned)
 	if r, ok := ci.seen[key]; ok {
 		return r
 	}
@@ -405,7 +405,7 @@ func (ci *cellImages) resolve(ctx context.Context, c matrix.Cell) resolvedImage 
 	}
 	if r.err == nil && !c.IsNative() {
 		spec := runtimes.Spec{Layout: runtimes.Layout(c.Layout), Image: r.info, MPI: c.MPI, Command: c.RuntimeCommand, Flags: c.RuntimeFlags, MPIBuild: c.MPIBuild,
-			Isolation: runtimes.Isolation(c.Isolation), PassEnv: c.PassEnv,
+			Isolation: runtimes.Isolation(c.Isolation), Shm: runtimes.Shm(c.Shm), PassEnv: c.PassEnv,
 			// Per-rank cells run one srun task per rank (RunTask).
 			HostPID: c.Layout != configs.LayoutPerNode}
 		if _, r.err = res.Runtime.Wrapper(ctx, spec); r.err == nil {

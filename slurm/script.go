@@ -81,6 +81,9 @@ func srunLine(c matrix.Cell, p srunPlacement) ([]string, map[string]string) {
 		if c.Isolation != "" {
 			argv = append(argv, "--isolation", c.Isolation)
 		}
+		if c.Shm != "" && c.Shm != configs.ShmShared {
+			argv = append(argv, "--shm", c.Shm)
+		}
 		if pass := containerPassEnv(c); len(pass) > 0 {
 			b, _ := json.Marshal(pass)
 			argv = append(argv, "--pass-env", string(b))

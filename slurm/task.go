@@ -33,8 +33,10 @@ type TaskOptions struct {
 	// the ranks get beyond the runtimes' allow-list (see runtimes.Spec);
 	// Slurm's own SLURM_* variables are added to PassEnv.
 	Isolation runtimes.Isolation
-	PassEnv   []string
-	PMI       pmi.Flavour
+	// Shm is the config's runtime.shm mode of the cell (runtimes.Spec.Shm).
+	Shm     runtimes.Shm
+	PassEnv []string
+	PMI     pmi.Flavour
 	// MPIBuild is the MPICH build the cell's flavour chose (runtimes.Spec.MPIBuild).
 	MPIBuild *mpibuild.Build
 	Argv     []string
@@ -96,7 +98,7 @@ func RunTask(ctx context.Context, opts TaskOptions) (int, error) {
 	os.Setenv("TMPDIR", wd)
 	spec := runtimes.Spec{Layout: opts.Layout, Image: runtimes.ImageInfo{Ref: opts.Image}, MPI: opts.MPI, Binds: []string{wd},
 		Command: opts.Command, Flags: opts.Flags, MPIBuild: opts.MPIBuild,
-		Isolation: opts.Isolation, PassEnv: append(append([]string(nil), opts.PassEnv...), "SLURM_*"),
+		Isolation: opts.Isolation, Shm: opts.Shm, PassEnv: append(append([]string(nil), opts.PassEnv...), "SLURM_*"),
 		// Each task starts one rank: the ranks of a node cannot share a
 		// pid namespace held for them (see runtimes.Spec.HostPID).
 		HostPID: true}

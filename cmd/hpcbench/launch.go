@@ -40,13 +40,14 @@ func launchCommand() *cli.Command {
 		// The ranks run in a container runtime (per-rank or bind; per-node
 		// goes through the matrix executor, which runs "hpcbench launch"
 		// itself inside the container).
-		&cli.StringFlag{Name: "runtime", Usage: "run each rank in native, docker, podman, apptainer (singularity) or oci"},
+		&cli.StringFlag{Name: "runtime", Usage: "run each rank in native, docker, podman, apptainer (singularity), oci or charliecloud (ch-run)"},
 		&cli.StringFlag{Name: "image", Usage: "the image: a name from 'hpcbench image build', a SIF path, a local Docker/Podman image, a root filesystem folder"},
 		&cli.StringFlag{Name: "layout", Usage: "per-rank (default) or bind (the host's MPI bind-mounted)"},
 		&cli.StringFlag{Name: "mpi", Usage: "the program's MPI, mpich or openmpi, for --layout bind (default: from --pmi)"},
 		&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's `EXECUTABLE` (default: docker, podman, apptainer, crun or runc from PATH)"},
 		&cli.GenericFlag{Name: "runtime-flag", Value: &wordList{}, Usage: "one `WORD` for the runtime's run command, as it is (repeat for more; commas are kept)"},
 		&cli.StringFlag{Name: "isolation", Usage: "private (default: the job's own pid namespace, no needless capabilities) or host (the host's pid namespace and devices)"},
+		&cli.StringFlag{Name: "shm", Usage: "shared (default: the ranks' containers share memory) or isolated (no shared memory between them: the MPI uses its network path)"},
 		&cli.GenericFlag{Name: "pass-env", Value: &wordList{}, Usage: "a `PATTERN` (glob) of host variables the container ranks get beyond the allow-list (PMI, MPI, UCX, OpenMP, ...); repeat for more"},
 	}
 	return &cli.Command{
@@ -248,8 +249,8 @@ func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, e
 	}
 	if name == "" {
 		if c.String("image") != "" || c.String("layout") != "" || c.String("runtime-command") != "" || len(flags) > 0 ||
-			c.String("isolation") != "" || len(passEnv) > 0 {
-			return nil, usageError("launch: --image, --layout, --runtime-command, --runtime-flag, --isolation and --pass-env need --runtime")
+			c.String("isolation") != "" || c.String("shm") != "" || len(passEnv) > 0 {
+			return nil, usageError("launch: --image, --layout, --runtime-command, --runtime-flag, --isolation, --shm and --pass-env need --runtime")
 		}
 		return nil, nil
 	}
@@ -259,6 +260,10 @@ func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, e
 	}
 	if err := runtimes.CheckPassEnv(passEnv); err != nil {
 		return nil, usageError("launch: --pass-env: %v", err)
+	}
+	shm, err := runtimes.ParseShm(c.String("shm"))
+	if err != nil {
+		return nil, usageError("launch: --shm: %v", err)
 	}
 	layout, err := runtimes.ParseLayout(c.String("layout"))
 	if err != nil {
@@ -285,7 +290,7 @@ func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, e
 		}
 	}
 	w, err := res.Runtime.Wrapper(ctx, runtimes.Spec{Layout: layout, Image: res.Image, MPI: c.String("mpi"),
-		Command: c.String("runtime-command"), Flags: flags, MPIBuild: build, Isolation: isolation, PassEnv: passEnv})
+		Command: c.String("runtime-command"), Flags: flags, MPIBuild: build, Isolation: isolation, Shm: shm, PassEnv: passEnv})
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}

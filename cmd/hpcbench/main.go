@@ -25,6 +25,7 @@ import (
 func verbs() []*cli.Command {
 	return []*cli.Command{
 		launching(calibrateCommand(), nil),
+		cmaProbeCommand(),
 		completionCommand(),
 		doctorCommand(),
 		imageCommand(),

@@ -105,6 +105,7 @@ watching, not the jobs: "hpcbench slurm collect" imports them later.`,
 			&cli.StringFlag{Name: "runtime-command", Usage: "the runtime's executable (the config's runtime.command)"},
 			&cli.StringFlag{Name: "runtime-flags", Usage: "the config's runtime.flags as a JSON list of strings"},
 			&cli.StringFlag{Name: "isolation", Usage: "private (default) or host (the config's runtime.isolation)"},
+			&cli.StringFlag{Name: "shm", Usage: "shared (default) or isolated (the cell's runtime.shm mode)"},
 			&cli.StringFlag{Name: "pass-env", Usage: "variables the ranks get beyond the allow-list, as a JSON list of glob patterns"},
 			&cli.StringFlag{Name: "mpi-build", Usage: "the `PREFIX` of the MPICH build the cell's PMI flavour chose"},
 		},
@@ -275,6 +276,10 @@ func runSlurmTask(c *cli.Context) error {
 	if err != nil {
 		return usageError("slurm task: --isolation: %v", err)
 	}
+	shm, err := runtimes.ParseShm(c.String("shm"))
+	if err != nil {
+		return usageError("slurm task: --shm: %v", err)
+	}
 	var passEnv []string
 	if s := c.String("pass-env"); s != "" {
 		if err := json.Unmarshal([]byte(s), &passEnv); err != nil {
@@ -294,7 +299,7 @@ func runSlurmTask(c *cli.Context) error {
 	}
 	code, err := slurm.RunTask(c.Context, slurm.TaskOptions{Runtime: c.String("runtime"), Image: c.String("image"), Layout: layout,
 		MPI: c.String("mpi"), PMI: flavour, MPIBuild: build, Argv: argv, Command: c.String("runtime-command"), Flags: flags,
-		Isolation: isolation, PassEnv: passEnv,
+		Isolation: isolation, Shm: shm, PassEnv: passEnv,
 		Stdout: c.App.Writer, Stderr: c.App.ErrWriter})
 	if err != nil {
 		return err

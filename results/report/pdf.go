@@ -527,6 +527,9 @@ func (r *renderer) provenance() {
 		fmt.Sprintf("Seed: %d", a.Study.Seed),
 		"Config sha256: " + orDash(a.Study.ConfigSHA256),
 	}
+	if shm := p.SharedMemoryLine(); shm != "" {
+		lines = append(lines, "Shared memory between ranks (shm; CMA: process_vm_readv between two ranks): "+shm)
+	}
 	if iso := p.IsolationLine(); iso != "" {
 		lines = append(lines, "Container isolation measured: "+iso)
 	}

@@ -299,12 +299,14 @@ func series(a *results.Analysis, benchmark string) (names []string, by map[strin
 
 // runtimeColors gives each runtime one colour in every figure.
 var runtimeColors = map[string]color.Color{
-	"native":      color.RGBA{A: 255},
-	"docker":      color.RGBA{R: 31, G: 119, B: 180, A: 255},
-	"podman":      color.RGBA{R: 148, G: 103, B: 189, A: 255},
-	"apptainer":   color.RGBA{R: 44, G: 160, B: 44, A: 255},
-	"singularity": color.RGBA{R: 44, G: 160, B: 44, A: 255},
-	"oci":         color.RGBA{R: 214, G: 39, B: 40, A: 255},
+	"native":       color.RGBA{A: 255},
+	"docker":       color.RGBA{R: 31, G: 119, B: 180, A: 255},
+	"podman":       color.RGBA{R: 148, G: 103, B: 189, A: 255},
+	"apptainer":    color.RGBA{R: 44, G: 160, B: 44, A: 255},
+	"singularity":  color.RGBA{R: 44, G: 160, B: 44, A: 255},
+	"oci":          color.RGBA{R: 214, G: 39, B: 40, A: 255},
+	"charliecloud": color.RGBA{R: 255, G: 127, B: 14, A: 255},
+	"ch-run":       color.RGBA{R: 255, G: 127, B: 14, A: 255},
 }
 
 // pmiDashes draws each PMI flavour with its own dash pattern.
@@ -325,7 +327,9 @@ func addSeries(p *plot.Plot, names []string, pts map[string]plotter.XYs) error {
 		if err != nil {
 			return err
 		}
-		col, ok := runtimeColors[strings.Fields(n)[0]]
+		// "docker+isolated" (a runtime's isolated shm cells): docker's colour.
+		rt, _, _ := strings.Cut(strings.Fields(n)[0], "+")
+		col, ok := runtimeColors[rt]
 		if !ok {
 			col = plotutil.Color(i)
 		}
