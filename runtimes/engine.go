@@ -231,8 +231,17 @@ func pidOf(flags [][2]string) string {
 func pidHolderName(jobID string) string { return "hpcbench-" + jobID + "-pid" }
 
 // nodeIsolation: the node's ranks share one container, so only the network
-// (PMI and MPI's TCP over loopback) and shared memory size matter.
-var nodeIsolation = [][2]string{{"--network", "host"}, {"--ipc", "host"}}
+// (PMI and MPI's TCP over loopback) and shared memory size matter; the
+// container's pid namespace is its own, and SYS_PTRACE in it (for the
+// MPIs' single-copy transfers, see crossMemory) reaches only the node's
+// ranks.
+func nodeIsolation(mpi string) [][2]string {
+	flags := [][2]string{{"--network", "host"}, {"--ipc", "host"}}
+	if crossMemory(mpi) {
+		flags = append(flags, [2]string{"--cap-add", "SYS_PTRACE"})
+	}
+	return flags
+}
 
 // hostShm binds the host's /dev/shm, where MPICH's and Open MPI's shared
 // memory segments live, in place of --ipc host.
@@ -650,7 +659,7 @@ func (e *engine) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd *pmi.
 	}
 	cmd.Env = withBuildEnv(cmd.Env, spec.MPIBuild)
 	e = e.withCommand(spec.Command)
-	args := e.runFlags(job, -1, e.isolation(nodeIsolation))
+	args := e.runFlags(job, -1, e.isolation(nodeIsolation(mpiOf(spec, job))))
 	args = append(args, mountArgs(binds, ro)...)
 	args = append(args, "-w", p.dir)
 	args = append(args, envArgs(forwardedEnv(cmd.Env, spec.PassEnv))...)
@@ -678,9 +687,9 @@ func NodeChoices(rt Runtime, spec Spec) map[string]string {
 	switch rt.Name() {
 	case "docker", "podman":
 		if e, ok := rt.(*engine); ok {
-			isolationChoices(c, e.isolation(nodeIsolation))
+			isolationChoices(c, e.isolation(nodeIsolation(mpiOf(spec, pmi.Job{}))))
 		} else {
-			isolationChoices(c, nodeIsolation)
+			isolationChoices(c, nodeIsolation(mpiOf(spec, pmi.Job{})))
 		}
 	case "apptainer", "native":
 		c["network"], c["ipc"], c["pid"] = "host", "host", "host"
