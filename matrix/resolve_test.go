@@ -42,21 +42,34 @@ func TestResolverBuildsOnce(t *testing.T) {
 	}
 }
 
+// pinnedRootfs makes a tiny root filesystem for runtime (which must be
+// installed: need says what) with one program, and returns its folder, the
+// program's path and its content digest.
+func pinnedRootfs(t *testing.T, runtime, need string) (root, prog, digest string) {
+	t.Helper()
+	rt, _ := runtimes.Get(runtime)
+	_, err := rt.Detect(context.Background())
+	testenv.Require(t, need, err)
+	root = t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog = filepath.Join(root, "bin", "prog")
+	if err := os.WriteFile(prog, []byte("hello"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	digest, err = images.RootfsDigest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, prog, digest
+}
+
 // TestResolverPinsOCIRootfs: an OCI root filesystem pinned to its content
 // digest passes; once one byte of one file changes, a new study's
 // resolver recomputes the digest and refuses it with both digests.
 func TestResolverPinsOCIRootfs(t *testing.T) {
-	rt, _ := runtimes.Get("oci")
-	_, err := rt.Detect(context.Background())
-	testenv.Require(t, "an OCI runtime (crun or runc)", err)
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
-	prog := filepath.Join(root, "bin", "prog")
-	os.WriteFile(prog, []byte("hello"), 0o755)
-	d, err := images.RootfsDigest(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, prog, d := pinnedRootfs(t, "oci", "an OCI runtime (crun or runc)")
 	c := Cell{Runtime: "oci", RuntimeLabel: "oci", Image: root + "@" + d, MPI: "mpich"}
 	res := NewResolver().Cell(context.Background(), c)
 	if res.Err != nil || res.Integrity.Status != signing.Pinned {
@@ -78,17 +91,7 @@ func TestResolverPinsOCIRootfs(t *testing.T) {
 // TestResolverPinsApptainerSandbox: an Apptainer sandbox folder pinned to
 // its content digest passes, and is refused once a file in it changes.
 func TestResolverPinsApptainerSandbox(t *testing.T) {
-	rt, _ := runtimes.Get("apptainer")
-	_, err := rt.Detect(context.Background())
-	testenv.Require(t, "apptainer (CI installs it)", err)
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
-	prog := filepath.Join(root, "bin", "prog")
-	os.WriteFile(prog, []byte("hello"), 0o755)
-	d, err := images.RootfsDigest(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, prog, d := pinnedRootfs(t, "apptainer", "apptainer (CI installs it)")
 	c := Cell{Runtime: "apptainer", RuntimeLabel: "apptainer", Image: root + "@" + d, MPI: "mpich"}
 	if res := NewResolver().Cell(context.Background(), c); res.Err != nil || res.Integrity.Status != signing.Pinned || res.Image.Digest != d {
 		t.Fatalf("pinned sandbox: %v, %v, digest %s", res.Integrity, res.Err, res.Image.Digest)

@@ -18,6 +18,14 @@ import (
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
+// ratio prints v/base with two decimals, "-" when either is missing.
+func ratio(v, base float64) string {
+	if v == 0 || base == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v/base)
+}
+
 // benchSettings are the runtime tables' rounds and MPIs:
 // HPCBENCH_BENCH_ROUNDS (default 5) and HPCBENCH_BENCH_MPI (default mpich;
 // a comma-separated list).
@@ -124,12 +132,6 @@ func BenchmarkRuntimeTable(b *testing.B) {
 		}
 		key := c.mpi + "/" + string(c.layout)
 		native[key] = &baseline{start: median(c.start), lat: median(c.lat), bw: median(c.bw)}
-	}
-	ratio := func(v, base float64) string {
-		if v == 0 || base == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.2f", v/base)
 	}
 	var sb strings.Builder
 	tw := tabwriter.NewWriter(&sb, 0, 2, 2, ' ', tabwriter.AlignRight)
@@ -319,12 +321,6 @@ func BenchmarkIsolationTable(b *testing.B) {
 		if c.iso == IsolationHost {
 			peer[c.rt.Name()+"/"+c.mpi] = c
 		}
-	}
-	ratio := func(v, base float64) string {
-		if v == 0 || base == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.2f", v/base)
 	}
 	var sb strings.Builder
 	tw := tabwriter.NewWriter(&sb, 0, 2, 2, ' ', tabwriter.AlignRight)
