@@ -119,7 +119,11 @@ func (c *CellStats) Label() string {
 			side += " " + mpi
 		}
 	}
-	s := fmt.Sprintf("%s.%s %s x%d", c.Cell.Benchmark, c.Cell.Class, side, c.Cell.Ranks)
+	name := c.Cell.Benchmark
+	if c.Cell.Class != "" {
+		name += "." + c.Cell.Class
+	}
+	s := fmt.Sprintf("%s %s x%d", name, side, c.Cell.Ranks)
 	if c.Cell.Oversubscribed {
 		s += " (oversubscribed)"
 	}
