@@ -530,12 +530,22 @@ func storeCell(c Cell, inv *inventory.Inventory, ir *Resolved) results.Cell {
 // their own working folder.
 func absoluteArgv(argv []string) []string {
 	out := append([]string(nil), argv...)
-	if len(out) > 0 && strings.ContainsRune(out[0], '/') && !filepath.IsAbs(out[0]) {
-		if abs, err := filepath.Abs(out[0]); err == nil {
-			out[0] = abs
-		}
+	if len(out) > 0 {
+		out[0] = AbsoluteProgram(out[0])
 	}
 	return out
+}
+
+// AbsoluteProgram is a cell's program as its runs start it: a path
+// relative to the folder hpcbench runs in (it holds a '/') made absolute;
+// a bare name (looked up in PATH) and an absolute path as they are.
+func AbsoluteProgram(p string) string {
+	if strings.ContainsRune(p, '/') && !filepath.IsAbs(p) {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	return p
 }
 
 // limitedBuffer keeps the first limit bytes written to it and counts the

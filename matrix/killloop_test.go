@@ -32,13 +32,7 @@ const killLoopKills = 10
 // folder, PMIx folder or rank process of hpcbench's is left.
 func TestKillLoopAndResume(t *testing.T) {
 	testenv.SkipIfShort(t, "runs and kills a real study a dozen times")
-	dir := needKernel(t, "mpich", "ep")
-	bin := buildHpcbench(t)
-	tmp := t.TempDir()
-	childTmp := filepath.Join(tmp, "tmp")
-	if err := os.Mkdir(childTmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin, tmp, childTmp := killLoopSetup(t)
 	planned := 2 * (1 + 3) // ep on 1 and 2 ranks, one warm-up and 3 runs each
 	openMPI := ""
 	if _, err := os.Stat(filepath.Join(dir, "openmpi", "ep")); err == nil && pmix.Available() == nil {
@@ -90,6 +84,21 @@ name = "native"
 		runtimes.SweepEnv+"=0")
 
 	killLoop(t, bin, cfg, db, env, planned, childTmp, dir)
+}
+
+// killLoopSetup finds the MPICH EP kernel (its kernels folder is dir),
+// builds hpcbench (bin) and makes the test's folder tmp with childTmp in
+// it, the TMPDIR of the killed processes.
+func killLoopSetup(t *testing.T) (dir, bin, tmp, childTmp string) {
+	t.Helper()
+	dir = needKernel(t, "mpich", "ep")
+	bin = buildHpcbench(t)
+	tmp = t.TempDir()
+	childTmp = filepath.Join(tmp, "tmp")
+	if err := os.Mkdir(childTmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, bin, tmp, childTmp
 }
 
 // killLoop kills "hpcbench matrix" (bin, with env) on the config cfg and
@@ -215,21 +224,16 @@ func killLoop(t *testing.T, bin, cfg, db string, env []string, planned int, chil
 }
 
 // TestKillLoopContainers is TestKillLoopAndResume for a study whose ranks
-// run in containers: EP on 2 ranks of MPICH in Docker, Podman, Apptainer
-// and OCI bundles (each rank a container, private isolation: a pid
-// namespace holder per job), killed killLoopKills times at random points.
+// run in containers: EP on 2 ranks of MPICH in Docker, Podman, Apptainer,
+// OCI bundles and Charliecloud (each rank a container, private isolation:
+// a pid namespace holder per job), killed killLoopKills times at random
+// points.
 // After the last --resume, besides what the native loop checks, no
 // container of hpcbench's is left in any runtime and no cgroup of an OCI
 // rank remains: each start of hpcbench swept what the killed one left.
 func TestKillLoopContainers(t *testing.T) {
-	testenv.SkipIfShort(t, "runs and kills a real study in four runtimes a dozen times")
-	dir := needKernel(t, "mpich", "ep")
-	bin := buildHpcbench(t)
-	tmp := t.TempDir()
-	childTmp := filepath.Join(tmp, "tmp")
-	if err := os.Mkdir(childTmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.SkipIfShort(t, "runs and kills a real study in five runtimes a dozen times")
+	dir, bin, tmp, childTmp := killLoopSetup(t)
 	var rts []string
 	for _, name := range []string{"docker", "podman", "apptainer", "oci", "charliecloud"} {
 		rt, _ := runtimes.Get(name)

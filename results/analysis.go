@@ -111,14 +111,7 @@ type CellStats struct {
 // The MPI is named (unless the cell has none): two MPIs under one PMI
 // flavour are otherwise two rows of one name.
 func (c *CellStats) Label() string {
-	side := c.Cell.Label()
-	if mpi := c.Cell.MPI; mpi != "" && mpi != "none" {
-		if c.Cell.PMI != "" {
-			side = strings.TrimSuffix(side, " "+c.Cell.PMI) + " " + mpi + " " + c.Cell.PMI
-		} else {
-			side += " " + mpi
-		}
-	}
+	side := c.Cell.label(true)
 	name := c.Cell.Benchmark
 	if c.Cell.Class != "" {
 		name += "." + c.Cell.Class

@@ -128,10 +128,17 @@ func (c Cell) CanonicalKey() string {
 
 // Label is a short human name of the cell's runtime side, e.g.
 // "docker per-rank pmi1" or "native pmix".
-func (c Cell) Label() string {
+func (c Cell) Label() string { return c.label(false) }
+
+// label is Label, with withMPI the cell's MPI (unless it has none) before
+// its PMI flavour: "docker per-rank mpich pmi1".
+func (c Cell) label(withMPI bool) string {
 	s := orNative(c.Runtime)
 	if c.Layout != "" && !c.IsNative() {
 		s += " " + c.Layout
+	}
+	if withMPI && c.MPI != "" && c.MPI != "none" {
+		s += " " + c.MPI
 	}
 	if c.PMI != "" {
 		s += " " + c.PMI

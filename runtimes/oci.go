@@ -221,11 +221,13 @@ type bundleIsolation struct {
 	shmIsolated bool
 }
 
-// newBundleIsolation is the isolation of spec's bundles for job.
+// newBundleIsolation is the isolation of spec's bundles for job. Spec.HostPID
+// concerns ranks started one by one; a node's container keeps a pid
+// namespace of its own.
 func newBundleIsolation(spec Spec, job pmi.Job) bundleIsolation {
 	iso := isolationOf(spec)
 	bi := bundleIsolation{iso: iso, ptrace: ociPtrace(iso), crossMemory: ociCrossMemory(mpiOf(spec, job))}
-	if iso == IsolationPrivate && spec.HostPID {
+	if iso == IsolationPrivate && spec.HostPID && spec.Layout != PerNode {
 		bi.hostPID, bi.ptrace, bi.crossMemory = true, true, true
 	}
 	bi.shmIsolated = shmOf(spec) == ShmIsolated && spec.Layout != PerNode

@@ -122,20 +122,22 @@ func (h *pidHolder) stop() {
 // says whether the ranks share a job's pid namespace (per-rank layouts)
 // or the node's container has one of its own.
 func ociIsolationChoices(c map[string]string, spec Spec, perRank bool) {
-	iso := isolationOf(spec)
+	if !perRank {
+		spec.Layout = PerNode
+	}
+	bi := newBundleIsolation(spec, pmi.Job{})
 	isolationChoice(c, spec)
-	hostPID := iso == IsolationPrivate && spec.HostPID && perRank
-	if ociPtrace(iso) || hostPID {
+	if bi.ptrace {
 		c["cap_add"] = "SYS_PTRACE"
 	}
-	if iso == IsolationHost {
+	if bi.iso == IsolationHost {
 		c["devices"] = "host /dev"
 		c["seccomp"] = "none"
 		return
 	}
 	c["pid"] = "private"
 	switch {
-	case hostPID:
+	case bi.hostPID:
 		c["pid"] = "host"
 		c["pid_namespace"] = "the host's: each rank is started by a task of its own (srun)"
 	case perRank:
@@ -143,7 +145,7 @@ func ociIsolationChoices(c map[string]string, spec Spec, perRank bool) {
 	}
 	c["devices"] = "minimal /dev, host /dev/shm"
 	c["seccomp"] = "default allow; blocks module, mount, namespace, keyring, clock, reboot, swap, bpf, perf calls"
-	if !ociCrossMemory(mpiOf(spec, pmi.Job{})) && !hostPID {
+	if !bi.crossMemory {
 		c["seccomp"] += ", ptrace and process_vm_*"
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hpcbench/hpcbench/imagebuild"
@@ -25,14 +24,9 @@ func firstUseImages(log io.Writer) matrix.ImageBuilder {
 		if c.MPI != "mpich" && c.MPI != "openmpi" {
 			return fmt.Errorf("only images of MPICH or Open MPI are built on first use (cell MPI %q)", c.MPI)
 		}
-		binary := c.Binary
-		if !filepath.IsAbs(binary) && strings.ContainsRune(binary, '/') {
-			// Relative to the folder hpcbench runs in, as the runs take
-			// it (npb_dir = "npb/kernels/build").
-			if abs, err := filepath.Abs(binary); err == nil {
-				binary = abs
-			}
-		}
+		// Relative to the folder hpcbench runs in, as the runs take it
+		// (npb_dir = "npb/kernels/build").
+		binary := matrix.AbsoluteProgram(c.Binary)
 		bins, err := programsBeside(binary)
 		if err != nil {
 			return err
