@@ -105,7 +105,9 @@ func readInt(path string) (int64, bool) {
 	return v, err == nil
 }
 
-const cgroupRoot = "/sys/fs/cgroup"
+// cgroupRoot is where the cgroup hierarchies are mounted (a variable for
+// the tests of the sweep of OCI leftovers).
+var cgroupRoot = "/sys/fs/cgroup"
 
 // cgroupPeakFile finds the peak-memory file of container id, trying the
 // usual places of the cgroupfs and systemd drivers of both engines before

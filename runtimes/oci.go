@@ -3,6 +3,7 @@ package runtimes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -525,12 +526,93 @@ func (o *ociRuntime) CleanupLeftovers(ctx context.Context) ([]string, error) {
 			_ = os.RemoveAll(b)
 		}
 	}
+	aborted, abortErr := ociAbortedLeftovers(ctx, o.binary())
+	ids = append(ids, aborted...)
 	if err == nil {
 		// Bundles whose container is gone too (the rank had ended, or the
 		// runtime never started it) are known only by their folder.
 		removeStaleTempDirs("oci")
 	}
-	return ids, err
+	return ids, errors.Join(err, abortErr)
+}
+
+// ociAbortedLeftovers removes what an OCI runtime killed while it created
+// a container (its hpcbench was killed, and the rank's runtime with it)
+// leaves: a state folder without its state file, which "list" does not
+// show and which "delete --force" removes by name, and the container's
+// cgroups, which only the runtime's delete of a complete container would
+// have removed. Both are named after the container, whose name begins
+// with the pid of the hpcbench that made it (ContainerName, pmi's job
+// IDs); those of a live hpcbench are left alone.
+func ociAbortedLeftovers(ctx context.Context, bin string) ([]string, error) {
+	var removed []string
+	var errs []error
+	if root := ociStateRoot(bin); root != "" {
+		dirs, _ := filepath.Glob(filepath.Join(root, "hpcbench-*"))
+		for _, d := range dirs {
+			id := filepath.Base(d)
+			if _, err := os.Stat(filepath.Join(d, "state.json")); err == nil || processAlive(containerOwner(id)) {
+				continue // a complete container: ociDeleteMatching's
+			}
+			if _, err := runTool(ctx, nil, bin, "delete", "--force", id); err != nil {
+				errs = append(errs, fmt.Errorf("oci: deleting the unfinished container %s: %w", id, err))
+				continue
+			}
+			removed = append(removed, id)
+		}
+	}
+	// A cgroup is removed only once no process is left in it (rmdir
+	// fails otherwise), and only when its container is gone.
+	cgroups, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", "hpcbench-*"))
+	unified, _ := filepath.Glob(filepath.Join(cgroupRoot, "hpcbench-*"))
+	for _, cg := range append(cgroups, unified...) {
+		id := filepath.Base(cg)
+		if owner := containerOwner(id); owner <= 0 || processAlive(owner) {
+			continue
+		}
+		if root := ociStateRoot(bin); root != "" {
+			if _, err := os.Stat(filepath.Join(root, id)); err == nil {
+				continue
+			}
+		}
+		_ = os.Remove(cg)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// ociRootStateBase is the folder under which runc and crun keep their
+// state when run as root (a variable for the tests of the sweep).
+var ociRootStateBase = "/run"
+
+// ociStateRoot is the folder where the OCI runtime bin keeps its
+// containers' state by default ("" for a runtime hpcbench does not know).
+func ociStateRoot(bin string) string {
+	name := filepath.Base(bin)
+	if name != "runc" && name != "crun" {
+		return ""
+	}
+	if isRoot() {
+		return filepath.Join(ociRootStateBase, name)
+	}
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		return filepath.Join(xdg, name)
+	}
+	return ""
+}
+
+// containerOwner reads the pid of the hpcbench that named a container
+// "hpcbench-<pid>-..." (0 when the name carries none).
+func containerOwner(id string) int {
+	rest, ok := strings.CutPrefix(id, "hpcbench-")
+	if !ok {
+		return 0
+	}
+	pidText, _, _ := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil {
+		return 0
+	}
+	return pid
 }
 
 // bundleOwner reads the pid out of a bundle path ".../hpcbench-oci-<pid>-XXXX/...".
