@@ -13,9 +13,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
+
+// interruptedJobs counts this process's launches that killed ranks (a
+// failure, the timeout, an interruption) or could not start them all.
+var interruptedJobs atomic.Int64
+
+// InterruptedJobs is how many of this process's launches killed ranks or
+// failed to start one: a runtime may then keep what a client killed while
+// it was creating a container left (which its own listing may not show),
+// for the next start's sweep.
+func InterruptedJobs() int64 { return interruptedJobs.Load() }
 
 var (
 	// ErrUnsupported marks a PMI flavour or channel this build cannot serve.
@@ -466,6 +477,9 @@ func (l *launch) run(ctx context.Context, be backend) (rep *Report, err error) {
 		}
 	}
 	rep.Wall = time.Since(l.start)
+	if killing || startErr != nil {
+		interruptedJobs.Add(1)
+	}
 	if killing {
 		// Leftovers of groups whose leader already exited.
 		killAll(syscall.SIGKILL)

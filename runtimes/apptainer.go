@@ -96,9 +96,11 @@ func (a *apptainer) Fingerprint(ctx context.Context) Fingerprint {
 
 // Detect returns the version: see Fingerprint.
 func (a *apptainer) Detect(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
-	defer cancel()
-	return a.Fingerprint(ctx).detected()
+	path, err := exec.LookPath(a.binary())
+	if err != nil {
+		return a.Fingerprint(ctx).detected()
+	}
+	return detectCached(ctx, programKey("apptainer", path, a.binary()), path, a.Fingerprint)
 }
 
 // Prepare accepts a SIF path, a sandbox folder (its digest is its content
@@ -130,7 +132,7 @@ func (a *apptainer) Prepare(_ context.Context, image string) (ImageInfo, error) 
 		meta["sandbox"] = "folder"
 		return ImageInfo{Ref: abs, Digest: digest, Meta: meta}, nil
 	}
-	digest, err := images.FileSHA256(abs)
+	digest, err := fileDigest(abs)
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("apptainer: image %s: %w", abs, err)
 	}

@@ -92,6 +92,16 @@ func TestEngineArgv(t *testing.T) {
 			wantBinds: []string{progDir + ":" + progDir + ":ro", work + ":" + work}, wantFiles: 0,
 		},
 		{
+			// A job of one rank: its container's own pid namespace holds
+			// it alone, as a holder's would; no holder is started.
+			name: "docker private, a job of one rank", rt: "docker",
+			job: pmi.Job{ID: "j1o", Ranks: 1, PMI: pmi.PMI1, Channel: pmi.ChannelTCP},
+			env: pmi1Env(pmi.ChannelTCP, "0"), files: []*os.File{socket}, cpu: -1,
+			want:    [][2]string{{"--network", "host"}, {"--ipc", "host"}, {"--cap-add", "SYS_PTRACE"}},
+			noFlags: [][2]string{{"--pid", "container:hpcbench-j1o-pid"}, {"--pid", "host"}},
+			wantEnv: []string{"PMI_ID", "PMI_PORT"},
+		},
+		{
 			// An srun task starts each rank: no shared private pid
 			// namespace, the rest of private isolation stays.
 			name: "docker private, rank started by an srun task", rt: "docker", hostPID: true,
@@ -182,8 +192,15 @@ func TestEngineArgv(t *testing.T) {
 					t.Errorf("argv has %s %s: %q", fv[0], fv[1], argv)
 				}
 			}
-			if private := tc.isolation != IsolationHost && !tc.hostPID; private != slices.Contains(*holders, tc.job.ID) {
-				t.Errorf("pid namespace holder asked for: %v, want %v (isolation %q, host pid %v)", !private, private, tc.isolation, tc.hostPID)
+			private := tc.isolation != IsolationHost && !tc.hostPID
+			if want := private && tc.job.Ranks > 1; want != slices.Contains(*holders, tc.job.ID) {
+				t.Errorf("pid namespace holder asked for: %v, want %v (isolation %q, host pid %v, %d ranks)", !want, want, tc.isolation, tc.hostPID, tc.job.Ranks)
+			}
+			if pid := flagValues(argv, "--pid"); private && tc.job.Ranks == 1 && len(pid) > 0 {
+				t.Errorf("a job of one rank got --pid %q: its container's own namespace holds it", pid)
+			}
+			if got := w.Choices()["pid"]; private && got != "private" {
+				t.Errorf("choices pid = %q, want private", got)
 			}
 			if got := w.Choices()["isolation"]; got != string(isolationOf(Spec{Isolation: tc.isolation})) {
 				t.Errorf("choices isolation = %q", got)

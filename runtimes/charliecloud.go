@@ -149,9 +149,12 @@ func (c *charliecloud) squashFS(ctx context.Context) bool {
 
 // Detect returns "ch-run <version>": see Fingerprint.
 func (c *charliecloud) Detect(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
-	defer cancel()
-	return c.Fingerprint(ctx).detected()
+	path, err := exec.LookPath(c.binary())
+	if err != nil {
+		return c.Fingerprint(ctx).detected()
+	}
+	userns, _ := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	return detectCached(ctx, programKey("charliecloud", path, strings.TrimSpace(string(userns))), path, c.Fingerprint)
 }
 
 // Prepare accepts the name of an image in hpcbench's store (its root
@@ -433,7 +436,7 @@ func chCleanup(pid int, jobID string) error {
 	if err := os.RemoveAll(filepath.Join(os.TempDir(), chJobDirPrefix(pid)+jobID)); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return cleanupFailed(errors.Join(errs...))
 }
 
 // chJoinFiles are the POSIX shared memory and semaphore files ch-run

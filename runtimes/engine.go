@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -97,14 +98,77 @@ func (e *engine) Fingerprint(ctx context.Context) Fingerprint {
 	return fp
 }
 
-// Detect returns the engine's version: see Fingerprint.
+// Detect returns the engine's version, as Fingerprint would, at the
+// least cost: from the version cache while the client's program (and,
+// for Docker, the daemon's socket and program) are the files the answer
+// came from; else Docker asks its daemon (whose version is the one
+// results record), and Podman, whose client is its engine, answers
+// "--version" without opening its storage ("podman info" took 0.2 to
+// 0.9 s here). "hpcbench doctor" still asks Podman's storage, through
+// Fingerprint.
 func (e *engine) Detect(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
-	defer cancel()
-	return e.Fingerprint(ctx).detected()
+	path, err := exec.LookPath(e.bin)
+	if err != nil {
+		return e.Fingerprint(ctx).detected()
+	}
+	probe := e.Fingerprint
+	if e.name == "podman" {
+		probe = e.versionOnly
+	}
+	return detectCached(ctx, e.versionKey(path), path, probe)
 }
 
-func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
+// versionKey is the version cache's key for the engine's client at path:
+// what else can change the answer goes in it, and a Docker daemon that
+// may be remote gets none ("").
+func (e *engine) versionKey(path string) string {
+	extra := append(append([]string(nil), e.globalArgs...), e.env...)
+	if e.name != "docker" {
+		return programKey(e.name, path, extra...)
+	}
+	sock := "/var/run/docker.sock"
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		rest, ok := strings.CutPrefix(h, "unix://")
+		if !ok {
+			return ""
+		}
+		sock = rest
+	}
+	if os.Getenv("DOCKER_CONTEXT") != "" {
+		return ""
+	}
+	config := os.Getenv("DOCKER_CONFIG")
+	if config == "" {
+		home, _ := os.UserHomeDir()
+		config = filepath.Join(home, ".docker")
+	}
+	extra = append(extra, fileStamp(sock), fileStamp(filepath.Join(config, "config.json")))
+	if d, err := exec.LookPath("dockerd"); err == nil {
+		extra = append(extra, fileStamp(d))
+	}
+	return programKey(e.name, path, extra...)
+}
+
+// versionOnly is Podman's Fingerprint without its storage: the client's
+// version is the engine's.
+func (e *engine) versionOnly(ctx context.Context) Fingerprint {
+	fp := Fingerprint{Runtime: e.name, Program: e.bin, Capabilities: e.Capabilities()}
+	if _, ok := fp.probeProgram(ctx, e.env, e.name, "--version"); !ok {
+		return fp
+	}
+	if fp.Version == "" {
+		fp.Err = fmt.Errorf("%s: %w: %s --version printed no version", e.name, ErrUnavailable, fp.Path)
+		return fp
+	}
+	fp.Hint = ""
+	fp.Usable, fp.Engine, fp.Provenance = true, fp.Version, fp.Version
+	return fp
+}
+
+// Locate is Prepare without asking the engine: the reference the
+// containers run (the store's copy of a store image, else the name as
+// given) and what the store says of it, but no digest.
+func (e *engine) Locate(image string) (ImageInfo, error) {
 	if image == "" {
 		return ImageInfo{}, fmt.Errorf("%s: %w: no image given (build one with 'hpcbench image build --name NAME')", e.name, ErrImageNotFound)
 	}
@@ -116,6 +180,15 @@ func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
 			storeMeta(m, meta)
 		}
 	}
+	return ImageInfo{Ref: ref, Meta: meta}, nil
+}
+
+func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
+	info, err := e.Locate(image)
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	ref, meta := info.Ref, info.Meta
 	out, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("%s: %w: %q (build it with 'hpcbench image build --name %s --runtimes %s', or load it into %s): %v",
@@ -131,7 +204,7 @@ func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
 // runFlags are the flags every container of a job gets, and the choices
 // they stand for.
 func (e *engine) runFlags(job pmi.Job, rank int, isolation [][2]string) []string {
-	args := []string{"run", "--rm",
+	args := []string{"run", "--rm", "--pull", "never",
 		"--name", ContainerName(job.ID, rank),
 		"--label", LabelJob + "=" + job.ID,
 		"--label", LabelOwner + "=" + strconv.Itoa(os.Getpid()),
@@ -167,13 +240,18 @@ func (e *engine) runFlags(job pmi.Job, rank int, isolation [][2]string) []string
 // it MPICH fell back to copies through shared memory: 1 MiB bandwidth 0.75x
 // and 8-byte latency 3.7x host isolation's (BenchmarkIsolationTable). Host, or hostPID
 // (ranks started by separate processes, see Spec.HostPID): the host's pid
-// namespace and SYS_PTRACE for every rank.
+// namespace and SYS_PTRACE for every rank. An empty holder is a job of one
+// rank: the pid namespace of its own container (the engine's default)
+// holds the job's one rank and nothing else, which is what a holder would
+// give it, without starting one.
 func perRankIsolation(iso Isolation, mpi, holder string, hostPID bool) [][2]string {
 	flags := [][2]string{{"--network", "host"}, {"--ipc", "host"}}
 	if iso == IsolationHost || hostPID {
 		return append(flags, [2]string{"--pid", "host"}, [2]string{"--cap-add", "SYS_PTRACE"})
 	}
-	flags = append(flags, [2]string{"--pid", "container:" + holder})
+	if holder != "" {
+		flags = append(flags, [2]string{"--pid", "container:" + holder})
+	}
 	if crossMemory(mpi) {
 		flags = append(flags, [2]string{"--cap-add", "SYS_PTRACE"})
 	}
@@ -294,7 +372,7 @@ func isolationChoices(c map[string]string, flags [][2]string) {
 			c["pid"] = f[1]
 			if strings.HasPrefix(f[1], "container:") {
 				c["pid"] = "private"
-				c["pid_namespace"] = "one per job, held by a sleeping container, shared by its ranks"
+				c["pid_namespace"] = "one per job, held by a sleeping container, shared by its ranks (a job of one rank: its own container's)"
 			}
 		case "--cap-add":
 			c["cap_add"] = f[1]
@@ -369,7 +447,7 @@ func (w *engineWrapper) pidHolder(job pmi.Job) error {
 // image, labelled as the job's (Cleanup and the leftover sweep remove
 // it), without network.
 func (w *engineWrapper) startPIDHolder(job pmi.Job) error {
-	args := []string{"run", "-d", "--rm", "--name", pidHolderName(job.ID),
+	args := []string{"run", "-d", "--rm", "--pull", "never", "--name", pidHolderName(job.ID),
 		"--label", LabelJob + "=" + job.ID,
 		"--label", LabelOwner + "=" + strconv.Itoa(os.Getpid()),
 		"--label", LabelRank + "=pid",
@@ -451,7 +529,7 @@ func (w *engineWrapper) Channel() pmi.Channel {
 
 func (w *engineWrapper) Choices() map[string]string {
 	c := baseChoices(w.e.name, w.spec, w.Channel())
-	isolationChoices(c, w.e.isolation(shmFlags(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), "", w.spec.HostPID), w.spec)))
+	isolationChoices(c, w.e.isolation(shmFlags(perRankIsolation(isolationOf(w.spec), mpiOf(w.spec, pmi.Job{}), pidHolderName("job"), w.spec.HostPID), w.spec)))
 	isolationChoice(c, w.spec)
 	engineShmChoices(c, w.e.name, w.spec)
 	if w.spec.HostPID && isolationOf(w.spec) == IsolationPrivate {
@@ -502,7 +580,11 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 		return err
 	}
 	iso := isolationOf(w.spec)
-	flags := w.e.isolation(shmFlags(perRankIsolation(iso, mpiOf(w.spec, job), pidHolderName(job.ID), w.spec.HostPID), w.spec))
+	holder := pidHolderName(job.ID)
+	if job.Ranks == 1 {
+		holder = "" // its own container's namespace holds only it
+	}
+	flags := w.e.isolation(shmFlags(perRankIsolation(iso, mpiOf(w.spec, job), holder, w.spec.HostPID), w.spec))
 	cmd.Env = withShmEnv(cmd.Env, w.spec, job)
 	if strings.HasPrefix(pidOf(flags), "container:") {
 		if err := w.pidHolder(job); err != nil {
@@ -554,7 +636,7 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 		// After the containers are gone: a client still starting one may
 		// write its cidfile until then.
 		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
-			err = fmt.Errorf("%s: cleanup of job %s: %w", w.e.name, job.ID, rerr)
+			err = cleanupFailed(fmt.Errorf("%s: cleanup of job %s: %w", w.e.name, job.ID, rerr))
 		}
 	}
 	return err
@@ -581,6 +663,10 @@ func removeStaleTempDirs(runtime string) {
 // client was killed while it was being created can appear a moment later,
 // so a removal is followed by one more look.
 func (e *engine) removeJob(ctx context.Context, jobID string) error {
+	return cleanupFailed(e.removeJobOnce(ctx, jobID))
+}
+
+func (e *engine) removeJobOnce(ctx context.Context, jobID string) error {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	for round := 0; round < 3; round++ {
@@ -615,6 +701,11 @@ func (e *engine) forceRemove(ids []string) []string {
 // listContainers returns the IDs of all containers (running or not) that
 // carry the label filter.
 func (e *engine) listContainers(ctx context.Context, label string) ([]string, error) {
+	if sock := e.dockerAPISocket(); sock != "" {
+		if ids, err := dockerAPIContainers(ctx, sock, label); err == nil {
+			return ids, nil
+		}
+	}
 	out, err := e.tool(ctx, "ps", "-a", "-q", "--filter", "label="+label)
 	if err != nil {
 		return nil, err

@@ -104,9 +104,11 @@ func (o *ociRuntime) Fingerprint(ctx context.Context) Fingerprint {
 
 // Detect returns the OCI runtime's version line: see Fingerprint.
 func (o *ociRuntime) Detect(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, detectTimeout)
-	defer cancel()
-	return o.Fingerprint(ctx).detected()
+	path, err := exec.LookPath(o.binary())
+	if err != nil || !isRoot() {
+		return o.Fingerprint(ctx).detected()
+	}
+	return detectCached(ctx, programKey("oci", path), path, o.Fingerprint)
 }
 
 // Prepare accepts the name of an image in hpcbench's store (its unpacked
@@ -462,15 +464,42 @@ func (o *ociRuntime) Cleanup(ctx context.Context, job pmi.Job) error {
 func ociCleanup(ctx context.Context, bin string, job pmi.Job) error {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
-	_, err := ociDeleteMatching(ctx, bin, func(id, bundle string) bool {
-		return strings.HasPrefix(id, "hpcbench-"+job.ID+"-")
-	})
+	var err error
+	if ociMayHold(bin, "hpcbench-"+job.ID+"-") {
+		_, err = ociDeleteMatching(ctx, bin, func(id, bundle string) bool {
+			return strings.HasPrefix(id, "hpcbench-"+job.ID+"-")
+		})
+	}
 	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "hpcbench-oci-"+strconv.Itoa(os.Getpid())+"-*", "hpcbench-"+job.ID+"-*"))
 	for _, m := range matches {
 		_ = os.RemoveAll(m)
 		_ = os.Remove(filepath.Dir(m)) // the folder, once empty
 	}
-	return err
+	return cleanupFailed(err)
+}
+
+// ociMayHold reports whether bin may hold a container whose ID starts with
+// prefix: false only when its state folder shows none (a container that
+// "runc run" deleted on its way out, as every rank that ends does, leaves
+// nothing there), which spares a job's cleanup listing the containers.
+func ociMayHold(bin, prefix string) bool {
+	root := ociStateRoot(bin)
+	if root == "" {
+		return true
+	}
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // ociDeleteMatching deletes the containers of the OCI runtime bin for which

@@ -243,6 +243,15 @@ type LeftoverCleaner interface {
 	CleanupLeftovers(ctx context.Context) ([]string, error)
 }
 
+// Locator is implemented by runtimes whose Prepare asks an engine for the
+// image's digest (Docker, Podman): Locate resolves what the containers
+// run without asking it, so that a caller may start them while Prepare
+// runs, and check its answer before it trusts the run. Their containers
+// never pull an image: one the engine lacks fails to start.
+type Locator interface {
+	Locate(image string) (ImageInfo, error)
+}
+
 // constructor builds a runtime; alias is the name it was asked for,
 // command its executable ("" for the default).
 type constructor func(alias, command string) Runtime

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hpcbench/hpcbench/configs"
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/matrix"
 	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
@@ -164,11 +165,13 @@ func runLaunch(c *cli.Context) error {
 		Stdout:    c.App.Writer,
 		Stderr:    c.App.ErrWriter,
 	}
-	w, err := launchRuntimeWrapper(c, build)
+	w, prepared, err := launchRuntimeWrapper(c, build)
 	if err != nil {
 		return err
 	}
 	opts.Wrapper = w
+	// What a killed hpcbench left goes before the first rank starts.
+	awaitSweep(c)
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -179,6 +182,12 @@ func runLaunch(c *cli.Context) error {
 		stop()
 	}()
 	rep, err := pmi.Launch(ctx, opts)
+	if perr := prepared(); perr != nil {
+		// The image the ranks ran could not be prepared (it is missing,
+		// or the engine could not say what it is): that is the reason,
+		// whatever the ranks did.
+		return perr
+	}
 	if err == nil && !c.Bool("no-pmi") && opts.Ranks > 1 {
 		// The matrix's world-size guard: ranks that exited 0 without
 		// speaking PMI ran as singletons, and measured nothing of a job.
@@ -236,8 +245,21 @@ func (l *wordList) String() string {
 }
 
 // launchRuntimeWrapper builds the Wrapper --runtime, --image and --layout
-// ask for; nil (no --runtime) runs the ranks natively.
-func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, error) {
+// ask for; nil (no --runtime) runs the ranks natively. Where the runtime's
+// Prepare asks an engine for the image's digest (runtimes.Locator) and
+// the image is not pinned, it is prepared while the ranks start: prepared
+// waits for it, prints the launch's description with the digest, and
+// returns why the image could not be prepared, if it could not. Otherwise
+// the image is prepared first and prepared returns nil.
+func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (runtimes.Wrapper, func() error, error) {
+	w, prepared, err := runtimeWrapper(c, build)
+	if prepared == nil {
+		prepared = func() error { return nil }
+	}
+	return w, prepared, err
+}
+
+func runtimeWrapper(c *cli.Context, build *mpibuild.Build) (runtimes.Wrapper, func() error, error) {
 	name := c.String("runtime")
 	var flags []string
 	if l, ok := c.Generic("runtime-flag").(*wordList); ok && l != nil {
@@ -250,41 +272,58 @@ func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, e
 	if name == "" {
 		if c.String("image") != "" || c.String("layout") != "" || c.String("runtime-command") != "" || len(flags) > 0 ||
 			c.String("isolation") != "" || c.String("shm") != "" || len(passEnv) > 0 {
-			return nil, usageError("launch: --image, --layout, --runtime-command, --runtime-flag, --isolation, --shm and --pass-env need --runtime")
+			return nil, nil, usageError("launch: --image, --layout, --runtime-command, --runtime-flag, --isolation, --shm and --pass-env need --runtime")
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	isolation, err := runtimes.ParseIsolation(c.String("isolation"))
 	if err != nil {
-		return nil, usageError("launch: --isolation: %v", err)
+		return nil, nil, usageError("launch: --isolation: %v", err)
 	}
 	if err := runtimes.CheckPassEnv(passEnv); err != nil {
-		return nil, usageError("launch: --pass-env: %v", err)
+		return nil, nil, usageError("launch: --pass-env: %v", err)
 	}
 	shm, err := runtimes.ParseShm(c.String("shm"))
 	if err != nil {
-		return nil, usageError("launch: --shm: %v", err)
+		return nil, nil, usageError("launch: --shm: %v", err)
 	}
 	layout, err := runtimes.ParseLayout(c.String("layout"))
 	if err != nil {
-		return nil, usageError("launch: --layout: %v", err)
+		return nil, nil, usageError("launch: --layout: %v", err)
 	}
 	if layout == runtimes.PerNode {
-		return nil, usageError("launch: --layout per-node runs hpcbench inside the container; use it through 'hpcbench matrix'")
+		return nil, nil, usageError("launch: --layout per-node runs hpcbench inside the container; use it through 'hpcbench matrix'")
 	}
 	ctx := c.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	res := matrix.NewResolver().Image(ctx, name, c.String("runtime-command"), c.String("image"))
+	resolver := matrix.NewResolver()
+	command, image := c.String("runtime-command"), c.String("image")
+	res := resolver.Runtime(ctx, name, command)
 	if res.Runtime == nil {
-		return nil, usageError("launch: --runtime: %v", res.Err)
+		return nil, nil, usageError("launch: --runtime: %v", res.Err)
 	}
 	if res.Err != nil {
-		return nil, fmt.Errorf("launch: %w", res.Err)
+		return nil, nil, fmt.Errorf("launch: %w", res.Err)
 	}
-	// Containers a killed hpcbench left behind go first.
-	if lc, ok := res.Runtime.(runtimes.LeftoverCleaner); ok {
+	var later chan matrix.Resolved
+	if loc, ok := res.Runtime.(runtimes.Locator); ok && !pinnedImage(image) {
+		res.Image, res.Err = loc.Locate(image)
+		if res.Err == nil {
+			later = make(chan matrix.Resolved, 1)
+			go func() { later <- resolver.Image(ctx, name, command, image) }()
+		}
+	} else {
+		res = resolver.Image(ctx, name, command, image)
+	}
+	if res.Err != nil {
+		return nil, nil, fmt.Errorf("launch: %w", res.Err)
+	}
+	// Containers a killed hpcbench left behind go first: the sweep every
+	// launch starts (sweep.go) asks the runtimes' own programs; a runtime
+	// run by another program is asked here too.
+	if lc, ok := res.Runtime.(runtimes.LeftoverCleaner); ok && c.String("runtime-command") != "" {
 		if names, err := lc.CleanupLeftovers(ctx); err == nil && len(names) > 0 {
 			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: removed %d leftover container(s): %s\n", len(names), strings.Join(names, ", "))
 		}
@@ -292,12 +331,32 @@ func launchRuntimeWrapper(c *cli.Context, build *mpibuild.Build) (pmi.Wrapper, e
 	w, err := res.Runtime.Wrapper(ctx, runtimes.Spec{Layout: layout, Image: res.Image, MPI: c.String("mpi"),
 		Command: c.String("runtime-command"), Flags: flags, MPIBuild: build, Isolation: isolation, Shm: shm, PassEnv: passEnv})
 	if err != nil {
-		return nil, fmt.Errorf("launch: %w", err)
+		return nil, nil, fmt.Errorf("launch: %w", err)
 	}
-	if !c.Bool("quiet") {
-		fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: %s, image %s (%s)\n", runtimes.Describe(w.Choices()), res.Image.Ref, res.Image.Digest)
+	describe := func(info runtimes.ImageInfo) {
+		if !c.Bool("quiet") {
+			fmt.Fprintf(c.App.ErrWriter, "hpcbench launch: %s, image %s (%s)\n", runtimes.Describe(w.Choices()), info.Ref, info.Digest)
+		}
 	}
-	return w, nil
+	if later == nil {
+		describe(res.Image)
+		return w, nil, nil
+	}
+	return w, func() error {
+		full := <-later
+		if full.Err != nil {
+			return fmt.Errorf("launch: %w", full.Err)
+		}
+		describe(full.Image)
+		return nil
+	}, nil
+}
+
+// pinnedImage reports whether image names a digest (NAME@sha256:HEX),
+// which must be checked before anything runs.
+func pinnedImage(image string) bool {
+	_, pinned, err := images.ParsePinned(image)
+	return pinned || err != nil
 }
 
 // chooseMPIBuild decides --mpi-build for a launch of program under

@@ -24,16 +24,16 @@ import (
 // left (sweep.go).
 func verbs() []*cli.Command {
 	return []*cli.Command{
-		launching(calibrateCommand(), nil),
+		launching(calibrateCommand(), nil, false),
 		cmaProbeCommand(),
 		completionCommand(),
 		doctorCommand(),
 		imageCommand(),
 		kernelsCommand(),
-		launching(launchCommand(), nil),
+		launching(launchCommand(), nil, true),
 		launching(matrixCommand(), func(c *cli.Context) bool {
 			return c.Bool("dry-run") || c.String("executor") == "slurm"
-		}),
+		}, false),
 		parseCommand(),
 		plotCommand(),
 		reportCommand(),

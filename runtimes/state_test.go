@@ -1,0 +1,232 @@
+package runtimes
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// TestLaunchRecords: the state folder says nothing can be left behind only
+// after a complete sweep, and only while every hpcbench that recorded
+// itself since still runs or ended cleanly; a SIGKILLed one, or a later
+// process that reuses its pid, leaves its record stale.
+func TestLaunchRecords(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(StateEnv, dir)
+	live := filepath.Join(dir, "live")
+
+	rec, stale, clean := launchState(dir)
+	if rec == nil || clean || len(stale) > 0 {
+		t.Fatalf("fresh state folder: record %v, stale %q, clean %v; want a record, not clean", rec, stale, clean)
+	}
+	if _, err := os.Stat(rec.path); err != nil {
+		t.Fatalf("own record: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "swept"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stale, clean := launchState(dir); !clean || len(stale) > 0 {
+		t.Fatalf("after a sweep: stale %q, clean %v; want clean", stale, clean)
+	}
+
+	// Another launching process, running: its record is not stale.
+	child := exec.Command("sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	start, ok := processStart(child.Process.Pid)
+	if !ok {
+		t.Fatal("no start time for a running child")
+	}
+	childRec := liveName(child.Process.Pid, start)
+	if err := os.WriteFile(filepath.Join(live, childRec), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stale, clean := launchState(dir); !clean || len(stale) > 0 {
+		t.Errorf("with a running launcher: stale %q, clean %v; want clean", stale, clean)
+	}
+
+	// Killed: its record stays, and is stale.
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	if _, stale, clean := launchState(dir); clean || !slices.Equal(stale, []string{childRec}) {
+		t.Errorf("after SIGKILL: stale %q, clean %v; want %s stale", stale, clean, childRec)
+	}
+	os.Remove(filepath.Join(live, childRec))
+
+	// This process's pid with another start time: an earlier process
+	// that had the pid, killed.
+	own, _ := processStart(os.Getpid())
+	reused := liveName(os.Getpid(), own+1)
+	os.WriteFile(filepath.Join(live, reused), nil, 0o644)
+	if _, stale, clean := launchState(dir); clean || !slices.Equal(stale, []string{reused}) {
+		t.Errorf("a record of a reused pid: stale %q, clean %v; want it stale", stale, clean)
+	}
+	os.Remove(filepath.Join(live, reused))
+
+	// A clean end removes the record, unless a launch killed ranks or a
+	// cleanup failed (then the next start must sweep).
+	rec.Done()
+	_, err := os.Stat(rec.path)
+	if keep := cleanupFailures.Load() > 0 || pmi.InterruptedJobs() > 0; keep != (err == nil) {
+		t.Errorf("record after Done: %v (cleanup failures %d, interrupted jobs %d)", err, cleanupFailures.Load(), pmi.InterruptedJobs())
+	}
+}
+
+// TestSweepAfterKilledLaunch: with a real Docker and real hpcbench
+// processes, a launch after clean ones does not sweep (a container
+// planted with a dead owner stays), and a launch after a SIGKILLed one
+// does: the killed one's container and the planted one are removed.
+func TestSweepAfterKilledLaunch(t *testing.T) {
+	available(t, "docker")
+	m := testImage(t, "mpich", false)
+	ref := m.Engines["docker"].Ref
+	if ref == "" {
+		t.Fatalf("test image %s has no Docker copy", m.Name)
+	}
+	bin := hpcbenchBinary(t)
+	state := t.TempDir()
+	env := append(os.Environ(), StateEnv+"="+state)
+	hpcbench := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"launch", "-q", "-n", "1", "--no-pmi", "--runtime", "docker", "--image", m.Name, "--"}, args...)...)
+		cmd.Env = env
+		return cmd
+	}
+	ps := func(label string) []string {
+		out, err := exec.Command("docker", "ps", "-aq", "--filter", "label="+label).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker ps: %v\n%s", err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	records := func() []string {
+		entries, _ := os.ReadDir(filepath.Join(state, "live"))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+
+	if out, err := hpcbench("/bin/true").CombinedOutput(); err != nil {
+		t.Fatalf("first launch: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(state, "swept")); err != nil {
+		t.Fatalf("the first launch swept, but the state does not say so: %v", err)
+	}
+	if r := records(); len(r) > 0 {
+		t.Fatalf("records left by a clean launch: %q", r)
+	}
+
+	// A container as a killed hpcbench that left no record would leave it.
+	gone, _ := goneAndLive(t)
+	planted := "hpcbench-plant-" + strconv.Itoa(os.Getpid())
+	out, err := exec.Command("docker", "run", "-d", "--rm", "--name", planted, "--label", LabelJob+"=plant", "--label", LabelOwner+"="+gone,
+		"--network", "none", ref, "sleep", "300").CombinedOutput()
+	if err != nil {
+		t.Fatalf("planting a container: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", planted).Run() })
+	if out, err := hpcbench("/bin/true").CombinedOutput(); err != nil {
+		t.Fatalf("launch after a clean one: %v\n%s", err, out)
+	}
+	if len(ps(LabelJob+"=plant")) == 0 {
+		t.Errorf("a launch after clean ones swept (the planted container is gone): the state should have spared it the sweep")
+	}
+
+	// A launch SIGKILLed while its rank runs: its container outlives it.
+	killed := hpcbench("sleep", "300")
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	owner := LabelOwner + "=" + strconv.Itoa(killed.Process.Pid)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(ps(owner)) == 0 {
+		if time.Now().After(deadline) {
+			killed.Process.Kill()
+			killed.Wait()
+			t.Fatal("the launch's container did not appear in 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	killed.Process.Signal(syscall.SIGKILL)
+	killed.Wait()
+	t.Cleanup(func() {
+		if ids := ps(owner); len(ids) > 0 {
+			exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+	})
+	if len(ps(owner)) == 0 {
+		t.Fatal("the killed launch's container went with it: nothing for the sweep to prove")
+	}
+	if r := records(); len(r) != 1 || !strings.HasPrefix(r[0], strconv.Itoa(killed.Process.Pid)+"-") {
+		t.Errorf("records after the kill: %q, want the killed launch's", r)
+	}
+
+	out, err = hpcbench("/bin/true").CombinedOutput()
+	if err != nil {
+		t.Fatalf("launch after the kill: %v\n%s", err, out)
+	}
+	if ids := ps(owner); len(ids) > 0 {
+		t.Errorf("the killed launch's container %q outlived the next launch\n%s", ids, out)
+	}
+	if ids := ps(LabelJob + "=plant"); len(ids) > 0 {
+		t.Errorf("the planted container %q outlived the sweep after the kill", ids)
+	}
+	if r := records(); len(r) > 0 {
+		t.Errorf("records after the sweep: %q", r)
+	}
+}
+
+// TestDockerAPIListsAsTheClient: the daemon, asked on its socket, lists
+// the containers of a label as "docker ps -a -q --filter" does, a stopped
+// one included.
+func TestDockerAPIListsAsTheClient(t *testing.T) {
+	rt := available(t, "docker")
+	e := rt.(*engine)
+	sock := e.dockerAPISocket()
+	if sock == "" {
+		t.Skip("the docker client here does not ask a local daemon socket")
+	}
+	m := testImage(t, "mpich", false)
+	label := LabelJob + "=apitest-" + strconv.Itoa(os.Getpid())
+	names := []string{"hpcbench-apitest-" + strconv.Itoa(os.Getpid()) + "-a", "hpcbench-apitest-" + strconv.Itoa(os.Getpid()) + "-b"}
+	t.Cleanup(func() { exec.Command("docker", append([]string{"rm", "-f"}, names...)...).Run() })
+	if ids, err := dockerAPIContainers(t.Context(), sock, label); err != nil || len(ids) != 0 {
+		t.Fatalf("before any container: %q, %v", ids, err)
+	}
+	for i, n := range names {
+		args := []string{"run", "-d", "--name", n, "--label", label, "--network", "none", m.Engines["docker"].Ref}
+		if i == 0 {
+			args = append(args, "sleep", "300")
+		} else {
+			args = append(args, "true") // exits, and stays (no --rm)
+		}
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %q: %v\n%s", args, err, out)
+		}
+	}
+	ids, err := dockerAPIContainers(t.Context(), sock, label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("docker", "ps", "-a", "-q", "--no-trunc", "--filter", "label="+label).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker ps: %v\n%s", err, out)
+	}
+	want := strings.Fields(string(out))
+	slices.Sort(ids)
+	slices.Sort(want)
+	if len(want) != 2 || !slices.Equal(ids, want) {
+		t.Errorf("the daemon listed %q, the client %q (want the same two)", ids, want)
+	}
+}
