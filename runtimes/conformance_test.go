@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -488,6 +489,46 @@ func TestConformanceShmIsolated(t *testing.T) {
 					requireNoLeftovers(t, rt, res.jobID)
 					t.Logf("%s: %s; cma %s", Describe(c), c["shm_how"], c["cma"])
 				})
+			}
+		})
+	}
+}
+
+// TestConformanceOneRankPIDNamespace: a job of one rank in private
+// isolation, which starts no pid namespace holder in Docker, Podman and
+// OCI bundles, still runs in a pid namespace of its own: the rank sees
+// its own processes only.
+func TestConformanceOneRankPIDNamespace(t *testing.T) {
+	script := `n=0; for d in /proc/[0-9]*; do n=$((n+1)); done
+echo "procs=$n"
+exec "$0" hello`
+	for _, name := range conformanceRuntimesWhere(t, func(rt Runtime) bool {
+		return rt.Name() == "docker" || rt.Name() == "podman" || rt.Name() == "oci"
+	}) {
+		t.Run(name, func(t *testing.T) {
+			rt := available(t, name)
+			spec := specFor(t, rt, "mpich", PerRank)
+			spec.Binds = []string{filepath.Dir(probe(t, "mpich"))}
+			w, err := rt.Wrapper(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.Choices()["pid"]; got != "private" {
+				t.Fatalf("choices pid = %q, want private", got)
+			}
+			res := launchJob(t, w, mpiFlavour["mpich"], 1, []string{"/bin/sh", "-c", script, probe(t, "mpich")}, 2*time.Minute)
+			checkHello(t, res, mpiFlavour["mpich"], 1)
+			requireNoLeftovers(t, rt, res.jobID)
+			var procs int
+			for _, line := range strings.Split(res.stdout, "\n") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "procs="); ok {
+					procs, _ = strconv.Atoi(v)
+				}
+			}
+			// The shell, and at most a child of its own; the host has
+			// hundreds.
+			if procs < 1 || procs > 3 {
+				t.Errorf("the rank saw %d processes, want its own only (a pid namespace of its own):\n%s", procs, res.stdout)
 			}
 		})
 	}

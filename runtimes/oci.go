@@ -405,7 +405,9 @@ func (w *ociWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	id := ContainerName(job.ID, cmd.Rank)
 	bundle := filepath.Join(w.bundles, id)
 	bi := newBundleIsolation(w.spec, job)
-	if bi.iso == IsolationPrivate && !bi.hostPID {
+	// A job of one rank needs no holder: the bundle's own new pid
+	// namespace holds it alone.
+	if bi.iso == IsolationPrivate && !bi.hostPID && job.Ranks > 1 {
 		h, err := w.pidHolder(job)
 		if err != nil {
 			return fmt.Errorf("oci: rank %d: %w", cmd.Rank, err)
