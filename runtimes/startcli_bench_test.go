@@ -1,0 +1,173 @@
+package runtimes
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
+	"github.com/hpcbench/hpcbench/pmi"
+)
+
+// BenchmarkRankStartVsCLI compares, per container runtime, the start of
+// one rank of /bin/true by "hpcbench launch" with the runtime's own
+// command line starting the same image: whole processes, timed from the
+// outside, in interleaved rounds (hpcbench in private isolation, the
+// default; hpcbench in host isolation; the runtime's CLI), medians and
+// their ratios printed.
+//
+// The CLI baselines share hpcbench's namespaces where a choice exists:
+//
+//	docker, podman  R run --rm --network host --ipc host IMAGE /bin/true
+//	                (a pid namespace of the container's own, as private
+//	                isolation gives a job of one rank)
+//	apptainer       apptainer exec SIF /bin/true
+//	oci             runc run (or crun run) of a bundle hpcbench writes
+//	                itself for the rank, with a pid namespace of its own
+//	charliecloud    ch-run ROOTFS -- /bin/true
+//
+// One untimed round goes first (it fills the version cache, as any start
+// after a reboot or an upgrade does).
+//
+//	go test ./runtimes -run '^$' -bench RankStartVsCLI -benchtime 1x
+//
+// HPCBENCH_BENCH_ROUNDS (default 8) sets the rounds; HPCBENCH_BENCH_HPCBENCH
+// names another hpcbench binary to measure (an older build, for a before
+// and after).
+func BenchmarkRankStartVsCLI(b *testing.B) {
+	rounds := 8
+	if v, err := strconv.Atoi(os.Getenv("HPCBENCH_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	bin := os.Getenv("HPCBENCH_BENCH_HPCBENCH")
+	if bin == "" {
+		bin = hpcbenchBinary(b)
+	}
+	m := testImage(b, "mpich", false)
+	work := b.TempDir()
+	env := append(os.Environ(), "USER="+chUser())
+
+	type row struct {
+		name                   string
+		private, host, cli     []string
+		tPrivate, tHost, tCLI  []float64
+		failPriv, failH, failC int
+	}
+	var rows []*row
+	for _, name := range []string{"docker", "podman", "apptainer", "oci", "charliecloud"} {
+		rt, err := Get(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rt.Detect(b.Context()); err != nil {
+			testenv.Missingf(b, "%s not available here, left out: %v", name, err)
+			continue
+		}
+		launch := []string{bin, "launch", "-q", "-n", "1", "--no-pmi", "--runtime", name, "--image", m.Name}
+		r := &row{name: name,
+			private: append(append([]string(nil), launch...), "--", "/bin/true"),
+			host:    append(append([]string(nil), launch...), "--isolation", "host", "--", "/bin/true"),
+		}
+		switch name {
+		case "docker", "podman":
+			e := rt.(*engine)
+			ref := m.Engines[name].Ref
+			if ref == "" {
+				testenv.Missingf(b, "image %s has no %s copy, left out", m.Name, name)
+				continue
+			}
+			r.cli = e.command("run", "--rm", "--network", "host", "--ipc", "host", ref, "/bin/true")
+			env = append(env, e.env...)
+		case "apptainer":
+			if m.SIF == nil {
+				testenv.Missingf(b, "image %s has no SIF, left out", m.Name)
+				continue
+			}
+			r.cli = []string{rt.(*apptainer).binary(), "exec", m.SIF.Path, "/bin/true"}
+		case "oci":
+			bundle := filepath.Join(work, "bundle")
+			job := pmi.Job{ID: "cli", Ranks: 1}
+			s := bundleConfig(m.Rootfs, []string{"/bin/true"}, []string{"PATH=/usr/bin:/bin"}, "/", nil, nil, job.ID, "0",
+				newBundleIsolation(Spec{Layout: PerRank}, job))
+			if err := writeBundle(bundle, s); err != nil {
+				b.Fatal(err)
+			}
+			r.cli = []string{rt.(*ociRuntime).binary(), "run", "--bundle", bundle, "hpcbench-bench-cli-" + strconv.Itoa(os.Getpid())}
+		case "charliecloud":
+			r.cli = []string{rt.(*charliecloud).binary(), m.Rootfs, "--", "/bin/true"}
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) == 0 {
+		b.Skip("no container runtime")
+	}
+	run := func(argv []string) (float64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env, cmd.Dir = env, work
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		d := time.Since(start).Seconds()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		}
+		return d, nil
+	}
+	sample := func(argv []string, into *[]float64, failed *int, timed bool) {
+		d, err := run(argv)
+		if err != nil {
+			*failed++
+			b.Logf("sample left out: %v", err)
+			return
+		}
+		if timed {
+			*into = append(*into, d)
+		}
+	}
+	for round := -1; round < rounds; round++ {
+		for _, r := range rows {
+			// The order turns round by round: none of the three always
+			// follows another.
+			order := []int{0, 1, 2}
+			if round >= 0 {
+				k := round % 3
+				order = append(order[k:], order[:k]...)
+			}
+			for _, i := range order {
+				switch i {
+				case 0:
+					sample(r.private, &r.tPrivate, &r.failPriv, round >= 0)
+				case 1:
+					sample(r.host, &r.tHost, &r.failH, round >= 0)
+				case 2:
+					sample(r.cli, &r.tCLI, &r.failC, round >= 0)
+				}
+			}
+		}
+	}
+	var sb strings.Builder
+	tw := tabwriter.NewWriter(&sb, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "runtime\tits CLI (s)\thpcbench private (s)\tx CLI\thpcbench host (s)\tx CLI\tsamples\t\n")
+	for _, r := range rows {
+		c := median(r.tCLI)
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%s\t%.3f\t%s\t%d/%d/%d\t\n", r.name, c,
+			median(r.tPrivate), ratio(median(r.tPrivate), c), median(r.tHost), ratio(median(r.tHost), c),
+			len(r.tPrivate), len(r.tHost), len(r.tCLI))
+	}
+	tw.Flush()
+	b.Logf("one rank of /bin/true, whole processes, medians of %d interleaved rounds:\n%s", rounds, sb.String())
+	fmt.Println(sb.String())
+	for _, r := range rows {
+		if r.failPriv+r.failH+r.failC > 0 {
+			b.Errorf("%s: %d/%d/%d failed starts", r.name, r.failPriv, r.failH, r.failC)
+		}
+	}
+}
