@@ -39,7 +39,9 @@ import (
 // in which hpcbench makes the mount points of the writable folders (the
 // working folder, the PMIx folders) and into which it links the folders
 // that must stay read-only (the program's folder, the bind layout's MPI
-// libraries) instead of binding them. The container's /tmp is a folder of
+// libraries) instead of binding them (an image of hpcbench's store keeps
+// one such copy beside it, used by one job at a time and put back after
+// each: chShared). The container's /tmp is a folder of
 // the job's own (ch-run binds $TMPDIR there), not the host's /tmp. The
 // copy, and the join's semaphore files in /dev/shm should a rank die
 // before the others joined, are removed by Cleanup, and after a killed
@@ -272,10 +274,15 @@ type chJob struct {
 	// binds are the -b arguments every rank of the job gets (ch-run uses
 	// the first rank's only: they must all be the same).
 	binds []string
+	// shared is the store image's shared copy the job runs (root is its
+	// root), nil for a copy of the job's own.
+	shared *chShared
 }
 
-// newChJob makes job's folder and links image into it.
-func newChJob(image, jobID string) (*chJob, error) {
+// newChJob makes job's folder and links image into it, or, with share,
+// takes the store image's shared copy where it is free (chShared).
+func newChJob(info ImageInfo, jobID string, share bool) (*chJob, error) {
+	image := info.Ref
 	if !chJobID.MatchString(jobID) {
 		return nil, fmt.Errorf("charliecloud: job ID %q: want letters, digits, '.', '_' or '-'", jobID)
 	}
@@ -288,6 +295,12 @@ func newChJob(image, jobID string) (*chJob, error) {
 	if err := os.Chmod(j.tmp, 0o1777); err != nil {
 		return nil, err
 	}
+	if share {
+		if sh := openChShared(info); sh != nil {
+			j.shared, j.root = sh, sh.root
+			return j, nil
+		}
+	}
 	if err := linkTree(image, j.root); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("charliecloud: copying image %s for job %s: %w", image, jobID, err)
@@ -295,13 +308,9 @@ func newChJob(image, jobID string) (*chJob, error) {
 	// ch-run binds files of its own over /etc/passwd and /etc/group and
 	// fails where the image has none (a bare busybox folder): give it
 	// mount points.
-	for _, f := range []string{"etc/passwd", "etc/group"} {
-		if _, err := os.Lstat(filepath.Join(j.root, f)); os.IsNotExist(err) {
-			if err := mountPoint(j.root, f, "/"+f); err != nil {
-				os.RemoveAll(dir)
-				return nil, err
-			}
-		}
+	if err := chMountPoints(j.root); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
 	return j, nil
 }
@@ -333,10 +342,21 @@ func (j *chJob) place(binds []string, ro map[string]bool) error {
 		if inTmp {
 			base, sub = j.tmp, rel
 		}
+		shared := j.shared != nil && base == j.root
+		if shared {
+			if err := j.shared.change(filepath.Join(base, sub)); err != nil {
+				return err
+			}
+		}
 		if ro[b] {
 			dst, err := resolveIn(base, sub)
 			if err != nil {
 				return err
+			}
+			if shared {
+				if err := j.shared.change(dst); err != nil {
+					return err
+				}
 			}
 			_ = os.RemoveAll(dst) // the image's own copy: the host's replaces it, as a bind would
 			if inTmp {
@@ -373,7 +393,7 @@ func (c *charliecloud) WrapNode(ctx context.Context, spec Spec, job pmi.Job, cmd
 	if err != nil {
 		return err
 	}
-	j, err := newChJob(spec.Image.Ref, job.ID)
+	j, err := newChJob(spec.Image, job.ID, false)
 	if err != nil {
 		return err
 	}
@@ -519,7 +539,7 @@ func (w *chWrapper) Choices() map[string]string {
 	} else {
 		shmChoices(c, w.spec, "a container per rank: sibling user namespaces cannot open each other's shared memory", "unavailable (sibling user namespaces)")
 	}
-	c["image_mount"] = "read-only copy of hard links, made per job"
+	c["image_mount"] = "read-only copy of hard links: a store image's, kept beside it and used by one job at a time (put back after each), else made per job"
 	c["env_passing"] = "ch-run's environment: allowed variables only"
 	c["pmix"] = "PMIX_* passed, server tmpdir bound at the same path"
 	c["binds"] = "binary folder linked into the read-only image (copied where under $TMPDIR); working folder, PMIx tmpdir bound writable; /tmp the job's own folder"
@@ -537,7 +557,7 @@ func (w *chWrapper) job(job pmi.Job) (*chJob, error) {
 	if j := w.jobs[job.ID]; j != nil {
 		return j, nil
 	}
-	j, err := newChJob(w.spec.Image.Ref, job.ID)
+	j, err := newChJob(w.spec.Image, job.ID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -585,7 +605,13 @@ func (w *chWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 // container, and the namespaces ended with the last of them.
 func (w *chWrapper) Cleanup(job pmi.Job) error {
 	w.mu.Lock()
+	j := w.jobs[job.ID]
 	delete(w.jobs, job.ID)
 	w.mu.Unlock()
-	return chCleanup(os.Getpid(), job.ID)
+	var err error
+	if j != nil && j.shared != nil {
+		// The ranks are gone: the shared copy goes back to the image's.
+		err = cleanupFailed(j.shared.restore())
+	}
+	return errors.Join(err, chCleanup(os.Getpid(), job.ID))
 }

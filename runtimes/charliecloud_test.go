@@ -277,3 +277,125 @@ func TestCMAProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestCharliecloudSharedCopy: a store image's jobs run one copy kept
+// beside the image, one job at a time: a job's changes (a mount point,
+// its program linked in) are put back by its cleanup, a job that finds
+// the copy in use links its own, and a copy left changed by a killed
+// job (its marker) is made anew.
+func TestCharliecloudSharedCopy(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "img")
+	image := filepath.Join(store, "rootfs")
+	for _, d := range []string{"usr/bin", "etc", "var/lib"} {
+		os.MkdirAll(filepath.Join(image, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(image, "usr", "bin", "sh"), []byte("sh"), 0o755)
+	os.Symlink("usr/bin", filepath.Join(image, "bin"))
+	info := ImageInfo{Ref: image, Digest: "sha256:abc", Meta: map[string]string{"store": store}}
+	// The program and the working folder lie outside /tmp, so they are
+	// placed in the image copy itself.
+	outside, err := os.MkdirTemp("/var/tmp", "hpcbench-chshared-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(outside)
+	progDir := filepath.Join(outside, "bench")
+	work := filepath.Join(outside, "work")
+	os.MkdirAll(progDir, 0o755)
+	os.MkdirAll(work, 0o755)
+	prog := filepath.Join(progDir, "ep")
+	os.WriteFile(prog, []byte("ep"), 0o755)
+
+	rt, _ := Get("charliecloud")
+	wrapper := func() Wrapper {
+		w, err := rt.Wrapper(context.Background(), Spec{Layout: PerRank, Image: info, Command: "ch-run"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	wrap := func(w Wrapper, job pmi.Job) string {
+		t.Helper()
+		cmd := &pmi.RankCommand{Rank: 0, Argv: []string{prog, "S"}, Dir: work, CPU: -1,
+			Env: append(os.Environ(), "PMI_FD=3", "PMI_RANK=0", "PMI_SIZE=1")}
+		socket, _ := os.Open(os.DevNull)
+		defer socket.Close()
+		cmd.ExtraFiles = []*os.File{socket}
+		if err := w.WrapRank(job, cmd); err != nil {
+			t.Fatal(err)
+		}
+		return cmd.Argv[slices.Index(cmd.Argv, "--")-1]
+	}
+	shared := filepath.Join(store, "charliecloud", "root")
+	dirty := filepath.Join(store, "charliecloud", "dirty")
+	inode := func(p string) uint64 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inode(fi)
+	}
+
+	w1 := wrapper()
+	job1 := pmi.Job{ID: "sh1", Ranks: 1, PMI: pmi.PMI1, Channel: pmi.ChannelFD}
+	root := wrap(w1, job1)
+	if root != shared {
+		t.Fatalf("the job runs %s, want the store image's copy %s", root, shared)
+	}
+	first := inode(shared)
+	if b, err := os.ReadFile(filepath.Join(root, strings.TrimPrefix(prog, "/"))); err != nil || string(b) != "ep" {
+		t.Errorf("the program is not in the copy: %q %v", b, err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, strings.TrimPrefix(work, "/"))); err != nil || !fi.IsDir() {
+		t.Errorf("no mount point for the working folder in the copy: %v", err)
+	}
+	if !fileExists(dirty) {
+		t.Error("the copy is changed, but no marker says so")
+	}
+
+	// Another job meanwhile: the copy is in use, it links its own.
+	w2 := wrapper()
+	job2 := pmi.Job{ID: "sh2", Ranks: 1, PMI: pmi.PMI1, Channel: pmi.ChannelFD}
+	if other := wrap(w2, job2); other == shared {
+		t.Error("a second job at once got the copy in use")
+	}
+	if err := w2.Cleanup(job2); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := w1.Cleanup(job1); err != nil {
+		t.Fatal(err)
+	}
+	if fileExists(dirty) {
+		t.Error("the marker outlived the cleanup that put the copy back")
+	}
+	if fileExists(filepath.Join(shared, strings.TrimPrefix(outside, "/"))) {
+		t.Errorf("the job's folders outlived its cleanup in the copy")
+	}
+	if to, err := os.Readlink(filepath.Join(shared, "bin")); err != nil || to != "usr/bin" {
+		t.Errorf("/bin in the copy: %q %v, want the image's link to usr/bin", to, err)
+	}
+	if !fileExists(filepath.Join(shared, "var", "lib")) {
+		t.Error("the image's /var/lib is gone from the copy")
+	}
+
+	// The next job takes the same copy, as it is.
+	job3 := pmi.Job{ID: "sh3", Ranks: 1, PMI: pmi.PMI1, Channel: pmi.ChannelFD}
+	if wrap(w1, job3) != shared || inode(shared) != first {
+		t.Error("the next job did not reuse the copy")
+	}
+	w1.Cleanup(job3)
+
+	// A job killed with the copy changed leaves the marker: the next job
+	// makes the copy anew.
+	os.MkdirAll(filepath.Join(shared, "junk"), 0o755)
+	os.WriteFile(dirty, nil, 0o644)
+	job4 := pmi.Job{ID: "sh4", Ranks: 1, PMI: pmi.PMI1, Channel: pmi.ChannelFD}
+	if wrap(w1, job4) != shared {
+		t.Error("the job after a killed one did not get the copy")
+	}
+	if fileExists(filepath.Join(shared, "junk")) {
+		t.Error("what a killed job left in the copy is still there")
+	}
+	w1.Cleanup(job4)
+}
