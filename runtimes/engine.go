@@ -189,6 +189,12 @@ func (e *engine) Prepare(ctx context.Context, image string) (ImageInfo, error) {
 		return ImageInfo{}, err
 	}
 	ref, meta := info.Ref, info.Meta
+	if sock := e.dockerAPISocket(); sock != "" {
+		if id, err := dockerAPIImageID(ctx, sock, ref); err == nil {
+			return ImageInfo{Ref: ref, Digest: id, Meta: meta}, nil
+		}
+		// Whatever the daemon said, the client says it as users know it.
+	}
 	out, err := e.tool(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("%s: %w: %q (build it with 'hpcbench image build --name %s --runtimes %s', or load it into %s): %v",

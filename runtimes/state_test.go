@@ -230,3 +230,33 @@ func TestDockerAPIListsAsTheClient(t *testing.T) {
 		t.Errorf("the daemon listed %q, the client %q (want the same two)", ids, want)
 	}
 }
+
+// TestDockerAPIImageIDAsTheClient: the daemon, asked on its socket, gives
+// an image's ID as "docker image inspect" does, and no ID for an image it
+// lacks.
+func TestDockerAPIImageIDAsTheClient(t *testing.T) {
+	rt := available(t, "docker")
+	sock := rt.(*engine).dockerAPISocket()
+	if sock == "" {
+		t.Skip("the docker client here does not ask a local daemon socket")
+	}
+	ref := testImage(t, "mpich", false).Engines["docker"].Ref
+	id, err := dockerAPIImageID(t.Context(), sock, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", ref).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker image inspect: %v\n%s", err, out)
+	}
+	if want := strings.TrimSpace(string(out)); id != want {
+		t.Errorf("the daemon says %s is %q, the client %q", ref, id, want)
+	}
+	if id, err := dockerAPIImageID(t.Context(), sock, "hpcbench-no-such-image-"+strconv.Itoa(os.Getpid())); err == nil {
+		t.Errorf("an image the daemon lacks has ID %q", id)
+	}
+	info, err := rt.Prepare(t.Context(), ref)
+	if err != nil || info.Digest != id {
+		t.Errorf("Prepare(%s) = %+v, %v; want digest %s", ref, info, err, id)
+	}
+}
