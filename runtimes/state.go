@@ -31,7 +31,10 @@ import (
 //	<state>/versions/<hash>  a runtime's version, keyed by its program's
 //	                         path, size, modification time and inode
 //	<state>/digests/<hash>   an image file's digest (a SIF), keyed by its
-//	                         path, size, inode, modification and change times
+//	                         path, size, inode, modification and change times;
+//	                         a Podman image's ID, keyed by its name and its
+//	                         storage's list of images (as a SIF's)
+//	<state>/stores/<hash>    where a Podman program's storage lists images
 //
 // For root the folder is /run/hpcbench, a tmpfs that a reboot empties, so
 // the first start after one sweeps and probes again.

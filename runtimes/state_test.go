@@ -260,3 +260,56 @@ func TestDockerAPIImageIDAsTheClient(t *testing.T) {
 		t.Errorf("Prepare(%s) = %+v, %v; want digest %s", ref, info, err, id)
 	}
 }
+
+// TestPodmanImageIDFollowsItsStorage: Podman's image IDs come from the
+// state folder while its storage's list of images is unchanged, and a
+// name moved to another image is seen at once.
+func TestPodmanImageIDFollowsItsStorage(t *testing.T) {
+	t.Setenv(StateEnv, t.TempDir())
+	rt := available(t, "podman")
+	e := rt.(*engine)
+	ref := testImage(t, "mpich", false).Engines["podman"].Ref
+	inspect := func(name string) string {
+		t.Helper()
+		out, err := exec.Command(e.command("image", "inspect", "--format", "{{.Id}}", name)[0], e.command("image", "inspect", "--format", "{{.Id}}", name)[1:]...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("podman image inspect %s: %v\n%s", name, err, out)
+		}
+		return "sha256:" + strings.TrimSpace(string(out))
+	}
+	podman := func(args ...string) {
+		t.Helper()
+		argv := e.command(args...)
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%q: %v\n%s", argv, err, out)
+		}
+	}
+	alias := "localhost/hpcbench-idtest-" + strconv.Itoa(os.Getpid())
+	ctr := "hpcbench-idtest-" + strconv.Itoa(os.Getpid())
+	podman("tag", ref, alias)
+	t.Cleanup(func() {
+		argv := e.command("rm", "-f", ctr)
+		exec.Command(argv[0], argv[1:]...).Run()
+		argv = e.command("rmi", alias)
+		exec.Command(argv[0], argv[1:]...).Run()
+	})
+	first := inspect(alias)
+	for i := 0; i < 2; i++ { // asked, then kept
+		if info, err := rt.Prepare(t.Context(), alias); err != nil || info.Digest != first {
+			t.Fatalf("Prepare(%s) #%d = %+v, %v; want %s", alias, i, info, err, first)
+		}
+	}
+	if e.imageIndex(t.Context()) == "" {
+		t.Fatal("no image list found in Podman's storage: nothing is kept")
+	}
+	// The name moves to a new image (a commit of a container of it).
+	podman("create", "--name", ctr, "--label", "hpcbench.idtest=1", ref, "true")
+	podman("commit", "-q", ctr, alias)
+	moved := inspect(alias)
+	if moved == first {
+		t.Fatal("the commit did not make a new image")
+	}
+	if info, err := rt.Prepare(t.Context(), alias); err != nil || info.Digest != moved {
+		t.Errorf("after the name moved: Prepare(%s) = %+v, %v; want %s", alias, info, err, moved)
+	}
+}
