@@ -473,33 +473,50 @@ func (e *engine) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) {
 		return nil, err
 	}
 	w := &engineWrapper{e: e.withCommand(spec.Command), spec: spec, ctx: ctx, jobDirs: map[string]string{}, peaks: map[int]*peakWatch{},
-		libs: hostLibBinds{ctx: ctx}, holders: map[string]bool{}}
+		libs: hostLibBinds{ctx: ctx}, holders: map[string]string{}}
 	return w, nil
 }
 
 // pidHolder makes sure job's pid namespace holder runs (private
-// isolation): the first rank starts it, the others wait for it.
-func (w *engineWrapper) pidHolder(job pmi.Job) error {
+// isolation), and returns its name: the first rank starts it (or takes
+// one the process keeps for reuse, see ReuseHolders), the others wait
+// for it.
+func (w *engineWrapper) pidHolder(job pmi.Job) (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.holders[job.ID] {
-		return nil
+	if name := w.holders[job.ID]; name != "" {
+		return name, nil
 	}
-	if err := startEngineHolder(w, job); err != nil {
-		return err
+	name, label := pidHolderName(job.ID), job.ID
+	if holderReuse.enabled.Load() {
+		if idle, ok := holderReuse.take(w.holderKey()); ok {
+			w.holders[job.ID] = idle
+			return idle, nil
+		}
+		name, label = holderReuse.newName()
 	}
-	w.holders[job.ID] = true
-	return nil
+	if err := startEngineHolder(w, job, name, label); err != nil {
+		return "", err
+	}
+	w.holders[job.ID] = name
+	return name, nil
 }
 
-// startPIDHolder starts the container whose pid namespace job's ranks
-// join: a rank's own container cannot hold it, since the namespace, and
-// every rank in it, ends with its first process. It sleeps in the job's
-// image, labelled as the job's (Cleanup and the leftover sweep remove
-// it), without network.
-func (w *engineWrapper) startPIDHolder(job pmi.Job) error {
-	args := []string{"run", "-d", "--rm", "--pull", "never", "--name", pidHolderName(job.ID),
-		"--label", LabelJob + "=" + job.ID,
+// holderKey says which holders a job of w may take: those of the same
+// engine program and image.
+func (w *engineWrapper) holderKey() string {
+	return strings.Join(append(w.e.command(), w.e.env...), "\x00") + "\x00" + w.spec.Image.Ref
+}
+
+// startPIDHolder starts the container name whose pid namespace job's
+// ranks join: a rank's own container cannot hold it, since the
+// namespace, and every rank in it, ends with its first process. It sleeps
+// in the job's image, labelled as the job's (label: Cleanup and the
+// leftover sweep remove it) or, kept for reuse, as a job of its own,
+// without network.
+func (w *engineWrapper) startPIDHolder(job pmi.Job, name, label string) error {
+	args := []string{"run", "-d", "--rm", "--pull", "never", "--name", name,
+		"--label", LabelJob + "=" + label,
 		"--label", LabelOwner + "=" + strconv.Itoa(os.Getpid()),
 		"--label", LabelRank + "=pid",
 		"--network", "none",
@@ -542,8 +559,8 @@ type engineWrapper struct {
 	jobDirs map[string]string
 	peaks   map[int]*peakWatch
 	libs    hostLibBinds
-	// holders are the jobs whose pid namespace holder runs.
-	holders map[string]bool
+	// holders name, per job, the container holding its pid namespace.
+	holders map[string]string
 }
 
 // startEngineHolder starts a job's pid namespace holder container; the
@@ -585,6 +602,8 @@ func (w *engineWrapper) Choices() map[string]string {
 	engineShmChoices(c, w.e.name, w.spec)
 	if w.spec.HostPID && isolationOf(w.spec) == IsolationPrivate {
 		c["pid_namespace"] = "the host's: each rank is started by a task of its own (srun)"
+	} else if c["pid"] == "private" && holderReuse.enabled.Load() {
+		c["pid_namespace"] = "one per job at a time, held by a sleeping container that the process's later jobs of the image reuse once every container of the job is removed (a job of one rank: its own container's)"
 	}
 	c["env_passing"] = "explicit (-e NAME)"
 	c["binds"] = "binary folder read-only; working folder, PMIx tmpdir writable"
@@ -638,8 +657,14 @@ func (w *engineWrapper) WrapRank(job pmi.Job, cmd *pmi.RankCommand) error {
 	flags := w.e.isolation(shmFlags(perRankIsolation(iso, mpiOf(w.spec, job), holder, w.spec.HostPID), w.spec))
 	cmd.Env = withShmEnv(cmd.Env, w.spec, job)
 	if strings.HasPrefix(pidOf(flags), "container:") {
-		if err := w.pidHolder(job); err != nil {
+		name, err := w.pidHolder(job)
+		if err != nil {
 			return fmt.Errorf("rank %d: %w", cmd.Rank, err)
+		}
+		for i, f := range flags {
+			if f[0] == "--pid" {
+				flags[i][1] = "container:" + name
+			}
 		}
 	}
 	cidfile := filepath.Join(dir, fmt.Sprintf("%s-%d.cid", job.ID, cmd.Rank))
@@ -680,9 +705,19 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 	}
 	dir := w.jobDirs[job.ID]
 	delete(w.jobDirs, job.ID)
-	delete(w.holders, job.ID) // removed with the job's containers below
+	holder := w.holders[job.ID] // removed with the job's containers below, unless kept for reuse
+	delete(w.holders, job.ID)
 	w.mu.Unlock()
 	err := w.e.removeJob(w.ctx, job.ID)
+	if holder != "" && holder != pidHolderName(job.ID) {
+		// Kept for the process's next job, once nothing of this one is
+		// left in its namespace; otherwise removed.
+		if err == nil {
+			holderReuse.give(w.ctx, w.holderKey(), holder, w.e)
+		} else {
+			holderReuse.drop(w.ctx, holder, w.e)
+		}
+	}
 	if dir != "" {
 		// After the containers are gone: a client still starting one may
 		// write its cidfile until then.

@@ -16,7 +16,7 @@ func stubPIDHolders(t *testing.T) *[]string {
 	t.Helper()
 	var asked []string
 	engineStart, ociStart := startEngineHolder, startOCIHolder
-	startEngineHolder = func(_ *engineWrapper, job pmi.Job) error {
+	startEngineHolder = func(_ *engineWrapper, job pmi.Job, _, _ string) error {
 		asked = append(asked, job.ID)
 		return nil
 	}

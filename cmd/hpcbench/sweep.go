@@ -31,9 +31,13 @@ func launching(cmd *cli.Command, skip func(*cli.Context) bool, early bool) *cli.
 		if !early {
 			s.wait()
 		}
+		// The verb's jobs share Docker's and Podman's pid namespace
+		// holders, one job at a time; they go before the record does.
+		runtimes.ReuseHolders()
 		err := action(c)
+		herr := runtimes.ReleaseHolders(context.Background())
 		rec := s.wait()
-		if cleanEnd(err) {
+		if cleanEnd(err) && herr == nil {
 			rec.Done()
 		}
 		return err
