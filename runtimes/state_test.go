@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -311,5 +312,75 @@ func TestPodmanImageIDFollowsItsStorage(t *testing.T) {
 	}
 	if info, err := rt.Prepare(t.Context(), alias); err != nil || info.Digest != moved {
 		t.Errorf("after the name moved: Prepare(%s) = %+v, %v; want %s", alias, info, err, moved)
+	}
+}
+
+// TestDetectCachedFollowsTheProgram: a runtime's version comes from the
+// state folder only while its program is the file it was; Podman's comes
+// from "--version" without asking its storage. The programs are
+// stand-ins that count their calls.
+func TestDetectCachedFollowsTheProgram(t *testing.T) {
+	t.Setenv(StateEnv, t.TempDir())
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		script := "#!/bin/sh\necho \"$*\" >> " + calls + "\n" + body
+		if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	count := func() int {
+		b, _ := os.ReadFile(calls)
+		return strings.Count(string(b), "\n")
+	}
+	docker := write("docker", "case \"$1\" in --version) echo 'Docker version 27.0.1, build x';; version) echo 27.0.1;; esac\n")
+	rt, _ := GetCommand("docker", docker)
+	for i := 0; i < 2; i++ {
+		if v, err := rt.Detect(t.Context()); err != nil || v != "27.0.1" {
+			t.Fatalf("Detect #%d = %q, %v", i, v, err)
+		}
+	}
+	if n := count(); n != 2 {
+		t.Errorf("the stand-in ran %d times for two Detects, want 2 (the first Detect's two questions, none for the second)", n)
+	}
+	// A new program at the same path (an upgrade): asked again.
+	time.Sleep(10 * time.Millisecond)
+	write("docker", "case \"$1\" in --version) echo 'Docker version 28.1.0, build y';; version) echo 28.1.0;; esac\n")
+	if v, err := rt.Detect(t.Context()); err != nil || v != "28.1.0" {
+		t.Errorf("Detect after the program changed = %q, %v; want 28.1.0", v, err)
+	}
+
+	// Podman: "--version" answers; "info", which opens the storage, is
+	// never asked (here it would fail).
+	os.Remove(calls)
+	podman := write("podman", "case \"$*\" in *--version*) echo 'podman version 4.3.1';; *info*) echo 'storage is broken' >&2; exit 1;; esac\n")
+	rt, _ = GetCommand("podman", podman)
+	if v, err := rt.Detect(t.Context()); err != nil || v != "4.3.1" {
+		t.Errorf("podman Detect = %q, %v; want 4.3.1 from --version", v, err)
+	}
+	if b, _ := os.ReadFile(calls); strings.Contains(string(b), "info") {
+		t.Errorf("podman Detect asked its storage:\n%s", b)
+	}
+}
+
+// TestFileDigestFollowsTheFile: a SIF's digest comes from the state
+// folder only while the file is unchanged.
+func TestFileDigestFollowsTheFile(t *testing.T) {
+	t.Setenv(StateEnv, t.TempDir())
+	p := filepath.Join(t.TempDir(), "x.sif")
+	os.WriteFile(p, []byte("one"), 0o644)
+	first, err := fileDigest(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := fileDigest(p); again != first {
+		t.Fatalf("digest changed with the file unchanged: %s, %s", first, again)
+	}
+	os.WriteFile(p, []byte("two"), 0o644) // same size
+	want, _ := images.FileSHA256(p)
+	if got, err := fileDigest(p); err != nil || got != want || got == first {
+		t.Errorf("after the file changed: %s, %v; want %s", got, err, want)
 	}
 }
