@@ -1,4 +1,4 @@
-package main
+package launchcli
 
 import (
 	"context"
@@ -11,28 +11,28 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// launching makes cmd, a verb that launches ranks, first remove what a
-// killed hpcbench left behind (sweepLeftovers), unless skip says this
+// Launching makes cmd, a verb that launches ranks, first remove what a
+// killed hpcbench left behind (Sweep), unless skip says this
 // invocation launches nothing (a dry run). Containers hold cores and
 // names, so they must go before anything is measured, whichever runtime
 // the verb is about to use.
-func launching(cmd *cli.Command, skip func(*cli.Context) bool) *cli.Command {
+func Launching(cmd *cli.Command, skip func(*cli.Context) bool) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
 		if skip == nil || !skip(c) {
-			sweepLeftovers(c)
+			Sweep(c)
 		}
 		return action(c)
 	}
 	return cmd
 }
 
-// sweepLeftovers removes the containers of every runtime whose hpcbench
+// Sweep removes the containers of every runtime whose hpcbench
 // was killed (runtimes.SweepLeftovers, which HPCBENCH_SWEEP_CONTAINERS=0
 // turns off) and the PMIx folders of killed processes, and says what it
 // removed. A runtime that does not answer is no reason to stop: its
 // leftovers wait for the next start or "hpcbench doctor --clean".
-func sweepLeftovers(c *cli.Context) {
+func Sweep(c *cli.Context) {
 	ctx := c.Context
 	if ctx == nil {
 		ctx = context.Background()
