@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"syscall"
@@ -22,15 +21,7 @@ func BenchmarkStartup(b *testing.B) {
 	if err != nil {
 		b.Skip("mpiexec.mpich not installed (apt-get install mpich): the peer of this benchmark")
 	}
-	dir := b.TempDir()
-	front := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", dir+"/hpcbench", ".")
-	front.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := front.CombinedOutput(); err != nil {
-		b.Fatalf("building the front program: %v\n%s", err, out)
-	}
-	if out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", dir+"/"+FullName, "..").CombinedOutput(); err != nil {
-		b.Fatalf("building the full program: %v\n%s", err, out)
-	}
+	dir := programs(b)
 	cases := []struct {
 		name string
 		argv []string

@@ -47,17 +47,17 @@ func TestFrontImportGraph(t *testing.T) {
 
 // programs builds the front program and the full one side by side, as
 // make build does, and returns the folder.
-func programs(t *testing.T) string {
-	t.Helper()
-	testenv.SkipIfShort(t, "builds both hpcbench programs")
-	dir := t.TempDir()
+func programs(tb testing.TB) string {
+	tb.Helper()
+	testenv.SkipIfShort(tb, "builds both hpcbench programs")
+	dir := tb.TempDir()
 	front := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, "hpcbench"), ".")
 	front.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := front.CombinedOutput(); err != nil {
-		t.Fatalf("building the front program: %v\n%s", err, out)
+		tb.Fatalf("building the front program: %v\n%s", err, out)
 	}
 	if out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, FullName), "..").CombinedOutput(); err != nil {
-		t.Fatalf("building the full program: %v\n%s", err, out)
+		tb.Fatalf("building the full program: %v\n%s", err, out)
 	}
 	return dir
 }
