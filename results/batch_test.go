@@ -3,6 +3,7 @@ package results
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -322,5 +323,34 @@ func TestRunsReadInStoredOrderWithoutSorting(t *testing.T) {
 	}
 	if p := plan(); strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("query plan after migrating schema 3: %q", p)
+	}
+}
+
+// Every connection of the pool writes the log ahead and syncs it at each
+// commit: a stored run must survive a crash of the machine, not only a
+// killed process.
+func TestEveryConnectionSyncsItsCommits(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	var conns []*sql.Conn
+	for i := 0; i < 3; i++ {
+		c, err := st.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var mode string
+		var sync, fk int
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync)
+		c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
+		if mode != "wal" || sync != 2 || fk != 1 {
+			t.Errorf("connection %d: journal_mode %s, synchronous %d, foreign_keys %d; want wal, 2 (FULL), 1", i, mode, sync, fk)
+		}
+		c.Close()
 	}
 }
