@@ -642,10 +642,8 @@ func (s *Store) Runs(ctx context.Context, study string, opt RunsOptions) ([]Run,
 		r.Wall, r.WireUp, r.FirstFence = seconds(wall), seconds(wire), seconds(fence)
 		r.ContainerStart, r.PMIExchange = seconds(containerStart), seconds(exchange)
 		r.Started, r.Finished = parseTime(started), parseTime(finished)
-		for i, dst := range []any{&r.Metrics, &r.NegotiatedPMI, &r.ExitCodes, &r.PeakRSSKiB, &r.Choices, &r.Env, &r.Argv} {
-			if err := json.Unmarshal([]byte(js[i]), dst); err != nil {
-				return nil, fmt.Errorf("run %d: corrupt JSON column: %w", r.ID, err)
-			}
+		if err := decodeJSONColumns(&r, &js); err != nil {
+			return nil, fmt.Errorf("run %d: corrupt JSON column: %w", r.ID, err)
 		}
 		if gz != nil {
 			zr, err := gzip.NewReader(bytes.NewReader(gz))
@@ -659,6 +657,26 @@ func (s *Store) Runs(ctx context.Context, study string, opt RunsOptions) ([]Run,
 		runs = append(runs, r)
 	}
 	return runs, rows.Err()
+}
+
+// decodeJSONColumns fills r's fields stored as JSON, in the order of
+// runColumns: metrics, negotiated PMIs, exit codes, peak RSS, choices,
+// environment and command line.
+func decodeJSONColumns(r *Run, js *[7]string) error {
+	for _, err := range []error{
+		decodeAnyMap(js[0], &r.Metrics),
+		decodeStrings(js[1], &r.NegotiatedPMI),
+		decodeInts(js[2], &r.ExitCodes),
+		decodeInts(js[3], &r.PeakRSSKiB),
+		decodeStringMap(js[4], &r.Choices),
+		decodeStringMap(js[5], &r.Env),
+		decodeStrings(js[6], &r.Argv),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runsQuery selects a study's runs (the study's id its one argument) in
