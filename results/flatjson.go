@@ -24,18 +24,18 @@ type flatValue struct {
 // of scalars whose strings hold no escape; ok is false for anything else.
 // keys are nil for an array.
 func parseFlat(s string, open byte) (keys []string, vals []flatValue, ok bool) {
-	close := byte(']')
+	closer := byte(']')
 	if open == '{' {
-		close = '}'
+		closer = '}'
 	}
-	if len(s) < 2 || s[0] != open || s[len(s)-1] != close {
+	if len(s) < 2 || s[0] != open || s[len(s)-1] != closer {
 		return nil, nil, false
 	}
 	if strings.IndexByte(s, '\\') >= 0 || !utf8.ValidString(s) {
 		return nil, nil, false
 	}
 	i := 1
-	if s[i] == close && i == len(s)-1 {
+	if s[i] == closer && i == len(s)-1 {
 		return nil, nil, true
 	}
 	str := func() (string, bool) {
@@ -98,7 +98,7 @@ func parseFlat(s string, open byte) (keys []string, vals []flatValue, ok bool) {
 		switch s[i] {
 		case ',':
 			i++
-		case close:
+		case closer:
 			return keys, vals, i == len(s)-1
 		default:
 			return nil, nil, false
