@@ -32,6 +32,7 @@ type simpleServer struct {
 
 	ln        net.Listener // ChannelTCP only
 	childEnds []*os.File   // ChannelFD: the rank's end, until started
+	loop      *fdLoop      // ChannelFD: serves every rank's connection
 
 	// processMapping and sizeText are the job attributes, made once.
 	processMapping string
@@ -113,6 +114,13 @@ func newSimpleServer(cfg backendConfig) (*simpleServer, error) {
 		go s.acceptLoop()
 	case ChannelFD:
 		s.childEnds = make([]*os.File, n)
+		lp, err := newFDLoop(s, n)
+		if err != nil {
+			return nil, err
+		}
+		s.loop = lp
+		s.wg.Add(1)
+		go lp.run()
 	default:
 		return nil, fmt.Errorf("%w: PMI channel %q (want fd or tcp)", ErrUnsupported, s.channel)
 	}
@@ -151,27 +159,23 @@ func (s *simpleServer) rankSetup(r int) (rankSetup, error) {
 	if err != nil {
 		return rankSetup{}, fmt.Errorf("PMI server: socketpair for rank %d: %w", r, err)
 	}
-	serverEnd := os.NewFile(uintptr(fds[0]), fmt.Sprintf("pmi-server-%d", r))
 	childEnd := os.NewFile(uintptr(fds[1]), fmt.Sprintf("pmi-rank-%d", r))
-	nc, err := net.FileConn(serverEnd)
-	serverEnd.Close()
-	if err != nil {
-		childEnd.Close()
-		return rankSetup{}, fmt.Errorf("PMI server: socket for rank %d: %w", r, err)
-	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		nc.Close()
+		syscall.Close(fds[0])
 		childEnd.Close()
 		return rankSetup{}, errors.New("PMI server: closed")
 	}
+	if _, err := s.loop.addLocked(fds[0], r); err != nil {
+		s.mu.Unlock()
+		syscall.Close(fds[0])
+		childEnd.Close()
+		return rankSetup{}, fmt.Errorf("PMI server: socket for rank %d: %w", r, err)
+	}
 	s.claimed[r] = true
-	c := s.newConnLocked(nc, r)
 	s.childEnds[r] = childEnd
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go c.serve()
 	// The child end becomes fd 3 (the first extra file).
 	env = append(env, "PMI_FD=3")
 	return rankSetup{Env: env, Files: []*os.File{childEnd}}, nil
@@ -210,7 +214,9 @@ func (s *simpleServer) close() error {
 		s.ln.Close()
 	}
 	for c := range s.conns {
-		c.nc.Close()
+		if c.lp == nil {
+			c.nc.Close()
+		}
 	}
 	for i, f := range s.childEnds {
 		if f != nil {
@@ -219,6 +225,9 @@ func (s *simpleServer) close() error {
 		}
 	}
 	s.mu.Unlock()
+	if s.loop != nil {
+		s.loop.stop()
+	}
 	s.wg.Wait()
 	return nil
 }

@@ -1,0 +1,285 @@
+package pmi
+
+// This file holds the fd loop: one goroutine that serves every PMI_FD
+// connection of a job through epoll(7) over their raw, non-blocking
+// descriptors, instead of a goroutine per connection on the runtime's
+// poller.
+//
+// Per request the poller costs a read that finds nothing (EAGAIN) before
+// each wait, parking the goroutine and waking it again; under load that
+// is most of the server's time. The loop reads a connection once per
+// readiness (level-triggered: what one read leaves in the socket is
+// reported again), answers every whole message the read brought (a
+// client may pipeline), and writes each reply at once. A reply the
+// socket cannot take is kept and written when the client reads again;
+// meanwhile the loop stops reading that client, as a blocked write did
+// before, and a client that takes nothing for writeTimeout is cut off.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// loopEvents is how many ready descriptors one epoll_wait returns at most.
+const loopEvents = 256
+
+// wakeSlot marks the loop's eventfd in an event's data (ranks are >= 0).
+const wakeSlot = -1
+
+type fdLoop struct {
+	s    *simpleServer
+	epfd int
+	wake int // eventfd: close writes it to stop the loop
+	// conns holds each rank's connection while it is open; the event's
+	// data names the rank.
+	conns []atomic.Pointer[conn]
+	// attention counts connections holding unwritten replies or a
+	// failed write: while it is above 0 the loop wakes at least every
+	// second to cut off those that stalled for writeTimeout.
+	attention atomic.Int32
+}
+
+func newFDLoop(s *simpleServer, ranks int) (*fdLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("PMI server: epoll: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("PMI server: eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake), Pad: wakeSlot}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		unix.Close(wake)
+		unix.Close(epfd)
+		return nil, fmt.Errorf("PMI server: epoll: %w", err)
+	}
+	return &fdLoop{s: s, epfd: epfd, wake: wake, conns: make([]atomic.Pointer[conn], ranks)}, nil
+}
+
+// add makes a connection of rank r served by the loop on fd, the server's
+// end of the rank's socketpair, which it now owns; s.mu is held.
+func (lp *fdLoop) addLocked(fd, r int) (*conn, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, err
+	}
+	c := &conn{s: lp.s, rank: r, boundRank: true, frameSlack: -1, lp: lp, fd: fd,
+		rd: &msgReader{fd: fd, buf: make([]byte, readBufStart), bufMax: readBufMax}}
+	lp.conns[r].Store(c)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(r)}
+	if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		lp.conns[r].Store(nil)
+		return nil, err
+	}
+	lp.s.conns[c] = struct{}{}
+	return c, nil
+}
+
+// stop asks the loop to end every connection and return.
+func (lp *fdLoop) stop() {
+	var one [8]byte
+	one[0] = 1 // an eventfd counter in host order; any non-zero value wakes
+	unix.Write(lp.wake, one[:])
+}
+
+func (lp *fdLoop) run() {
+	defer lp.s.wg.Done()
+	events := make([]unix.EpollEvent, loopEvents)
+	for {
+		timeout := -1
+		if lp.attention.Load() > 0 {
+			timeout = 1000
+		}
+		n, err := unix.EpollWait(lp.epfd, events, timeout)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			// Not expected with a valid descriptor; the job cannot
+			// be served any more.
+			lp.s.events.failed(-1, fmt.Errorf("epoll_wait: %w", err))
+			lp.shutdown()
+			return
+		}
+		for _, ev := range events[:n] {
+			if ev.Pad == wakeSlot {
+				lp.shutdown()
+				return
+			}
+			c := lp.conns[ev.Pad].Load()
+			if c == nil || c.ended {
+				continue
+			}
+			if ev.Events&unix.EPOLLOUT != 0 {
+				lp.flush(c)
+			}
+			if ev.Events&^unix.EPOLLOUT != 0 {
+				lp.readable(c)
+			}
+		}
+		if lp.attention.Load() > 0 {
+			lp.sweep()
+		}
+	}
+}
+
+// readable reads what the client sent with one read and answers every
+// whole message in the buffer.
+func (lp *fdLoop) readable(c *conn) {
+	if err := c.rd.fill(); err != nil {
+		if err == unix.EAGAIN {
+			return
+		}
+		lp.finish(c, c.readFailed(c.rd.endErr(err)))
+		return
+	}
+	for {
+		msg, pmi2, ok, err := c.rd.buffered()
+		if err != nil {
+			lp.finish(c, c.readFailed(err))
+			return
+		}
+		if !ok {
+			return
+		}
+		if err := c.step(msg, pmi2); err != nil {
+			lp.finish(c, err)
+			return
+		}
+	}
+}
+
+// finish ends a connection of the loop, why being what ended it.
+func (lp *fdLoop) finish(c *conn, why error) {
+	c.end(why)
+}
+
+// release closes c's descriptor, once; c.end calls it from the loop.
+func (lp *fdLoop) release(c *conn) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ended {
+		return
+	}
+	c.ended = true
+	if len(c.pending) > 0 || c.broken {
+		lp.attention.Add(-1)
+	}
+	c.pending = nil
+	lp.conns[c.rank].CompareAndSwap(c, nil)
+	unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	unix.Close(c.fd)
+}
+
+// write sends b to c's client, keeping what the socket does not take;
+// c.wmu is held.
+func (lp *fdLoop) write(c *conn, b []byte) {
+	if c.ended || c.broken {
+		return
+	}
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, b...)
+		return
+	}
+	for len(b) > 0 {
+		n, err := unix.Write(c.fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			c.pending = append(c.pending[:0], b...)
+			c.pendingSince = time.Now()
+			lp.attention.Add(1)
+			// Until the client takes its replies it is not read.
+			lp.watch(c, unix.EPOLLOUT)
+			return
+		case err != nil:
+			lp.breakLocked(c)
+			return
+		}
+		b = b[n:]
+	}
+}
+
+// flush writes c's kept replies as the socket takes them; once they are
+// all out the client is read again.
+func (lp *fdLoop) flush(c *conn) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ended || c.broken || len(c.pending) == 0 {
+		return
+	}
+	for len(c.pending) > 0 {
+		n, err := unix.Write(c.fd, c.pending)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return
+		case err != nil:
+			// Still counted for attention: the sweep ends it.
+			c.pending = c.pending[:0]
+			c.broken = true
+			unix.Shutdown(c.fd, unix.SHUT_RDWR)
+			return
+		}
+		c.pending = c.pending[n:]
+		c.pendingSince = time.Now()
+	}
+	c.pending = nil
+	lp.attention.Add(-1)
+	lp.watch(c, unix.EPOLLIN)
+}
+
+// breakLocked marks a connection whose write failed: the sweep ends it
+// (and its reads now see the end); c.wmu is held.
+func (lp *fdLoop) breakLocked(c *conn) {
+	c.broken = true
+	lp.attention.Add(1)
+	unix.Shutdown(c.fd, unix.SHUT_RDWR)
+}
+
+func (lp *fdLoop) watch(c *conn, events uint32) {
+	ev := unix.EpollEvent{Events: events, Fd: int32(c.fd), Pad: int32(c.rank)}
+	unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev)
+}
+
+// sweep ends the connections whose write failed and those whose client
+// took none of its replies for writeTimeout.
+func (lp *fdLoop) sweep() {
+	now := time.Now()
+	for i := range lp.conns {
+		c := lp.conns[i].Load()
+		if c == nil {
+			continue
+		}
+		c.wmu.Lock()
+		broken := c.broken
+		stalled := len(c.pending) > 0 && now.Sub(c.pendingSince) > writeTimeout
+		c.wmu.Unlock()
+		switch {
+		case broken:
+			lp.finish(c, net.ErrClosed)
+		case stalled:
+			lp.finish(c, os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+// shutdown ends every connection, as closing their sockets ends a
+// goroutine's, and closes the loop's own descriptors.
+func (lp *fdLoop) shutdown() {
+	for i := range lp.conns {
+		if c := lp.conns[i].Load(); c != nil {
+			lp.finish(c, net.ErrClosed)
+		}
+	}
+	unix.Close(lp.wake)
+	unix.Close(lp.epfd)
+}

@@ -1,0 +1,59 @@
+package pmi
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFDLoopClientSlowToRead: a client over PMI_FD that sends many
+// requests before reading any reply fills the socket; the fd loop keeps
+// what the socket did not take, stops reading that client until it reads,
+// and then answers every request, in order.
+func TestFDLoopClientSlowToRead(t *testing.T) {
+	s, _, clients := startFDServer(t, 1)
+	c := clients[0]
+	expect(t, c, "cmd=init pmi_version=1 pmi_subversion=1", "cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=0")
+	expect(t, c, "cmd=put kvsname=kvs_t key=k value=v", "cmd=put_result rc=0 msg=success")
+	const requests = 20000 // replies of about 1 MiB, several socket buffers
+	wrote := make(chan error, 1)
+	go func() {
+		var b strings.Builder
+		for i := 0; i < requests; i++ {
+			if i%2 == 0 {
+				b.WriteString("cmd=get kvsname=kvs_t key=k\n")
+			} else {
+				b.WriteString("cmd=get_maxes\n")
+			}
+		}
+		_, err := c.nc.Write([]byte(b.String()))
+		wrote <- err
+	}()
+	// Wait until the server holds replies the socket did not take.
+	for deadline := time.Now().Add(time.Minute); s.loop.attention.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never had to keep a reply")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.nc.SetReadDeadline(time.Now().Add(time.Minute))
+	rd := bufio.NewReader(c.nc)
+	for i := 0; i < requests; i++ {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		want := "cmd=get_result rc=0 msg=success value=v\n"
+		if i%2 == 1 {
+			want = fmt.Sprintf("cmd=maxes kvsname_max=%d keylen_max=%d vallen_max=%d\n", kvsNameMax, keyLenMax, valLenMax)
+		}
+		if line != want {
+			t.Fatalf("reply %d: %q, want %q", i, line, want)
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}
