@@ -94,9 +94,9 @@ func sampleFrom(t0, end time.Time, out string, ranks int) (launchSample, error) 
 	return launchSample{wall: wall, initDone: ie.Sub(t0), own: wall - fe.Sub(is)}, nil
 }
 
-func runProcessSample(argv []string, ranks int) (launchSample, error) {
+func runProcessSample(argv []string, ranks int, env ...string) (launchSample, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(inheritedEnv(), "HELLO_TIMING=1")
+	cmd.Env = append(append(inheritedEnv(), "HELLO_TIMING=1"), env...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -126,17 +126,18 @@ func runLaunchSample(hello string, ranks int) (launchSample, time.Duration, erro
 }
 
 // BenchmarkLaunchVsHydra launches the MPICH hello at 1, 2, 4 and 8 ranks
-// with MPICH's own mpiexec (Hydra), the hpcbench command and Launch called
-// in-process, interleaved (the order rotates every repetition), and prints
-// medians with the ratio hpcbench/Hydra.
+// with MPICH's own mpiexec (Hydra), the hpcbench command (as is, and
+// without its start-up container sweep) and Launch called in-process,
+// interleaved (the order rotates every repetition), and prints medians
+// with the ratio hpcbench/Hydra.
 func BenchmarkLaunchVsHydra(b *testing.B) {
 	hello := program(b, "hello")
 	testenv.LookPath(b, "mpiexec.mpich", "install mpich")
 	bin := buildHpcbench(b)
 	reps := benchReps()
 	type cell struct {
-		hydra, cmd, lib []launchSample
-		wireUp          []time.Duration
+		hydra, cmd, bare, lib []launchSample
+		wireUp                []time.Duration
 	}
 	rankCounts := []int{1, 2, 4, 8}
 	cells := map[int]*cell{}
@@ -153,6 +154,13 @@ func BenchmarkLaunchVsHydra(b *testing.B) {
 				func() error {
 					s, err := runProcessSample([]string{bin, "launch", "--quiet", "-n", strconv.Itoa(n), "--", hello}, n)
 					c.cmd = append(c.cmd, s)
+					return err
+				},
+				func() error {
+					// The command without its start-up sweep of
+					// containers left by a killed hpcbench.
+					s, err := runProcessSample([]string{bin, "launch", "--quiet", "-n", strconv.Itoa(n), "--", hello}, n, "HPCBENCH_SWEEP_CONTAINERS=0")
+					c.bare = append(c.bare, s)
 					return err
 				},
 				func() error {
@@ -191,24 +199,26 @@ func BenchmarkLaunchVsHydra(b *testing.B) {
 	own := func(s launchSample) time.Duration { return s.own }
 	var tb strings.Builder
 	fmt.Fprintf(&tb, "\nMPICH hello (init, allreduce, barrier, finalize), medians of %d interleaved runs, %d cores, times in ms\n", reps, runtime.NumCPU())
-	fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7s | %-14s | %-7s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n",
-		"ranks", "Hydra wall", "hpcbench cmd", "ratio", "Launch (lib)", "ratio", "Hydra MPI", "hpcb MPI", "hpcb wire", "Hydra", "hpcb cmd", "hpcb lib")
-	fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7s | %-14s | %-7s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n",
-		"", "", "wall", "cmd/Hy", "wall", "lib/Hy", "init done", "init done", "up (PMI)", "own", "own", "own")
+	fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7s | %-14s | %-7s | %-14s | %-7s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s | %-9s\n",
+		"ranks", "Hydra wall", "hpcbench cmd", "ratio", "cmd, no sweep", "ratio", "Launch (lib)", "ratio", "Hydra MPI", "hpcb MPI", "hpcb wire", "Hydra", "hpcb cmd", "no sweep", "hpcb lib")
+	fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7s | %-14s | %-7s | %-14s | %-7s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s | %-9s\n",
+		"", "", "wall", "cmd/Hy", "wall", "bare/Hy", "wall", "lib/Hy", "init done", "init done", "up (PMI)", "own", "own", "own", "own")
 	for _, n := range rankCounts {
 		c := cells[n]
-		hw, cw, lw := pick(c.hydra, wall), pick(c.cmd, wall), pick(c.lib, wall)
+		hw, cw, bw, lw := pick(c.hydra, wall), pick(c.cmd, wall), pick(c.bare, wall), pick(c.lib, wall)
 		label := strconv.Itoa(n)
 		if n > runtime.NumCPU() {
 			label += " (os)"
 		}
-		fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7.2f | %-14s | %-7.2f | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n",
-			label, ms(hw), ms(cw), float64(cw)/float64(hw), ms(lw), float64(lw)/float64(hw),
+		fmt.Fprintf(&tb, "%-7s | %-11s | %-14s | %-7.2f | %-14s | %-7.2f | %-14s | %-7.2f | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s | %-9s\n",
+			label, ms(hw), ms(cw), float64(cw)/float64(hw), ms(bw), float64(bw)/float64(hw), ms(lw), float64(lw)/float64(hw),
 			ms(pick(c.hydra, initDone)), ms(pick(c.cmd, initDone)), ms(median(c.wireUp)),
-			ms(pick(c.hydra, own)), ms(pick(c.cmd, own)), ms(pick(c.lib, own)))
+			ms(pick(c.hydra, own)), ms(pick(c.cmd, own)), ms(pick(c.bare, own)), ms(pick(c.lib, own)))
 		b.ReportMetric(float64(cw)/float64(hw), fmt.Sprintf("ratio-cmd/hydra-%dranks", n))
+		b.ReportMetric(float64(pick(c.lib, own))/1e6, fmt.Sprintf("lib-own-ms-%dranks", n))
 	}
 	fmt.Fprintf(&tb, "(os) = oversubscribed: more ranks than cores. \"own\" = wall minus the ranks' earliest MPI_Init start to latest MPI_Finalize end.\n")
+	fmt.Fprintf(&tb, "\"no sweep\" = the command with HPCBENCH_SWEEP_CONTAINERS=0: without its start-up check for containers left by a killed hpcbench.\n")
 	fmt.Print(tb.String())
 }
 
