@@ -23,12 +23,12 @@ type waiter struct {
 // conn is one client connection.
 type conn struct {
 	s   *simpleServer
-	nc  net.Conn
+	nc  net.Conn // nil for a connection of the fd loop
 	rd  *msgReader
 	req request // the request being handled, parsed in place
 	// wmu guards out and the write deadline: replies come from the
-	// connection's own goroutine and from whoever completes a fence or
-	// puts a node attribute it waits for.
+	// connection's own goroutine (or the fd loop) and from whoever
+	// completes a fence or puts a node attribute it waits for.
 	wmu sync.Mutex
 	out replyBuf
 	// deadlineRenew is when the write deadline must be pushed out again;

@@ -22,7 +22,8 @@ const writeTimeout = 10 * time.Second
 
 // simpleServer serves PMI-1 and PMI-2 over the simple wire protocol to the
 // ranks of one job. It holds the job's KVS, node attributes and fence
-// rounds; one goroutine per connection reads requests and answers them.
+// rounds. Over PMI_FD one epoll loop (loop.go) reads and answers every
+// rank's requests; over TCP a goroutine per connection does.
 type simpleServer struct {
 	cfg     backendConfig
 	size    int
