@@ -896,6 +896,10 @@ func runFloor(b *testing.B, self string, n int, pmi2 bool) loadResult {
 	if pmi2 {
 		proto = "pmi2"
 	}
+	addr := "fd"
+	if os.Getenv("HPCBENCH_LOAD_CLIENTS") == "goroutines" {
+		addr = "fdpoll"
+	}
 	var cmds []*exec.Cmd
 	var outs []*bytes.Buffer
 	for first := 0; first < n; first += perProcess {
@@ -914,7 +918,7 @@ func runFloor(b *testing.B, self string, n int, pmi2 bool) loadResult {
 			files = append(files, os.NewFile(uintptr(pair[1]), "floor"))
 		}
 		cmd := exec.Command(self, "-test.run=^$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=fd,%d,%s,0,,%d,%d", loadClientEnv, n, proto, first, count))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%s,0,,%d,%d", loadClientEnv, addr, n, proto, first, count))
 		cmd.ExtraFiles = files
 		out := &bytes.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
