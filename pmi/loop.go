@@ -16,9 +16,11 @@ package pmi
 // before, and a client that takes nothing for writeTimeout is cut off.
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +44,10 @@ type fdLoop struct {
 	// failed write: while it is above 0 the loop wakes at least every
 	// second to cut off those that stalled for writeTimeout.
 	attention atomic.Int32
+	// mu guards done, set once the loop closed its descriptors: stop
+	// must not write to a number the process may have reused since.
+	mu   sync.Mutex
+	done bool
 }
 
 func newFDLoop(s *simpleServer, ranks int) (*fdLoop, error) {
@@ -63,9 +69,18 @@ func newFDLoop(s *simpleServer, ranks int) (*fdLoop, error) {
 	return &fdLoop{s: s, epfd: epfd, wake: wake, conns: make([]atomic.Pointer[conn], ranks)}, nil
 }
 
-// add makes a connection of rank r served by the loop on fd, the server's
-// end of the rank's socketpair, which it now owns; s.mu is held.
+// addLocked makes a connection of rank r served by the loop on fd, the
+// server's end of the rank's socketpair; s.mu is held. On success the loop
+// owns fd.
 func (lp *fdLoop) addLocked(fd, r int) (*conn, error) {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if lp.done {
+		return nil, errors.New("the server's loop has ended")
+	}
+	if lp.conns[r].Load() != nil {
+		return nil, fmt.Errorf("rank %d has a connection already", r)
+	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return nil, err
 	}
@@ -83,6 +98,11 @@ func (lp *fdLoop) addLocked(fd, r int) (*conn, error) {
 
 // stop asks the loop to end every connection and return.
 func (lp *fdLoop) stop() {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if lp.done {
+		return
+	}
 	var one [8]byte
 	one[0] = 1 // an eventfd counter in host order; any non-zero value wakes
 	unix.Write(lp.wake, one[:])
@@ -280,6 +300,9 @@ func (lp *fdLoop) shutdown() {
 			lp.finish(c, net.ErrClosed)
 		}
 	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	lp.done = true
 	unix.Close(lp.wake)
 	unix.Close(lp.epfd)
 }
