@@ -30,6 +30,10 @@ import (
 // loopEvents is how many ready descriptors one epoll_wait returns at most.
 const loopEvents = 256
 
+// sweepEvery is how often at most the loop looks for clients that took no
+// reply for writeTimeout.
+const sweepEvery = 250 * time.Millisecond
+
 // wakeSlot marks the loop's eventfd in an event's data (ranks are >= 0).
 const wakeSlot = -1
 
@@ -111,6 +115,7 @@ func (lp *fdLoop) stop() {
 func (lp *fdLoop) run() {
 	defer lp.s.wg.Done()
 	events := make([]unix.EpollEvent, loopEvents)
+	var swept time.Time
 	for {
 		timeout := -1
 		if lp.attention.Load() > 0 {
@@ -143,8 +148,12 @@ func (lp *fdLoop) run() {
 				lp.readable(c)
 			}
 		}
-		if lp.attention.Load() > 0 {
+		// A write that failed also shut the socket down, so its read
+		// ends the connection at once; the sweep is for the stalled,
+		// and a few times a second is often enough.
+		if lp.attention.Load() > 0 && time.Since(swept) > sweepEvery {
 			lp.sweep()
+			swept = time.Now()
 		}
 	}
 }

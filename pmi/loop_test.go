@@ -57,3 +57,46 @@ func TestFDLoopClientSlowToRead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFDLoopCutsOffClientThatNeverReads: a client over PMI_FD that keeps
+// sending and never reads is cut off once it took none of its replies for
+// writeTimeout, is reported disconnected, and the other ranks are served
+// meanwhile and after.
+func TestFDLoopCutsOffClientThatNeverReads(t *testing.T) {
+	old := writeTimeout
+	writeTimeout = 300 * time.Millisecond
+	defer func() { writeTimeout = old }()
+	s, sink, clients := startFDServer(t, 2)
+	stuck, other := clients[0], clients[1]
+	expect(t, stuck, "cmd=init pmi_version=1 pmi_subversion=1", "cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=0")
+	expect(t, other, "cmd=init pmi_version=1 pmi_subversion=1", "cmd=response_to_init pmi_version=1 pmi_subversion=1 rc=0")
+	wrote := make(chan error, 1)
+	go func() {
+		req := []byte(strings.Repeat("cmd=get_maxes\n", 4096))
+		for {
+			if _, err := stuck.nc.Write(req); err != nil {
+				wrote <- err
+				return
+			}
+		}
+	}()
+	for deadline := time.Now().Add(time.Minute); s.loop.attention.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never had to keep a reply")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	expect(t, other, "cmd=get_maxes", fmt.Sprintf("cmd=maxes kvsname_max=%d keylen_max=%d vallen_max=%d", kvsNameMax, keyLenMax, valLenMax))
+	select {
+	case err := <-wrote:
+		t.Logf("the client's write ended: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the client that never reads was not cut off")
+	}
+	sink.waitFor(t, "disconnect of rank 0", func() bool { return sink.gone[0] })
+	sink.mu.Unlock()
+	if n := s.loop.attention.Load(); n != 0 {
+		t.Errorf("%d connections still need attention", n)
+	}
+	expect(t, other, "cmd=get_maxes", fmt.Sprintf("cmd=maxes kvsname_max=%d keylen_max=%d vallen_max=%d", kvsNameMax, keyLenMax, valLenMax))
+}

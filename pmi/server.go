@@ -17,8 +17,9 @@ import (
 const maxStoreBytes = 256 << 20
 
 // writeTimeout bounds one reply; a client that stops reading its socket
-// for that long is cut off rather than stalling a fence for everyone.
-const writeTimeout = 10 * time.Second
+// for that long is cut off rather than stalling a fence for everyone. A
+// variable for the tests.
+var writeTimeout = 10 * time.Second
 
 // simpleServer serves PMI-1 and PMI-2 over the simple wire protocol to the
 // ranks of one job. It holds the job's KVS, node attributes and fence
