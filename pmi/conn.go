@@ -80,10 +80,18 @@ func (s *simpleServer) newConnLocked(nc net.Conn, rank int) *conn {
 // error, or the server closes. A TCP connection that has not named its
 // rank is a stranger: whatever ends it (garbage, an oversize message,
 // silence, a token of no rank) drops it without failing the job.
+//
+// A TCP connection that named its rank is handed to the server's loop
+// (loop.go) once it has nothing left unread, and its goroutine ends.
 func (c *conn) serve() {
 	defer c.s.wg.Done()
 	var ended error
-	defer func() { c.end(ended) }()
+	adopted := false
+	defer func() {
+		if !adopted {
+			c.end(ended)
+		}
+	}()
 	for {
 		msg, pmi2, err := c.rd.next()
 		if err != nil {
@@ -92,6 +100,10 @@ func (c *conn) serve() {
 		}
 		if err := c.step(msg, pmi2); err != nil {
 			ended = err
+			return
+		}
+		if c.rank >= 0 && c.s.loop != nil && c.rd.r == c.rd.w && c.s.loop.adopt(c) {
+			adopted = true
 			return
 		}
 	}

@@ -1,7 +1,8 @@
 package pmi
 
-// This file holds the fd loop: one goroutine that serves every PMI_FD
-// connection of a job through epoll(7) over their raw, non-blocking
+// This file holds the fd loop: one goroutine that serves every rank's
+// connection of a job (PMI_FD ones from the start, TCP ones once they
+// named their rank) through epoll(7) over their raw, non-blocking
 // descriptors, instead of a goroutine per connection on the runtime's
 // poller.
 //
@@ -22,6 +23,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -98,6 +100,61 @@ func (lp *fdLoop) addLocked(fd, r int) (*conn, error) {
 	}
 	lp.s.conns[c] = struct{}{}
 	return c, nil
+}
+
+// adopt moves c, a TCP connection of a named rank served by its own
+// goroutine with nothing left unread, to the loop: its socket, duplicated
+// and made non-blocking, is read by the loop from then on, and c's
+// net.Conn is closed. It reports whether it did; the calling goroutine
+// then leaves c to the loop. Replies other goroutines send meanwhile wait
+// for c.wmu, so each goes through one path or the other.
+func (lp *fdLoop) adopt(c *conn) bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	s := lp.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if lp.done || lp.conns[c.rank].Load() != nil {
+		return false
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	fd := -1
+	if cerr := raw.Control(func(orig uintptr) {
+		fd, err = unix.FcntlInt(orig, unix.F_DUPFD_CLOEXEC, 0)
+	}); cerr != nil || err != nil {
+		return false
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return false
+	}
+	// The loop sees c's new fields once it loads c from its slot.
+	nc := c.nc
+	c.lp, c.fd = lp, fd
+	c.rd.nc, c.rd.fd = nil, fd
+	lp.conns[c.rank].Store(c)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd), Pad: int32(c.rank)}
+	if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		lp.conns[c.rank].Store(nil)
+		c.lp, c.fd = nil, 0
+		c.rd.nc, c.rd.fd = nc, 0
+		unix.Close(fd)
+		return false
+	}
+	nc.Close() // the duplicate keeps the socket open
+	return true
 }
 
 // stop asks the loop to end every connection and return.

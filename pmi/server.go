@@ -23,8 +23,9 @@ var writeTimeout = 10 * time.Second
 
 // simpleServer serves PMI-1 and PMI-2 over the simple wire protocol to the
 // ranks of one job. It holds the job's KVS, node attributes and fence
-// rounds. Over PMI_FD one epoll loop (loop.go) reads and answers every
-// rank's requests; over TCP a goroutine per connection does.
+// rounds. One epoll loop (loop.go) reads and answers every rank's
+// requests; a TCP connection has a goroutine of its own until it named its
+// rank (admit.go), and is then handed to the loop.
 type simpleServer struct {
 	cfg     backendConfig
 	size    int
@@ -34,7 +35,7 @@ type simpleServer struct {
 
 	ln        net.Listener // ChannelTCP only
 	childEnds []*os.File   // ChannelFD: the rank's end, until started
-	loop      *fdLoop      // ChannelFD: serves every rank's connection
+	loop      *fdLoop      // serves every rank's connection (TCP: once named)
 
 	// processMapping and sizeText are the job attributes, made once.
 	processMapping string
@@ -112,21 +113,32 @@ func newSimpleServer(cfg backendConfig) (*simpleServer, error) {
 			return nil, fmt.Errorf("PMI server: listen on 127.0.0.1: %w", err)
 		}
 		s.ln = ln
+		if err := s.startLoop(); err != nil {
+			ln.Close()
+			return nil, err
+		}
 		s.wg.Add(1)
 		go s.acceptLoop()
 	case ChannelFD:
 		s.childEnds = make([]*os.File, n)
-		lp, err := newFDLoop(s, n)
-		if err != nil {
+		if err := s.startLoop(); err != nil {
 			return nil, err
 		}
-		s.loop = lp
-		s.wg.Add(1)
-		go lp.run()
 	default:
 		return nil, fmt.Errorf("%w: PMI channel %q (want fd or tcp)", ErrUnsupported, s.channel)
 	}
 	return s, nil
+}
+
+func (s *simpleServer) startLoop() error {
+	lp, err := newFDLoop(s, s.size)
+	if err != nil {
+		return err
+	}
+	s.loop = lp
+	s.wg.Add(1)
+	go lp.run()
+	return nil
 }
 
 // addr is the TCP address ranks connect to (ChannelTCP).
