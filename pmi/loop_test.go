@@ -100,3 +100,38 @@ func TestFDLoopCutsOffClientThatNeverReads(t *testing.T) {
 	}
 	expect(t, other, "cmd=get_maxes", fmt.Sprintf("cmd=maxes kvsname_max=%d keylen_max=%d vallen_max=%d", kvsNameMax, keyLenMax, valLenMax))
 }
+
+// TestTCPRankMovesToLoop: a TCP connection is served by its own goroutine
+// until it names its rank, then by the loop, with nothing lost on the way.
+func TestTCPRankMovesToLoop(t *testing.T) {
+	s, _ := startTCPServer(t, 2)
+	a, b := dial(t, s), dial(t, s)
+	if err := a.pmi1Init(token(t, s, 0)); err != nil {
+		t.Fatal(err)
+	}
+	maxes := fmt.Sprintf("cmd=maxes kvsname_max=%d keylen_max=%d vallen_max=%d", kvsNameMax, keyLenMax, valLenMax)
+	expect(t, a, "cmd=get_maxes", maxes)
+	// The goroutine hands the connection over after its reply.
+	for deadline := time.Now().Add(time.Minute); s.loop.conns[0].Load() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("rank 0 is not served by the loop after naming itself")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s.loop.conns[1].Load() != nil {
+		t.Fatal("a connection that named no rank is served by the loop")
+	}
+	// Rank 0 waits in the barrier on the loop; rank 1, still on its
+	// goroutine until its init, completes it.
+	a.writeRaw("cmd=barrier_in\n")
+	if err := b.pmi1Init(token(t, s, 1)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, b, "cmd=put kvsname=kvs_t key=k value=v", "cmd=put_result rc=0 msg=success")
+	expect(t, b, "cmd=barrier_in", "cmd=barrier_out")
+	if got, err := a.readLine(); got != "cmd=barrier_out" {
+		t.Fatalf("rank 0 barrier: %q (%v)", got, err)
+	}
+	expect(t, a, "cmd=get kvsname=kvs_t key=k", "cmd=get_result rc=0 msg=success value=v")
+	expect(t, a, "cmd=finalize", "cmd=finalize_ack")
+}
