@@ -2,8 +2,10 @@
 #
 #   make setup    install and start what hpcbench needs (scripts/setup-debian.sh),
 #                 hpcbench's three MPICH builds included
-#   make build    bin/hpcbench
-#   make install  bin/hpcbench to $(PREFIX)/bin (default /usr/local/bin); the
+#   make build    bin/hpcbench (the front program: native launches and the
+#                 version itself, everything else handed to the full program)
+#                 and bin/hpcbench-full (every verb)
+#   make install  both to $(PREFIX)/bin (default /usr/local/bin); the
 #                 installed hpcbench carries its kernels' sources and builds
 #                 them on first use, so "hpcbench matrix" runs in any folder
 #   make kernels  the project's MPI kernels (npb/kernels)
@@ -46,11 +48,17 @@ all: build
 setup:
 	bash scripts/setup-debian.sh
 
-# Always handed to go build, which knows what is up to date.
+# Always handed to go build, which knows what is up to date. Neither
+# program needs the CLI library's man-page generator (urfave_cli_no_docs);
+# the front program is static and links no PMIx (cmd/hpcbench/front).
+BUILD_TAGS   := urfave_cli_no_docs
+
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hpcbench
+	$(GO) build -tags $(BUILD_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)-full ./cmd/hpcbench
+	CGO_ENABLED=0 $(GO) build -tags $(BUILD_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hpcbench/front
 
 install: build
+	install -D -m 0755 $(BIN)-full $(DESTDIR)$(PREFIX)/bin/hpcbench-full
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/hpcbench
 
 kernels:

@@ -29,7 +29,7 @@ const (
 	DefaultTargetCI        = 0.01
 	MinAdaptiveRepetitions = 3
 	DefaultWarmup          = 1
-	DefaultTimeout         = 10 * time.Minute
+	DefaultTimeout         = pmi.DefaultTimeout
 	DefaultNPBDir          = "npb/kernels/build"
 	DefaultNB              = 128
 	// DefaultMargin and DefaultMinRunTime are the values results.Analyse

@@ -56,3 +56,24 @@ func TestRootfsDigestChanges(t *testing.T) {
 		t.Error("no error for a missing folder")
 	}
 }
+
+// TestImageNameForm: a local image name is lower-case letters, digits,
+// '.', '_' and '-', starting with a letter or digit, at most 128
+// characters.
+func TestImageNameForm(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"hpcbench-mpich":         true,
+		"a":                      true,
+		strings.Repeat("a", 128): true,
+		strings.Repeat("a", 129): false,
+		"":                       false,
+		"-x":                     false,
+		"Upper":                  false,
+		"a/b":                    false,
+		"a b":                    false,
+	} {
+		if err := checkImageName(name); (err == nil) != ok {
+			t.Errorf("checkImageName(%q) = %v, want ok=%v", name, err, ok)
+		}
+	}
+}

@@ -114,11 +114,14 @@ type SIFImage struct {
 	Meta   map[string]string `json:"meta,omitempty"`
 }
 
-var validImageName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+// validImageName is the form of a local image name; at most 128
+// characters (checked apart: a counted repetition makes the expression
+// costly to compile for every hpcbench start).
+var validImageName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 // checkImageName accepts names every runtime takes as a local image name.
 func checkImageName(name string) error {
-	if !validImageName.MatchString(name) {
+	if len(name) > 128 || !validImageName.MatchString(name) {
 		return fmt.Errorf("image name %q: use lower-case letters, digits, '.', '_' and '-' (as Docker and Podman require)", name)
 	}
 	return nil

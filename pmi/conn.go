@@ -23,12 +23,12 @@ type waiter struct {
 // conn is one client connection.
 type conn struct {
 	s   *simpleServer
-	nc  net.Conn
+	nc  net.Conn // nil for a connection of the fd loop
 	rd  *msgReader
 	req request // the request being handled, parsed in place
 	// wmu guards out and the write deadline: replies come from the
-	// connection's own goroutine and from whoever completes a fence or
-	// puts a node attribute it waits for.
+	// connection's own goroutine (or the fd loop) and from whoever
+	// completes a fence or puts a node attribute it waits for.
 	wmu sync.Mutex
 	out replyBuf
 	// deadlineRenew is when the write deadline must be pushed out again;
@@ -54,6 +54,20 @@ type conn struct {
 	// frameSlack is how many bytes end each PMI-2 frame past the message
 	// (see frameSlack); -1 until the client's first frame.
 	frameSlack int
+
+	// lp is the fd loop that serves the connection through its raw
+	// descriptor fd (loop.go); nil for a connection served by a
+	// goroutine of its own through nc.
+	lp *fdLoop
+	fd int
+	// pending holds the replies the client has not taken yet (the
+	// socket's buffer was full), stalled since pendingSince; broken is
+	// set once a write failed. All three are guarded by wmu.
+	pending      []byte
+	pendingSince time.Time
+	broken       bool
+	// ended is set once the loop closed the connection (the loop's own).
+	ended bool
 }
 
 func (s *simpleServer) newConnLocked(nc net.Conn, rank int) *conn {
@@ -66,48 +80,77 @@ func (s *simpleServer) newConnLocked(nc net.Conn, rank int) *conn {
 // error, or the server closes. A TCP connection that has not named its
 // rank is a stranger: whatever ends it (garbage, an oversize message,
 // silence, a token of no rank) drops it without failing the job.
+//
+// A TCP connection that named its rank is handed to the server's loop
+// (loop.go) once it has nothing left unread, and its goroutine ends.
 func (c *conn) serve() {
 	defer c.s.wg.Done()
 	var ended error
-	defer func() { c.end(ended) }()
+	adopted := false
+	defer func() {
+		if !adopted {
+			c.end(ended)
+		}
+	}()
 	for {
 		msg, pmi2, err := c.rd.next()
-		if err == nil && c.firstMessage.IsZero() {
-			c.firstMessage = time.Now()
-		}
-		if err == nil {
-			if pmi2 {
-				if c.frameSlack < 0 {
-					c.frameSlack = frameSlack(msg)
-				}
-				if len(msg) > c.frameSlack {
-					msg = msg[:len(msg)-c.frameSlack]
-				}
-				err = parseFrameInto(&c.req, msg)
-			} else {
-				err = parseLineInto(&c.req, msg)
-			}
-		}
 		if err != nil {
-			ended = err
-			if errors.Is(err, ErrProtocol) && c.rank >= 0 {
-				c.fail(err)
-				c.rd.drain()
-			}
+			ended = c.readFailed(err)
 			return
 		}
-		if err := c.handle(&c.req, pmi2); err != nil {
+		if err := c.step(msg, pmi2); err != nil {
 			ended = err
-			if !errors.Is(err, errStranger) {
-				c.fail(err)
-			}
 			return
 		}
-		if !c.spokeSent && c.rank >= 0 {
-			c.spokeSent = true
-			c.s.events.spoke(c.rank, c.firstMessage)
+		if c.rank >= 0 && c.s.loop != nil && c.rd.r == c.rd.w && c.s.loop.adopt(c) {
+			adopted = true
+			return
 		}
 	}
+}
+
+// readFailed reports the error that ended reading (a rank's protocol
+// error fails the job) and returns it.
+func (c *conn) readFailed(err error) error {
+	if errors.Is(err, ErrProtocol) && c.rank >= 0 {
+		c.fail(err)
+		c.rd.drain()
+	}
+	return err
+}
+
+// step parses and answers one message read off the connection; an error
+// ends the connection (and, but for a stranger's, fails the job).
+func (c *conn) step(msg []byte, pmi2 bool) error {
+	if c.firstMessage.IsZero() {
+		c.firstMessage = time.Now()
+	}
+	var err error
+	if pmi2 {
+		if c.frameSlack < 0 {
+			c.frameSlack = frameSlack(msg)
+		}
+		if len(msg) > c.frameSlack {
+			msg = msg[:len(msg)-c.frameSlack]
+		}
+		err = parseFrameInto(&c.req, msg)
+	} else {
+		err = parseLineInto(&c.req, msg)
+	}
+	if err != nil {
+		return c.readFailed(err)
+	}
+	if err := c.handle(&c.req, pmi2); err != nil {
+		if !errors.Is(err, errStranger) {
+			c.fail(err)
+		}
+		return err
+	}
+	if !c.spokeSent && c.rank >= 0 {
+		c.spokeSent = true
+		c.s.events.spoke(c.rank, c.firstMessage)
+	}
+	return nil
 }
 
 // end closes the connection and reports how it ended: a rank's as
@@ -122,7 +165,7 @@ func (c *conn) end(why error) {
 	}
 	closed, everyone, evicted := s.closed, s.unnamed == 0, c.evicted
 	s.mu.Unlock()
-	c.nc.Close()
+	c.closeTransport()
 	if c.rank >= 0 {
 		s.events.disconnected(c.rank)
 		return
@@ -144,6 +187,17 @@ func (c *conn) end(why error) {
 		detail = why.Error()
 	}
 	s.events.refused(detail)
+}
+
+// closeTransport closes the connection's socket. The fd loop closes a
+// raw descriptor itself (it is the only reader of it), so a descriptor
+// number is never reused under a read.
+func (c *conn) closeTransport() {
+	if c.lp != nil {
+		c.lp.release(c)
+		return
+	}
+	c.nc.Close()
 }
 
 // fail reports a connection's fatal error to the launcher, once the server
@@ -186,6 +240,10 @@ func (c *conn) sendRaw(b []byte) {
 }
 
 func (c *conn) writeLocked(b []byte) {
+	if c.lp != nil {
+		c.lp.write(c, b)
+		return
+	}
 	if now := time.Now(); now.After(c.deadlineRenew) {
 		c.nc.SetWriteDeadline(now.Add(writeTimeout))
 		c.deadlineRenew = now.Add(writeTimeout / 2)

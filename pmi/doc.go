@@ -23,8 +23,10 @@
 //	       backend.close(), Wrapper.Cleanup, Report{Reason, Failure, FailedRank}
 //
 // A backend is an internal interface (backend.go); the PMI-1/PMI-2 server
-// is one (server.go, with conn.go for its connections, admit.go for who
-// may connect over TCP, pmi1.go and pmi2.go for the two command sets,
+// is one (server.go, with conn.go for its connections, loop.go for the
+// one epoll loop that serves every rank's connection, admit.go for who
+// may connect over TCP, each TCP connection with a goroutine of its own
+// until it named its rank, pmi1.go and pmi2.go for the two command sets,
 // kvs.go for the store and fences), PMIx plugs
 // in as another with registerBackend (launch_pmix.go). The PMIx server
 // outlives its jobs: the process calls Shutdown once at its end.

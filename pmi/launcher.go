@@ -46,6 +46,10 @@ var (
 // instead of filling the machine's process table.
 const MaxRanksPerCore = 64
 
+// DefaultTimeout is a run's time limit when none is given: a study's runs
+// (configs) and "hpcbench launch" alike.
+const DefaultTimeout = 10 * time.Minute
+
 // DefaultMaxRanks is the ceiling on ranks per launch when Options.MaxRanks
 // is 0: MaxRanksPerCore per core this process may run on.
 func DefaultMaxRanks() int { return MaxRanksPerCore * runtime.NumCPU() }

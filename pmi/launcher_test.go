@@ -257,13 +257,22 @@ func TestInterruptedByContext(t *testing.T) {
 	assertGone(t, pidsIn(stdout.String()))
 }
 
-// buildHpcbench builds the hpcbench command into a temporary folder.
+// buildHpcbench builds the hpcbench command as make build does, into a
+// temporary folder, and returns the path of what users type: the front
+// program (native launches run by itself), with the full program beside
+// it for everything else.
 func buildHpcbench(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hpcbench")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/hpcbench")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, msg)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "hpcbench")
+	front := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", bin, "../cmd/hpcbench/front")
+	front.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := front.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the front program: %v\n%s", err, msg)
+	}
+	full := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, "hpcbench-full"), "../cmd/hpcbench")
+	if msg, err := full.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the full program: %v\n%s", err, msg)
 	}
 	return bin
 }

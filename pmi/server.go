@@ -17,12 +17,15 @@ import (
 const maxStoreBytes = 256 << 20
 
 // writeTimeout bounds one reply; a client that stops reading its socket
-// for that long is cut off rather than stalling a fence for everyone.
-const writeTimeout = 10 * time.Second
+// for that long is cut off rather than stalling a fence for everyone. A
+// variable for the tests.
+var writeTimeout = 10 * time.Second
 
 // simpleServer serves PMI-1 and PMI-2 over the simple wire protocol to the
 // ranks of one job. It holds the job's KVS, node attributes and fence
-// rounds; one goroutine per connection reads requests and answers them.
+// rounds. One epoll loop (loop.go) reads and answers every rank's
+// requests; a TCP connection has a goroutine of its own until it named its
+// rank (admit.go), and is then handed to the loop.
 type simpleServer struct {
 	cfg     backendConfig
 	size    int
@@ -32,6 +35,7 @@ type simpleServer struct {
 
 	ln        net.Listener // ChannelTCP only
 	childEnds []*os.File   // ChannelFD: the rank's end, until started
+	loop      *fdLoop      // serves every rank's connection (TCP: once named)
 
 	// processMapping and sizeText are the job attributes, made once.
 	processMapping string
@@ -109,14 +113,32 @@ func newSimpleServer(cfg backendConfig) (*simpleServer, error) {
 			return nil, fmt.Errorf("PMI server: listen on 127.0.0.1: %w", err)
 		}
 		s.ln = ln
+		if err := s.startLoop(); err != nil {
+			ln.Close()
+			return nil, err
+		}
 		s.wg.Add(1)
 		go s.acceptLoop()
 	case ChannelFD:
 		s.childEnds = make([]*os.File, n)
+		if err := s.startLoop(); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: PMI channel %q (want fd or tcp)", ErrUnsupported, s.channel)
 	}
 	return s, nil
+}
+
+func (s *simpleServer) startLoop() error {
+	lp, err := newFDLoop(s, s.size)
+	if err != nil {
+		return err
+	}
+	s.loop = lp
+	s.wg.Add(1)
+	go lp.run()
+	return nil
 }
 
 // addr is the TCP address ranks connect to (ChannelTCP).
@@ -151,27 +173,23 @@ func (s *simpleServer) rankSetup(r int) (rankSetup, error) {
 	if err != nil {
 		return rankSetup{}, fmt.Errorf("PMI server: socketpair for rank %d: %w", r, err)
 	}
-	serverEnd := os.NewFile(uintptr(fds[0]), fmt.Sprintf("pmi-server-%d", r))
 	childEnd := os.NewFile(uintptr(fds[1]), fmt.Sprintf("pmi-rank-%d", r))
-	nc, err := net.FileConn(serverEnd)
-	serverEnd.Close()
-	if err != nil {
-		childEnd.Close()
-		return rankSetup{}, fmt.Errorf("PMI server: socket for rank %d: %w", r, err)
-	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		nc.Close()
+		syscall.Close(fds[0])
 		childEnd.Close()
 		return rankSetup{}, errors.New("PMI server: closed")
 	}
+	if _, err := s.loop.addLocked(fds[0], r); err != nil {
+		s.mu.Unlock()
+		syscall.Close(fds[0])
+		childEnd.Close()
+		return rankSetup{}, fmt.Errorf("PMI server: socket for rank %d: %w", r, err)
+	}
 	s.claimed[r] = true
-	c := s.newConnLocked(nc, r)
 	s.childEnds[r] = childEnd
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go c.serve()
 	// The child end becomes fd 3 (the first extra file).
 	env = append(env, "PMI_FD=3")
 	return rankSetup{Env: env, Files: []*os.File{childEnd}}, nil
@@ -210,7 +228,9 @@ func (s *simpleServer) close() error {
 		s.ln.Close()
 	}
 	for c := range s.conns {
-		c.nc.Close()
+		if c.lp == nil {
+			c.nc.Close()
+		}
 	}
 	for i, f := range s.childEnds {
 		if f != nil {
@@ -219,6 +239,9 @@ func (s *simpleServer) close() error {
 		}
 	}
 	s.mu.Unlock()
+	if s.loop != nil {
+		s.loop.stop()
+	}
 	s.wg.Wait()
 	return nil
 }

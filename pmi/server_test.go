@@ -21,6 +21,7 @@ type recordingSink struct {
 	aborts   []string
 	failures []string
 	refusals []string
+	gone     map[int]bool  // ranks whose connection ended
 	changed  chan struct{} // closed at the next event (see waitFor)
 }
 
@@ -85,7 +86,15 @@ func (s *recordingSink) finalized(r int) {
 	s.finals = append(s.finals, r)
 	s.eventLocked()
 }
-func (s *recordingSink) disconnected(int) {}
+func (s *recordingSink) disconnected(r int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone == nil {
+		s.gone = map[int]bool{}
+	}
+	s.gone[r] = true
+	s.eventLocked()
+}
 func (s *recordingSink) aborted(r, code int, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Limits of the simple wire protocol as served here. They bound what one
@@ -368,7 +370,10 @@ func truncate(b []byte) []byte {
 // readiness event at the start of every read of a net.Conn, raw or not,
 // so a request that came in the meantime would never be seen.)
 type msgReader struct {
-	nc   net.Conn
+	nc net.Conn
+	// fd is the raw, non-blocking descriptor read instead of nc where nc
+	// is nil (a connection of the fd loop).
+	fd   int
 	buf  []byte
 	r, w int // unread bytes are buf[r:w]
 	// bufMax is what buf may grow to: readBufMax for a rank, less for a
@@ -394,44 +399,62 @@ func newMsgReader(nc net.Conn, size int) *msgReader {
 // messages is io.EOF.
 func (mr *msgReader) next() (msg []byte, pmi2 bool, err error) {
 	for {
-		if avail := mr.buf[mr.r:mr.w]; len(avail) > 0 {
-			switch first := avail[0]; first {
-			case 'c', 'm':
-				if i := bytes.IndexByte(avail, '\n'); i >= 0 {
-					if i+1 > maxMessage {
-						return nil, false, fmt.Errorf("%w: PMI-1 line longer than %d bytes", ErrProtocol, maxMessage)
-					}
-					mr.r += i + 1
-					return avail[:i], false, nil
-				}
-				if len(avail) >= maxMessage {
-					return nil, false, fmt.Errorf("%w: PMI-1 line longer than %d bytes", ErrProtocol, maxMessage)
-				}
-			case ' ', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-				if len(avail) >= pmi2LengthField {
-					n, err := parseFrameLength(avail[:pmi2LengthField])
-					if err != nil {
-						return nil, false, err
-					}
-					if len(avail) >= pmi2LengthField+n {
-						mr.r += pmi2LengthField + n
-						return avail[pmi2LengthField : pmi2LengthField+n], true, nil
-					}
-				}
-			default:
-				return nil, false, fmt.Errorf("%w: message starts with byte %#02x, neither a PMI-1 line nor a PMI-2 length field", ErrProtocol, first)
-			}
+		msg, pmi2, ok, err := mr.buffered()
+		if err != nil || ok {
+			return msg, pmi2, err
 		}
 		if err := mr.fill(); err != nil {
-			if errors.Is(err, io.EOF) && mr.r < mr.w {
-				if c := mr.buf[mr.r]; c == 'c' || c == 'm' {
-					return nil, false, fmt.Errorf("%w: connection closed inside a PMI-1 line", ErrProtocol)
-				}
-				return nil, false, fmt.Errorf("%w: connection closed inside a PMI-2 message", ErrProtocol)
-			}
-			return nil, false, err
+			return nil, false, mr.endErr(err)
 		}
 	}
+}
+
+// buffered returns the next whole message already in the buffer, as next
+// does, without reading: ok is false when the buffer holds none yet.
+func (mr *msgReader) buffered() (msg []byte, pmi2, ok bool, err error) {
+	avail := mr.buf[mr.r:mr.w]
+	if len(avail) == 0 {
+		return nil, false, false, nil
+	}
+	switch first := avail[0]; first {
+	case 'c', 'm':
+		if i := bytes.IndexByte(avail, '\n'); i >= 0 {
+			if i+1 > maxMessage {
+				return nil, false, false, fmt.Errorf("%w: PMI-1 line longer than %d bytes", ErrProtocol, maxMessage)
+			}
+			mr.r += i + 1
+			return avail[:i], false, true, nil
+		}
+		if len(avail) >= maxMessage {
+			return nil, false, false, fmt.Errorf("%w: PMI-1 line longer than %d bytes", ErrProtocol, maxMessage)
+		}
+	case ' ', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		if len(avail) >= pmi2LengthField {
+			n, err := parseFrameLength(avail[:pmi2LengthField])
+			if err != nil {
+				return nil, false, false, err
+			}
+			if len(avail) >= pmi2LengthField+n {
+				mr.r += pmi2LengthField + n
+				return avail[pmi2LengthField : pmi2LengthField+n], true, true, nil
+			}
+		}
+	default:
+		return nil, false, false, fmt.Errorf("%w: message starts with byte %#02x, neither a PMI-1 line nor a PMI-2 length field", ErrProtocol, first)
+	}
+	return nil, false, false, nil
+}
+
+// endErr turns the error that ended reading into what next returns: a
+// connection closed inside a message is a protocol error.
+func (mr *msgReader) endErr(err error) error {
+	if errors.Is(err, io.EOF) && mr.r < mr.w {
+		if c := mr.buf[mr.r]; c == 'c' || c == 'm' {
+			return fmt.Errorf("%w: connection closed inside a PMI-1 line", ErrProtocol)
+		}
+		return fmt.Errorf("%w: connection closed inside a PMI-2 message", ErrProtocol)
+	}
+	return err
 }
 
 // fill reads more bytes after the unread ones, moving them to the front
@@ -451,7 +474,7 @@ func (mr *msgReader) fill() error {
 		copy(grown, mr.buf[:mr.w])
 		mr.buf = grown
 	}
-	n, err := mr.nc.Read(mr.buf[mr.w:])
+	n, err := mr.read(mr.buf[mr.w:])
 	if n > 0 {
 		mr.w += n
 		return nil
@@ -462,11 +485,44 @@ func (mr *msgReader) fill() error {
 	return io.EOF
 }
 
+// read reads from the connection: through its net.Conn, or for a
+// connection of the fd loop (loop.go) with one non-blocking read(2) of its
+// raw descriptor, which returns unix.EAGAIN when nothing is there.
+func (mr *msgReader) read(p []byte) (int, error) {
+	if mr.nc != nil {
+		return mr.nc.Read(p)
+	}
+	for {
+		n, err := unix.Read(mr.fd, p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
 // drain reads and drops what the client has already sent, up to one more
 // largest message and for a moment at most, before the server closes the
 // connection after a protocol error: closing with unread bytes makes the
 // kernel reset the connection, and the client could lose the error reply.
 func (mr *msgReader) drain() {
+	if mr.nc == nil {
+		// A socketpair has nothing in flight: what the client sent
+		// is in the socket's buffer already.
+		for total := 0; total < readBufMax; {
+			n, err := mr.read(mr.buf)
+			total += n
+			if err != nil {
+				return
+			}
+		}
+		return
+	}
 	mr.nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	for total := 0; total < readBufMax; {
 		n, err := mr.nc.Read(mr.buf)

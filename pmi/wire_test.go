@@ -149,35 +149,52 @@ func containsSpaceInValue(m *message) bool {
 }
 
 // FuzzServeConnection feeds arbitrary bytes to a served connection of a
-// one-rank job: the server must neither panic nor hang, whatever the
-// client sends.
+// one-rank job, both to one served by a goroutine of its own (TCP) and to
+// one served by the fd loop (PMI_FD): the server must neither panic nor
+// hang, whatever the client sends.
 func FuzzServeConnection(f *testing.F) {
 	f.Add([]byte("cmd=init pmi_version=1 pmi_subversion=1\ncmd=barrier_in\ncmd=put kvsname=kvs_f key=a value=b\ncmd=get key=a\ncmd=finalize\n"))
 	f.Add([]byte("cmd=init pmi_version=2 pmi_subversion=0\n30    cmd=fullinit;pmirank=0;a=b;14    cmd=kvs-fence;"))
 	f.Add([]byte("cmd=init pmi_version=2 pmi_subversion=0\n24    cmd=fullinit;pmirank=0;42    cmd=info-getnodeattr;key=shmseg;wait=TRUE;"))
 	f.Add([]byte("cmd=initack pmiid=0\ncmd=abort exitcode=3\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := newSimpleServer(backendConfig{Job: Job{Ranks: 1, Channel: ChannelFD}, KVS: "kvs_f", Events: &recordingSink{}})
-		if err != nil {
-			t.Fatal(err)
+		for _, loop := range []bool{false, true} {
+			s, err := newSimpleServer(backendConfig{Job: Job{Ranks: 1, Channel: ChannelFD}, KVS: "kvs_f", Events: &recordingSink{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var client net.Conn
+			if loop {
+				setup, err := s.rankSetup(0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				client, err = net.FileConn(setup.Files[0])
+				s.rankStarted(0)
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				var server net.Conn
+				client, server = net.Pipe()
+				s.mu.Lock()
+				c := s.newConnLocked(server, 0)
+				s.mu.Unlock()
+				s.wg.Add(1)
+				go c.serve()
+			}
+			go io.Copy(io.Discard, client)
+			client.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			client.Write(data)
+			done := make(chan struct{})
+			go func() { s.close(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("server did not close (fd loop %v)", loop)
+			}
+			client.Close()
 		}
-		client, server := net.Pipe()
-		s.mu.Lock()
-		c := s.newConnLocked(server, 0)
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go c.serve()
-		go io.Copy(io.Discard, client)
-		client.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		client.Write(data)
-		done := make(chan struct{})
-		go func() { s.close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("server did not close")
-		}
-		client.Close()
 	})
 }
 

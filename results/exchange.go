@@ -60,7 +60,9 @@ type ImportStats struct {
 // Import adds the results in data (read from the file name, used in
 // errors) to st: JSON lines of parsed results, JSON lines of exported runs
 // ("hpcbench results export --json"), or a raw benchmark log when
-// opt.ParseRaw is set.
+// opt.ParseRaw is set. The file is stored in one transaction: whole, or
+// (on an error, or a kill) not at all, so importing it again after a
+// failure neither misses nor doubles a run.
 func Import(ctx context.Context, st *Store, name string, data []byte, opt ImportOptions) (ImportStats, error) {
 	var is ImportStats
 	if opt.Now == nil {
@@ -71,6 +73,7 @@ func Import(ctx context.Context, st *Store, name string, data []byte, opt Import
 	}
 	trimmed := bytes.TrimSpace(data)
 	var records []Record
+	var exported []exportedRun
 	var raw []byte
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		sc := bufio.NewScanner(bytes.NewReader(data))
@@ -85,9 +88,11 @@ func Import(ctx context.Context, st *Store, name string, data []byte, opt Import
 				return is, fmt.Errorf("%s:%d: not a JSON object: %w", name, line, err)
 			}
 			if _, ok := head["cell"]; ok {
-				if err := importRun(ctx, st, name, line, text, opt, &is); err != nil {
+				r, err := readExportedRun(name, line, text, opt)
+				if err != nil {
 					return is, err
 				}
+				exported = append(exported, exportedRun{r, line})
 				continue
 			}
 			var rec Record
@@ -111,30 +116,70 @@ func Import(ctx context.Context, st *Store, name string, data []byte, opt Import
 		}
 		raw = data
 	}
-	if len(records) == 0 {
-		return is, nil
-	}
-	if opt.Study == "" {
+	if len(records) > 0 && opt.Study == "" {
 		opt.Study = "import"
 	}
-	if err := ensureStudy(ctx, st, opt.Study, opt.Version, opt.Now()); err != nil {
-		return is, err
-	}
+	var parsed []Run
 	for i, rec := range records {
 		run, err := recordRun(rec, opt)
 		if err != nil {
 			return is, fmt.Errorf("%s: result %d: %w", name, i+1, err)
 		}
 		run.Output = raw
-		if run.Repetition, err = st.NextRepetition(ctx, run.Study, run.Host.Hostname, run.Cell.Key); err != nil {
+		parsed = append(parsed, run)
+	}
+	// The studies first, each in its own short transaction, as before a
+	// run is stored.
+	seen := map[string]bool{}
+	for _, e := range exported {
+		if !seen[e.run.Study] {
+			seen[e.run.Study] = true
+			if err := ensureStudy(ctx, st, e.run.Study, opt.Version, opt.Now()); err != nil {
+				return is, err
+			}
+		}
+	}
+	if len(parsed) > 0 && !seen[opt.Study] {
+		if err := ensureStudy(ctx, st, opt.Study, opt.Version, opt.Now()); err != nil {
 			return is, err
 		}
-		if _, err := st.AddRun(ctx, run); err != nil {
-			return is, fmt.Errorf("%s: result %d: %w", name, i+1, err)
+	}
+	if len(exported) == 0 && len(parsed) == 0 {
+		return is, nil
+	}
+	err := st.Batch(ctx, func(b *Batch) error {
+		for _, e := range exported {
+			_, err := b.AddRun(e.run)
+			switch {
+			case errors.Is(err, ErrDuplicate):
+				is.Duplicates++
+			case err != nil:
+				return fmt.Errorf("%s:%d: %w", name, e.line, err)
+			}
 		}
-		is.Added++
+		// Parsed results continue their cell's numbering, counting
+		// those stored earlier in this file.
+		for i, run := range parsed {
+			var err error
+			if run.Repetition, err = b.NextRepetition(run.Study, run.Host.Hostname, run.Cell.Key); err != nil {
+				return err
+			}
+			if _, err := b.AddRun(run); err != nil {
+				return fmt.Errorf("%s: result %d: %w", name, i+1, err)
+			}
+		}
+		is.Added = b.Added()
+		return nil
+	})
+	if err != nil {
+		return ImportStats{}, err
 	}
 	return is, nil
+}
+
+type exportedRun struct {
+	run  Run
+	line int
 }
 
 // ensureStudy creates an import study unless one of that name exists
@@ -152,31 +197,20 @@ func ensureStudy(ctx context.Context, st *Store, name, version string, now time.
 	return err
 }
 
-func importRun(ctx context.Context, st *Store, name string, line int, text []byte, opt ImportOptions, is *ImportStats) error {
+// readExportedRun reads one line of exported runs.
+func readExportedRun(name string, line int, text []byte, opt ImportOptions) (Run, error) {
 	var r Run
 	if err := json.Unmarshal(text, &r); err != nil {
-		return fmt.Errorf("%s:%d: not an exported run: %w", name, line, err)
+		return r, fmt.Errorf("%s:%d: not an exported run: %w", name, line, err)
 	}
 	r.ID = 0
 	if opt.Study != "" {
 		r.Study = opt.Study
 	}
 	if r.Study == "" {
-		return fmt.Errorf("%s:%d: run has no study; give --study", name, line)
+		return r, fmt.Errorf("%s:%d: run has no study; give --study", name, line)
 	}
-	if err := ensureStudy(ctx, st, r.Study, opt.Version, opt.Now()); err != nil {
-		return err
-	}
-	_, err := st.AddRun(ctx, r)
-	switch {
-	case errors.Is(err, ErrDuplicate):
-		is.Duplicates++
-	case err != nil:
-		return fmt.Errorf("%s:%d: %w", name, line, err)
-	default:
-		is.Added++
-	}
-	return nil
+	return r, nil
 }
 
 // recordRun maps a parsed result onto a run of the cell opt describes.

@@ -30,6 +30,7 @@ func TestOpenSchema1File(t *testing.T) {
 		"ALTER TABLE runs DROP COLUMN container_start_s",
 		"ALTER TABLE runs DROP COLUMN pmi_exchange_s",
 		"ALTER TABLE runs DROP COLUMN image_verification",
+		"DROP INDEX runs_by_study",
 		"PRAGMA user_version = 1",
 	} {
 		if _, err := st.db.Exec(q); err != nil {

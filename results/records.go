@@ -12,6 +12,7 @@
 //	st.CreateStudy(ctx, results.Study{Name: ..., Config: ..., Seed: ...})
 //	done, _ := st.Done(ctx, study, hostname) // --resume: what to skip
 //	st.AddRun(ctx, results.Run{...})          // one per repetition, committed at once
+//	st.AddRuns(ctx, runs)                     // many, in one transaction
 //	st.AddSkip(ctx, results.Skip{...})        // an impossible cell, with its reason
 //
 // A launcher report (pmi.Report) maps onto a Run as Wall, WireUp,
@@ -21,7 +22,10 @@
 // parser judged invalid is StatusInvalid with the parser's reason.
 //
 // Every write is its own short transaction, so a killed matrix loses only
-// the run in flight, and two processes may write to one file at once.
+// the run in flight, and two processes may write to one file at once. An
+// imported file or a collected Slurm job, whose runs are on disk already,
+// is stored in one transaction (Store.Batch, Store.AddRuns): whole, or
+// not at all.
 package results
 
 import (

@@ -340,7 +340,9 @@ func TestKilledWriterLosesNothingStored(t *testing.T) {
 // runStoreWriter is the child of TestConcurrentProcesses and
 // TestKilledWriterLosesNothingStored (TestMain runs it when HPCBENCH_STORE_WRITER names a
 // store): it adds HPCBENCH_STORE_WRITER_N runs of its own cell, printing
-// "stored N" after each when HPCBENCH_STORE_WRITER_REPORT is set.
+// "stored N" after each when HPCBENCH_STORE_WRITER_REPORT is set; with
+// HPCBENCH_STORE_WRITER_BATCH=SIZE it stores them SIZE to a transaction,
+// printing "committed N" (the runs committed so far) after each.
 func runStoreWriter(path string) error {
 	id := os.Getenv("HPCBENCH_STORE_WRITER_ID")
 	n, _ := strconv.Atoi(os.Getenv("HPCBENCH_STORE_WRITER_N"))
@@ -351,6 +353,21 @@ func runStoreWriter(path string) error {
 	defer st.Close()
 	cell := Cell{Key: "proc-" + id, Benchmark: "ep"}
 	report := os.Getenv("HPCBENCH_STORE_WRITER_REPORT") != ""
+	if size, _ := strconv.Atoi(os.Getenv("HPCBENCH_STORE_WRITER_BATCH")); size > 0 {
+		for rep := 0; rep < n; rep += size {
+			runs := make([]Run, 0, size)
+			for i := rep; i < rep+size; i++ {
+				runs = append(runs, testRun("s", cell, i, 1))
+			}
+			if _, err := st.AddRuns(context.Background(), runs); err != nil {
+				return fmt.Errorf("writer %s, batch at %d: %w", id, rep, err)
+			}
+			if report {
+				fmt.Printf("committed %d\n", rep+size)
+			}
+		}
+		return nil
+	}
 	for rep := 0; rep < n; rep++ {
 		if _, err := st.AddRun(context.Background(), testRun("s", cell, rep, 1)); err != nil {
 			return fmt.Errorf("writer %s, repetition %d: %w", id, rep, err)

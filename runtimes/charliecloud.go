@@ -248,8 +248,13 @@ func (c *charliecloud) Wrapper(ctx context.Context, spec Spec) (Wrapper, error) 
 }
 
 // chJobID is what a job ID may be: it names the job's folder and its join
-// tag (a file name in /dev/shm).
-var chJobID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// tag (a file name in /dev/shm); at most 128 characters (validJobID).
+var chJobID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// validJobID says whether jobID may name a job's folder and join tag. The
+// length is checked apart: a counted repetition makes the expression
+// costly to compile for every hpcbench start.
+func validJobID(jobID string) bool { return len(jobID) <= 128 && chJobID.MatchString(jobID) }
 
 // chJobDirPrefix starts the folders of this process's jobs in $TMPDIR:
 // "hpcbench-charliecloud-<pid>-<job>".
@@ -283,7 +288,7 @@ type chJob struct {
 // takes the store image's shared copy where it is free (chShared).
 func newChJob(info ImageInfo, jobID string, share bool) (*chJob, error) {
 	image := info.Ref
-	if !chJobID.MatchString(jobID) {
+	if !validJobID(jobID) {
 		return nil, fmt.Errorf("charliecloud: job ID %q: want letters, digits, '.', '_' or '-'", jobID)
 	}
 	dir := filepath.Join(os.TempDir(), chJobDirPrefix(os.Getpid())+jobID)
@@ -443,7 +448,7 @@ func (c *charliecloud) Cleanup(_ context.Context, job pmi.Job) error {
 
 // chCleanup removes the folder and join files of pid's job jobID.
 func chCleanup(pid int, jobID string) error {
-	if !chJobID.MatchString(jobID) {
+	if !validJobID(jobID) {
 		return nil // nothing was made for it
 	}
 	var errs []error

@@ -399,3 +399,20 @@ func TestCharliecloudSharedCopy(t *testing.T) {
 	}
 	w1.Cleanup(job4)
 }
+
+// TestCharliecloudJobIDForm: a job ID names a folder and a file in
+// /dev/shm: letters, digits, '.', '_' and '-', at most 128 characters.
+func TestCharliecloudJobIDForm(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"123-abcdef01":           true,
+		strings.Repeat("a", 128): true,
+		strings.Repeat("a", 129): false,
+		"":                       false,
+		".hidden":                false,
+		"a/../b":                 false,
+	} {
+		if validJobID(id) != ok {
+			t.Errorf("validJobID(%q) = %v, want %v", id, !ok, ok)
+		}
+	}
+}

@@ -351,43 +351,51 @@ type importStats struct {
 	notes            []string
 }
 
-// importJob stores the results of one ended job; every run without a
-// result becomes a failed run saying why the job ended before it.
+// importJob stores the results of one ended job, in one transaction:
+// the job's result files stay where they are, so a collect stopped
+// before the commit stores them all again. Every run without a result
+// becomes a failed run saying why the job ended before it.
 func importJob(ctx context.Context, st *results.Store, host results.Host, j *Job, jobID string, end JobEnd) (importStats, error) {
 	var is importStats
 	missingReason := whyMissing(j, jobID, end)
-	for _, r := range j.Runs {
-		run, err := readRun(r.Result)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return is, err
-		}
-		if run == nil {
-			now := time.Now()
-			run = &results.Run{Study: j.Study, Host: host, Cell: r.Stored, Repetition: r.Cell.Repetition, Warmup: r.Cell.Warmup,
-				Order: r.Order, Seed: j.Seed, Argv: r.Srun, Choices: r.Choices, Status: results.StatusFailed, Reason: missingReason,
-				Started: now, Finished: now}
-			if b, err := readLimited(r.Output, outputLimit); err == nil {
-				run.Output = b
+	err := st.Batch(ctx, func(b *results.Batch) error {
+		for _, r := range j.Runs {
+			run, err := readRun(r.Result)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			if run == nil {
+				now := time.Now()
+				run = &results.Run{Study: j.Study, Host: host, Cell: r.Stored, Repetition: r.Cell.Repetition, Warmup: r.Cell.Warmup,
+					Order: r.Order, Seed: j.Seed, Argv: r.Srun, Choices: r.Choices, Status: results.StatusFailed, Reason: missingReason,
+					Started: now, Finished: now}
+				if out, err := readLimited(r.Output, outputLimit); err == nil {
+					run.Output = out
+				}
+			}
+			run.ID = 0
+			run.Study = j.Study
+			if run.SlurmJobID == "" {
+				run.SlurmJobID = jobID
+			}
+			if _, err := b.AddRun(*run); err != nil {
+				if errors.Is(err, results.ErrDuplicate) {
+					continue
+				}
+				return fmt.Errorf("job %s (%s) run %s: %w", jobID, j.Name, r.ID, err)
+			}
+			is.added++
+			if run.Status == results.StatusOK {
+				is.ok++
+			} else {
+				is.notOK++
+				is.notes = append(is.notes, fmt.Sprintf("%s %s (job %s, run %s): %s", run.Status, r.RunID, jobID, r.ID, run.Reason))
 			}
 		}
-		run.ID = 0
-		run.Study = j.Study
-		if run.SlurmJobID == "" {
-			run.SlurmJobID = jobID
-		}
-		if _, err := st.AddRun(ctx, *run); err != nil {
-			if errors.Is(err, results.ErrDuplicate) {
-				continue
-			}
-			return is, fmt.Errorf("job %s (%s) run %s: %w", jobID, j.Name, r.ID, err)
-		}
-		is.added++
-		if run.Status == results.StatusOK {
-			is.ok++
-		} else {
-			is.notOK++
-			is.notes = append(is.notes, fmt.Sprintf("%s %s (job %s, run %s): %s", run.Status, r.RunID, jobID, r.ID, run.Reason))
-		}
+		return nil
+	})
+	if err != nil {
+		return importStats{}, err
 	}
 	is.notes = append(is.notes, fmt.Sprintf("job %s (%s) ended: %s; %d runs imported (%d ok)", jobID, j.Name, describeEnd(end), is.added, is.ok))
 	return is, nil

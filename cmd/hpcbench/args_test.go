@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 )
 
 func testApp() *cli.App {
@@ -45,7 +47,7 @@ func TestReorderArgs(t *testing.T) {
 		{"global flags", []string{"hb", "--help"}, []string{"hb", "--help"}},
 		{"unknown verb passes through", []string{"hb", "frobnicate", "--x"}, []string{"hb", "frobnicate", "--x"}},
 	} {
-		got, err := reorderArgs(testApp(), tc.in)
+		got, err := launchcli.ReorderArgs(testApp(), tc.in)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -61,9 +63,9 @@ func TestReorderArgsRejectsUnknownFlags(t *testing.T) {
 		{"hb", "matrix", "quick.toml", "--bd", "x.db"},
 		{"hb", "matrix", "quick.toml", "--db"},
 	} {
-		_, err := reorderArgs(testApp(), in)
+		_, err := launchcli.ReorderArgs(testApp(), in)
 		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != 2 {
+		if !errors.As(err, &ee) || ee.Code != 2 {
 			t.Errorf("%q: want a usage error (exit 2), got %v", in, err)
 		}
 	}

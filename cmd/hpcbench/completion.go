@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 	"github.com/hpcbench/hpcbench/results"
 	"github.com/urfave/cli/v2"
 )
@@ -121,8 +122,8 @@ func withCompletion(cmds []*cli.Command) {
 // flagTakesValue reports whether flag (as typed, "--db") is one of cmd's
 // flags that takes a value.
 func flagTakesValue(cmd *cli.Command, flag string) bool {
-	f := findFlag(cmd, strings.TrimLeft(flag, "-"))
-	return f != nil && takesValue(f)
+	f := launchcli.FindFlag(cmd, strings.TrimLeft(flag, "-"))
+	return f != nil && launchcli.TakesValue(f)
 }
 
 // storedStudies are the names of the studies in the results file db, none

@@ -116,7 +116,7 @@ func runDoctor(c *cli.Context) error {
 		writeKeyChecks(c.App.Writer, keys)
 	}
 	if bad > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("doctor: %d of the keyrings and keys given cannot be used (see above)", bad)}
+		return &exitError{Code: 1, Err: fmt.Errorf("doctor: %d of the keyrings and keys given cannot be used (see above)", bad)}
 	}
 	return nil
 }

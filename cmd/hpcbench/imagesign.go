@@ -235,7 +235,7 @@ func runImageVerify(c *cli.Context) error {
 		fmt.Fprintf(w, "  keyring  %s\n", ringPath)
 	}
 	if rep.Outcome.Status != signing.Verified {
-		return &exitError{code: 1, err: fmt.Errorf("image verify: %s: %s", rep.Image, rep.Outcome)}
+		return &exitError{Code: 1, Err: fmt.Errorf("image verify: %s: %s", rep.Image, rep.Outcome)}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -11,10 +12,10 @@ import (
 // that is not a build is a usage error, and a program not linked against
 // MPICH gets no build.
 func TestLaunchMPIBuildFlag(t *testing.T) {
-	if b, err := chooseMPIBuild("none", pmi.PMI2, "true"); b != nil || err != nil {
+	if b, err := launchcli.ChooseMPIBuild("none", pmi.PMI2, "true"); b != nil || err != nil {
 		t.Errorf("none: %v, %v", b, err)
 	}
-	if b, err := chooseMPIBuild("auto", pmi.PMI2, "true"); b != nil || err != nil {
+	if b, err := launchcli.ChooseMPIBuild("auto", pmi.PMI2, "true"); b != nil || err != nil {
 		t.Errorf("auto for a program without MPI: %v, %v", b, err)
 	}
 	_, _, err := runLaunchVerb(t, "-n", "1", "--mpi-build", t.TempDir(), "--", "true")

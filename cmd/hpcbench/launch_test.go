@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -17,7 +18,7 @@ func runLaunchVerb(t *testing.T, args ...string) (string, string, error) {
 	app := newApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
-	full, err := reorderArgs(app, append([]string{"hpcbench", "launch"}, args...))
+	full, err := launchcli.ReorderArgs(app, append([]string{"hpcbench", "launch"}, args...))
 	if err != nil {
 		return "", "", err
 	}
@@ -28,7 +29,7 @@ func runLaunchVerb(t *testing.T, args ...string) (string, string, error) {
 func exitCode(err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		return ee.Code
 	}
 	if err != nil {
 		return 1
@@ -110,7 +111,7 @@ func TestSummariseNegotiated(t *testing.T) {
 		{[]string{"", "pmi1"}, "-,pmi1"},
 		{nil, "-"},
 	} {
-		if got := summariseNegotiated(tc.in); got != tc.want {
+		if got := launchcli.SummariseNegotiated(tc.in); got != tc.want {
 			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
 		}
 	}

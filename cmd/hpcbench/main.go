@@ -3,6 +3,12 @@
 // PMI-2 or PMIx, stores every result with its provenance and reports the
 // overhead against native runs.
 //
+// This is the full program, installed as hpcbench-full: every verb. The
+// front program users type (cmd/hpcbench/front, installed as hpcbench)
+// runs native launches itself and hands everything else to this one; the
+// launch verb, the version and the argument order are shared between
+// them (internal/launchcli).
+//
 // This package is the CLI only: each verb is a cli.Command built by a
 // function in its own file (matrix.go has matrixCommand, with every flag
 // of "hpcbench matrix"); the verb parses its flags into the options of a
@@ -14,6 +20,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/urfave/cli/v2"
 )
@@ -24,14 +31,14 @@ import (
 // left (sweep.go).
 func verbs() []*cli.Command {
 	return []*cli.Command{
-		launching(calibrateCommand(), nil, false),
+		launchcli.Launching(calibrateCommand(), nil, false),
 		cmaProbeCommand(),
 		completionCommand(),
 		doctorCommand(),
 		imageCommand(),
 		kernelsCommand(),
-		launching(launchCommand(), nil, true),
-		launching(matrixCommand(), func(c *cli.Context) bool {
+		launchcli.Launching(launchCommand(), nil, true),
+		launchcli.Launching(matrixCommand(), func(c *cli.Context) bool {
 			return c.Bool("dry-run") || c.String("executor") == "slurm"
 		}, false),
 		parseCommand(),
@@ -39,24 +46,16 @@ func verbs() []*cli.Command {
 		reportCommand(),
 		resultsCommand(),
 		slurmCommand(),
-		versionCommand(),
+		launchcli.VersionCommand(),
 	}
 }
 
 // exitError carries an exit status through urfave/cli to main.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+type exitError = launchcli.ExitError
 
 // usageError marks an error the user made on the command line or in a
 // config file: hpcbench exits with status 2 for it.
-func usageError(format string, a ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
-}
+func usageError(format string, a ...any) error { return launchcli.Usage(format, a...) }
 
 func newApp() *cli.App {
 	cmds := verbs()
@@ -77,7 +76,7 @@ Typical session:
    hpcbench report -o report.pdf            the PDF for your management
 
 Flags may be given before or after the arguments.`,
-		Version:         versionString(),
+		Version:         launchcli.Version(),
 		Commands:        cmds,
 		HideHelpCommand: true,
 		// hpcbench completion prints the scripts that use it.
@@ -106,7 +105,7 @@ func run() int {
 	args, err := os.Args, error(nil)
 	if n := len(os.Args); n < 2 || os.Args[n-1] != completionFlag {
 		// A completion request is a partial command line: taken as typed.
-		args, err = reorderArgs(app, os.Args)
+		args, err = launchcli.ReorderArgs(app, os.Args)
 	}
 	if err == nil {
 		err = app.Run(args)
@@ -117,7 +116,7 @@ func run() int {
 	fmt.Fprintf(os.Stderr, "hpcbench: %v\n", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		return ee.Code
 	}
 	var ce cli.ExitCoder
 	if errors.As(err, &ce) && ce.ExitCode() != 0 {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 )
 
 func TestParseVerb(t *testing.T) {
@@ -21,7 +23,7 @@ func TestParseVerb(t *testing.T) {
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
 	// Flags after the files, as users type them.
-	args, err := reorderArgs(app, append(append([]string{"hpcbench", "parse"}, files...), "--ranks", "2"))
+	args, err := launchcli.ReorderArgs(app, append(append([]string{"hpcbench", "parse"}, files...), "--ranks", "2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestParseVerbUsage(t *testing.T) {
 	if e, ok := err.(*exitError); ok {
 		ee = e
 	}
-	if ee == nil || ee.code != 2 {
+	if ee == nil || ee.Code != 2 {
 		t.Errorf("want a usage error (exit 2), got %#v", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/hpcbench/hpcbench/buildinfo"
-	"github.com/hpcbench/hpcbench/internal/outfile"
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 	"github.com/hpcbench/hpcbench/results/report"
 	"github.com/urfave/cli/v2"
 )
@@ -32,7 +32,7 @@ func reportCommand() *cli.Command {
 
 func writeStudyReport(ctx context.Context, w io.Writer, db, study, baseline, out string) error {
 	// Before the analysis, which can take a while on a large store.
-	if err := checkOutputFlag("report", "-o", out); err != nil {
+	if err := launchcli.CheckOutputFlag("report", "-o", out); err != nil {
 		return err
 	}
 	a, err := loadAnalysis(ctx, db, study)
@@ -49,18 +49,5 @@ func writeStudyReport(ctx context.Context, w io.Writer, db, study, baseline, out
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s (study %s, %d runs)\n", out, a.Study.Name, a.Runs)
-	return nil
-}
-
-// checkOutputFlag fails verb at once, as a usage error, when the file its
-// flag names could not be written because its folder is missing: not
-// after the work that would fill it. An empty path writes nothing.
-func checkOutputFlag(verb, flag, path string) error {
-	if path == "" || path == "-" {
-		return nil
-	}
-	if err := outfile.CheckFolder(path); err != nil {
-		return usageError("%s: %s: %w", verb, flag, err)
-	}
 	return nil
 }

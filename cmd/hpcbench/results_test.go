@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
 )
 
 func runApp(t *testing.T, args ...string) (string, error) {
@@ -14,7 +16,7 @@ func runApp(t *testing.T, args ...string) (string, error) {
 	app := newApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
-	full, err := reorderArgs(app, append([]string{"hpcbench"}, args...))
+	full, err := launchcli.ReorderArgs(app, append([]string{"hpcbench"}, args...))
 	if err != nil {
 		return "", err
 	}

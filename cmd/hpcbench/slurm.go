@@ -305,7 +305,7 @@ func runSlurmTask(c *cli.Context) error {
 		return err
 	}
 	if code != 0 {
-		return &exitError{code: code, err: fmt.Errorf("rank exited with status %d", code)}
+		return &exitError{Code: code, Err: fmt.Errorf("rank exited with status %d", code)}
 	}
 	return nil
 }

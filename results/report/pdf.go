@@ -7,8 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -73,6 +76,11 @@ func Write(w io.Writer, a *results.Analysis, opt Options) error {
 	for _, f := range figs {
 		r.figs[f.Name] = f
 	}
+	// The figures are drawn on every core while the text is laid out;
+	// each is placed once drawn. Drawing them takes most of a report's
+	// time.
+	r.pngs = renderAll(figs, opt.DPI)
+	defer r.pngs.stop()
 
 	r.titlePage()
 	r.executiveSummary()
@@ -97,6 +105,7 @@ type renderer struct {
 	a       *results.Analysis
 	opt     Options
 	figs    map[string]Figure
+	pngs    *rendering
 	section int
 	err     error
 }
@@ -565,7 +574,7 @@ func (r *renderer) figure(name string) {
 	if !ok || r.err != nil {
 		return
 	}
-	png, err := renderPNG(f, r.opt.DPI)
+	png, err := r.pngs.get(name)
 	if err != nil {
 		r.err = err
 		return
@@ -590,6 +599,65 @@ func (r *renderer) figure(name string) {
 	if err := r.pdf.Error(); err != nil {
 		r.err = fmt.Errorf("figure %s: %w", name, err)
 	}
+}
+
+// rendering is the figures of a report being drawn as PNG, in order, by
+// as many goroutines as there are cores.
+type rendering struct {
+	figs    map[string]*renderedFigure
+	stopped atomic.Bool
+	wg      sync.WaitGroup
+}
+
+type renderedFigure struct {
+	done chan struct{}
+	png  []byte
+	err  error
+}
+
+func renderAll(figs []Figure, dpi int) *rendering {
+	r := &rendering{figs: make(map[string]*renderedFigure, len(figs))}
+	jobs := make([]*renderedFigure, len(figs))
+	for i, f := range figs {
+		jobs[i] = &renderedFigure{done: make(chan struct{})}
+		r.figs[f.Name] = jobs[i]
+	}
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), len(figs)) {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(figs) {
+					return
+				}
+				if !r.stopped.Load() {
+					jobs[i].png, jobs[i].err = renderPNG(figs[i], dpi)
+				} else {
+					jobs[i].err = fmt.Errorf("figure %s: not drawn, the report was abandoned", figs[i].Name)
+				}
+				close(jobs[i].done)
+			}
+		}()
+	}
+	return r
+}
+
+// get waits for the named figure.
+func (r *rendering) get(name string) ([]byte, error) {
+	f, ok := r.figs[name]
+	if !ok {
+		return nil, fmt.Errorf("figure %s: not made", name)
+	}
+	<-f.done
+	return f.png, f.err
+}
+
+// stop draws no more figures and waits for those being drawn.
+func (r *rendering) stop() {
+	r.stopped.Store(true)
+	r.wg.Wait()
 }
 
 func renderPNG(f Figure, dpi int) ([]byte, error) {

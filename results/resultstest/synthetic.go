@@ -144,8 +144,26 @@ func Study(o Options) (results.Study, []results.Run, []results.Skip) {
 	return study, runs, skips
 }
 
-// Store writes a synthetic study into st.
+// Store writes a synthetic study into st, its runs in one transaction.
 func Store(st *results.Store, study results.Study, runs []results.Run, skips []results.Skip) error {
+	ctx := context.Background()
+	if err := st.CreateStudy(ctx, study); err != nil {
+		return err
+	}
+	if _, err := st.AddRuns(ctx, runs); err != nil {
+		return err
+	}
+	for _, k := range skips {
+		if err := st.AddSkip(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StoreEach writes a synthetic study into st as a matrix does, each run
+// in its own transaction.
+func StoreEach(st *results.Store, study results.Study, runs []results.Run, skips []results.Skip) error {
 	ctx := context.Background()
 	if err := st.CreateStudy(ctx, study); err != nil {
 		return err

@@ -85,9 +85,9 @@ func BootstrapMedianCI(xs []float64, level float64, resamples int, rng *rand.Ran
 		return m, m
 	}
 	meds := make([]float64, resamples)
-	buf := make([]float64, len(xs))
+	m := newResampler(xs)
 	for i := range meds {
-		meds[i] = resampleMedian(xs, buf, rng)
+		meds[i] = m.median(rng)
 	}
 	return percentileInterval(meds, level)
 }
@@ -101,20 +101,100 @@ func BootstrapRatioCI(num, den []float64, level float64, resamples int, rng *ran
 		return ratio, ratio, ratio
 	}
 	ratios := make([]float64, resamples)
-	bn := make([]float64, len(num))
-	bd := make([]float64, len(den))
+	rn, rd := newResampler(num), newResampler(den)
 	for i := range ratios {
-		ratios[i] = resampleMedian(num, bn, rng) / resampleMedian(den, bd, rng)
+		// The numerator's resample is drawn first, then the
+		// denominator's: one sequence of draws per generator.
+		n := rn.median(rng)
+		ratios[i] = n / rd.median(rng)
 	}
 	lo, hi = percentileInterval(ratios, level)
 	return ratio, lo, hi
 }
 
-func resampleMedian(xs, buf []float64, rng *rand.Rand) float64 {
-	for j := range buf {
-		buf[j] = xs[rng.IntN(len(xs))]
+// resampler draws bootstrap resamples of one sample and returns their
+// medians. A resample is n draws with replacement of positions in xs;
+// its median depends only on how often each value was drawn, so the
+// draws are counted by the value's rank in the sorted sample and the
+// median is read off the running count: no resample is copied or
+// reordered. The draws are those of
+//
+//	for j := range buf { buf[j] = xs[rng.IntN(len(xs))] }
+//
+// and the median the one selectMedian finds in buf, to the bit.
+type resampler struct {
+	xs     []float64
+	sorted []float64 // xs in increasing order
+	rank   []int32   // rank[i]: a position of xs[i] in sorted
+	counts []int32   // draws per rank in the resample being read
+	buf    []float64 // for a sample with NaNs, which have no rank
+}
+
+func newResampler(xs []float64) *resampler {
+	n := len(xs)
+	r := &resampler{xs: xs}
+	if slices.ContainsFunc(xs, math.IsNaN) {
+		r.buf = make([]float64, n)
+		return r
 	}
-	return selectMedian(buf)
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int {
+		switch {
+		case xs[a] < xs[b]:
+			return -1
+		case xs[a] > xs[b]:
+			return 1
+		}
+		return 0
+	})
+	r.sorted = make([]float64, n)
+	r.rank = make([]int32, n)
+	for p, i := range order {
+		r.sorted[p] = xs[i]
+		r.rank[i] = int32(p)
+	}
+	r.counts = make([]int32, n)
+	return r
+}
+
+// median draws one resample and returns its median.
+func (r *resampler) median(rng *rand.Rand) float64 {
+	n := len(r.xs)
+	if r.buf != nil {
+		for j := range r.buf {
+			r.buf[j] = r.xs[rng.IntN(n)]
+		}
+		return selectMedian(r.buf)
+	}
+	counts := r.counts
+	clear(counts)
+	for range n {
+		counts[r.rank[rng.IntN(n)]]++
+	}
+	// The k-th smallest drawn value (k from 0) lies at the first rank
+	// where the running count exceeds k.
+	k := int32(n / 2)
+	p, seen := 0, counts[0]
+	if n%2 == 1 {
+		for seen <= k {
+			p++
+			seen += counts[p]
+		}
+		return r.sorted[p]
+	}
+	for seen <= k-1 {
+		p++
+		seen += counts[p]
+	}
+	lo := r.sorted[p]
+	for seen <= k {
+		p++
+		seen += counts[p]
+	}
+	return (lo + r.sorted[p]) / 2
 }
 
 // selectMedian returns the median of buf, reordering it: a selection in

@@ -138,3 +138,45 @@ func TestSelectMedianMatchesSort(t *testing.T) {
 		}
 	}
 }
+
+// The counting resampler must draw what copying the values and selecting
+// their median draws, and return the same median to the bit: the report's
+// intervals (and its golden figures) rest on it.
+func TestResamplerMatchesCopyAndSelect(t *testing.T) {
+	gen := NewRand(5)
+	for n := 2; n < 70; n++ {
+		for trial := 0; trial < 10; trial++ {
+			xs := make([]float64, n)
+			for i := range xs {
+				switch trial % 3 {
+				case 0:
+					xs[i] = float64(gen.IntN(5)) // many ties
+				case 1:
+					xs[i] = 100 + gen.NormFloat64()
+				default:
+					xs[i] = gen.Float64()
+					if i == n/3 {
+						xs[i] = math.NaN() // no rank: the copying path
+					}
+				}
+			}
+			seed := gen.Uint64()
+			ref, got := NewRand(seed), NewRand(seed)
+			buf := make([]float64, n)
+			r := newResampler(xs)
+			for i := 0; i < 50; i++ {
+				for j := range buf {
+					buf[j] = xs[ref.IntN(n)]
+				}
+				want := selectMedian(buf)
+				have := r.median(got)
+				if math.Float64bits(want) != math.Float64bits(have) && !(math.IsNaN(want) && math.IsNaN(have)) {
+					t.Fatalf("n=%d trial %d resample %d: median %v, copy and select gave %v", n, trial, i, have, want)
+				}
+			}
+			if ref.Uint64() != got.Uint64() {
+				t.Fatalf("n=%d: the resampler drew a different number of values", n)
+			}
+		}
+	}
+}

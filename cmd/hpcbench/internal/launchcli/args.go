@@ -1,4 +1,4 @@
-package main
+package launchcli
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// reorderArgs moves flags typed after the positional arguments in front of
+// ReorderArgs moves flags typed after the positional arguments in front of
 // them, so "hpcbench matrix quick.toml --db x.db" means what it says:
 // urfave/cli v2 stops parsing flags at the first argument and would treat
 // "--db" as another file name. Everything after "--" is left alone (it is
 // the program "hpcbench launch" runs). An unknown flag is an error rather
 // than an argument.
-func reorderArgs(app *cli.App, args []string) ([]string, error) {
+func ReorderArgs(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
 		return args, nil
 	}
@@ -62,14 +62,14 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		if j := strings.IndexByte(name, '='); j >= 0 {
 			name, hasValue = name[:j], true
 		}
-		f := findFlag(cmd, name)
+		f := FindFlag(cmd, name)
 		if f == nil {
-			return nil, usageError("%s: unknown flag %s (see 'hpcbench %s --help')", cmd.Name, a, cmd.Name)
+			return nil, Usage("%s: unknown flag %s (see 'hpcbench %s --help')", cmd.Name, a, cmd.Name)
 		}
 		flags = append(flags, a)
-		if !hasValue && takesValue(f) {
+		if !hasValue && TakesValue(f) {
 			if i+1 >= len(rest) {
-				return nil, usageError("%s: flag %s needs a value", cmd.Name, a)
+				return nil, Usage("%s: flag %s needs a value", cmd.Name, a)
 			}
 			i++
 			flags = append(flags, rest[i])
@@ -88,7 +88,8 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
-func findFlag(cmd *cli.Command, name string) cli.Flag {
+// FindFlag is cmd's flag called name (-h and --help included), or nil.
+func FindFlag(cmd *cli.Command, name string) cli.Flag {
 	if name == "help" || name == "h" {
 		return cli.HelpFlag
 	}
@@ -102,7 +103,8 @@ func findFlag(cmd *cli.Command, name string) cli.Flag {
 	return nil
 }
 
-func takesValue(f cli.Flag) bool {
+// TakesValue says whether flag f is followed by a value.
+func TakesValue(f cli.Flag) bool {
 	if d, ok := f.(cli.DocGenerationFlag); ok {
 		return d.TakesValue()
 	}

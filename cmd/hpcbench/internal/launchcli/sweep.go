@@ -1,4 +1,4 @@
-package main
+package launchcli
 
 import (
 	"context"
@@ -12,16 +12,16 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// launching makes cmd, a verb that launches ranks, first remove what a
-// killed hpcbench left behind (sweepLeftovers), unless skip says this
+// Launching makes cmd, a verb that launches ranks, first remove what a
+// killed hpcbench left behind (Sweep), unless skip says this
 // invocation launches nothing (a dry run). Containers hold cores and
 // names, so they must go before anything is measured, whichever runtime
 // the verb is about to use. "hpcbench launch" (early) lets the sweep run
 // while it resolves its runtime and image, and waits for it
-// (awaitSweep) before it starts a rank; the other verbs wait before they
+// (AwaitSweep) before it starts a rank; the other verbs wait before they
 // begin. The verb's clean end removes its launching record (see
 // runtimes.SweepIfNeeded), so that the next start need not sweep.
-func launching(cmd *cli.Command, skip func(*cli.Context) bool, early bool) *cli.Command {
+func Launching(cmd *cli.Command, skip func(*cli.Context) bool, early bool) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
 		if skip != nil && skip(c) {
@@ -52,7 +52,7 @@ func cleanEnd(err error) bool {
 	if err == nil {
 		return true
 	}
-	var ee *exitError
+	var ee *ExitError
 	return errors.As(err, &ee)
 }
 
@@ -64,15 +64,15 @@ type sweep struct {
 }
 
 // sweepKey is where the app's metadata holds the sweep of the verb that
-// runs, for awaitSweep (tests run several apps in one process).
+// runs, for AwaitSweep (tests run several apps in one process).
 const sweepKey = "sweep"
 
-// startSweep starts sweepLeftovers in the background.
+// startSweep starts Sweep in the background.
 func startSweep(c *cli.Context) *sweep {
 	s := &sweep{c: c, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		s.rec = sweepLeftovers(c)
+		s.rec = Sweep(c)
 	}()
 	if c.App.Metadata == nil {
 		c.App.Metadata = map[string]any{}
@@ -87,22 +87,22 @@ func (s *sweep) wait() *runtimes.Launching {
 	return s.rec
 }
 
-// awaitSweep waits for the running verb's sweep, if any: a launch calls it
+// AwaitSweep waits for the running verb's sweep, if any: a launch calls it
 // before it starts a container.
-func awaitSweep(c *cli.Context) {
+func AwaitSweep(c *cli.Context) {
 	if s, ok := c.App.Metadata[sweepKey].(*sweep); ok {
 		s.wait()
 	}
 }
 
-// sweepLeftovers removes the containers of every runtime whose hpcbench
+// Sweep removes the containers of every runtime whose hpcbench
 // was killed (runtimes.SweepIfNeeded, which skips it when the state
 // folder shows that no such hpcbench ran since the last sweep, and which
 // HPCBENCH_SWEEP_CONTAINERS=0 turns off) and the PMIx folders of killed
 // processes, and says what it removed. A runtime that does not answer is
 // no reason to stop: its leftovers wait for the next start or "hpcbench
 // doctor --clean".
-func sweepLeftovers(c *cli.Context) *runtimes.Launching {
+func Sweep(c *cli.Context) *runtimes.Launching {
 	ctx := c.Context
 	if ctx == nil {
 		ctx = context.Background()

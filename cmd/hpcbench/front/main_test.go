@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hpcbench/hpcbench/internal/testenv"
+)
+
+// heavyPackages are what the front program must never link: the store,
+// the plots and PDF, the signatures, the PMIx library (cgo) and the
+// documentation generators of the CLI library.
+var heavyPackages = []string{
+	"modernc.org/sqlite", "gonum.org/v1/plot", "codeberg.org/go-pdf/fpdf", "codeberg.org/go-latex/latex",
+	"github.com/sigstore/", "github.com/ProtonMail/go-crypto", "github.com/russross/blackfriday",
+	"github.com/hpcbench/hpcbench/results", "github.com/hpcbench/hpcbench/matrix",
+	"github.com/hpcbench/hpcbench/signing", "github.com/hpcbench/hpcbench/configs", "github.com/hpcbench/hpcbench/npb",
+}
+
+// TestFrontImportGraph: the front program, built as make builds it, links
+// none of heavyPackages (each adds initialisers to every launch's start).
+func TestFrontImportGraph(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-tags", "urfave_cli_no_docs", ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps named %d packages: %q", len(deps), out)
+	}
+	for _, d := range deps {
+		for _, h := range heavyPackages {
+			if strings.HasPrefix(d, h) {
+				t.Errorf("the front program links %s", d)
+			}
+		}
+	}
+}
+
+// programs builds the front program and the full one side by side, as
+// make build does, and returns the folder.
+func programs(tb testing.TB) string {
+	tb.Helper()
+	testenv.SkipIfShort(tb, "builds both hpcbench programs")
+	dir := tb.TempDir()
+	front := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, "hpcbench"), ".")
+	front.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := front.CombinedOutput(); err != nil {
+		tb.Fatalf("building the front program: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, FullName), "..").CombinedOutput(); err != nil {
+		tb.Fatalf("building the full program: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// runProgram runs bin with args and returns stdout, stderr and the exit
+// status.
+func runProgram(t *testing.T, bin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.String(), stderr.String(), 0
+	case errors.As(err, &ee):
+		return stdout.String(), stderr.String(), ee.ExitCode()
+	}
+	t.Fatalf("%s %v: %v", bin, args, err)
+	return "", "", 0
+}
+
+// TestFrontRunsNativeLaunches: the front program runs a native PMI-1 or
+// PMI-2 launch itself (it works with the full program gone), with the
+// exit statuses and usage errors of the full one, and hands everything
+// else to the full program: every other verb, help, and launches in a
+// container runtime or under PMIx, which need the full program's code.
+func TestFrontRunsNativeLaunches(t *testing.T) {
+	ep, err := filepath.Abs(filepath.Join("..", "..", "..", "npb", "kernels", "build", "mpich", "ep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ep); err != nil {
+		testenv.Require(t, "the project's kernels (make kernels)", err)
+	}
+	dir := programs(t)
+	front, full := filepath.Join(dir, "hpcbench"), filepath.Join(dir, FullName)
+
+	frontVersion, _, code := runProgram(t, front, "version")
+	fullVersion, _, _ := runProgram(t, full, "version")
+	if code != 0 || frontVersion != fullVersion || !strings.HasPrefix(frontVersion, "hpcbench ") {
+		t.Errorf("version: front %q (exit %d), full %q", frontVersion, code, fullVersion)
+	}
+
+	// Handed off: the full program's verbs and help.
+	out, _, code := runProgram(t, front, "--help")
+	if code != 0 || !strings.Contains(out, "matrix") || !strings.Contains(out, "report") {
+		t.Errorf("hpcbench --help through the front (exit %d) does not list every verb:\n%s", code, out)
+	}
+	out, _, code = runProgram(t, front, "results", "--help")
+	if code != 0 || !strings.Contains(out, "hpcbench results") {
+		t.Errorf("hpcbench results --help through the front: exit %d\n%s", code, out)
+	}
+
+	// The full program gone: native launches still run, the rest says
+	// what is missing.
+	hidden := full + ".away"
+	if err := os.Rename(full, hidden); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(t.TempDir(), "launch.json")
+	stdout, stderr, code := runProgram(t, front, "launch", "-n", "2", "--pmi", "pmi2", "--report", report, "--", ep, "S")
+	if code != 0 || !strings.Contains(stdout, "Verification") {
+		t.Fatalf("a native PMI-2 launch without the full program: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var rep struct {
+		Negotiated []string `json:"negotiated"`
+	}
+	if b, err := os.ReadFile(report); err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("launch report: %v\n%s", err, b)
+	}
+	if strings.Join(rep.Negotiated, ",") != "pmi2,pmi2" {
+		t.Errorf("negotiated %v, want pmi2 on both ranks", rep.Negotiated)
+	}
+	if _, _, code := runProgram(t, front, "launch", "-n", "1", "--no-pmi", "--quiet", "--", "false"); code != 1 {
+		t.Errorf("a rank exiting 1: the front exited %d, want 1", code)
+	}
+	if _, stderr, code := runProgram(t, front, "launch", "-n", "0", "--", "true"); code != 2 || !strings.Contains(stderr, "-n 0") {
+		t.Errorf("launch -n 0: exit %d, want 2 naming the flag:\n%s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"matrix", "--help"},
+		{"launch", "-n", "1", "--pmi", "pmix", "--no-pmi", "--", "true"},
+		{"launch", "-n", "1", "--runtime", "docker", "--no-pmi", "--", "true"},
+		{},
+	} {
+		_, stderr, code := runProgram(t, front, args...)
+		if code != 1 || !strings.Contains(stderr, FullName) || !strings.Contains(stderr, "make build") {
+			t.Errorf("hpcbench %v without the full program: exit %d, want 1 naming %s and how to get it:\n%s", args, code, FullName, stderr)
+		}
+	}
+
+	// Back: a PMIx launch is the full program's (the front links no PMIx).
+	if err := os.Rename(hidden, full); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runProgram(t, front, "launch", "-n", "2", "--pmi", "pmix", "--no-pmi", "--", "true"); code != 0 || !strings.Contains(stderr, "pmix") {
+		t.Errorf("a PMIx launch through the front: exit %d\n%s", code, stderr)
+	}
+}
