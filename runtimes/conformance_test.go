@@ -484,7 +484,22 @@ func TestConformanceShmIsolated(t *testing.T) {
 					if c["shm"] != string(ShmIsolated) || c["shm_transport"] == "" || c["cma"] == "" {
 						t.Errorf("choices shm=%q shm_transport=%q cma=%q", c["shm"], c["shm_transport"], c["cma"])
 					}
-					res := launchJob(t, w, mpiFlavour[mpi], 2, []string{probe(t, mpi), "hello"}, 2*time.Minute)
+					// MPICH's finalize over UCX's TCP path can deadlock
+					// (finalizeDeadlock): such a run is tried again, twice
+					// at most; any other failure fails at once.
+					attempts := 1
+					if mpi == "mpich" {
+						attempts = 3
+					}
+					var res launchResult
+					for a := 1; ; a++ {
+						res = launchJob(t, w, mpiFlavour[mpi], 2, []string{probe(t, mpi), "hello"}, time.Minute)
+						if a == attempts || !finalizeDeadlock(res, 2) {
+							break
+						}
+						t.Logf("attempt %d: both ranks reported, then the job timed out in MPI_Finalize (MPICH 4.0.2's UCX TCP finalize race); trying again", a)
+						requireNoLeftovers(t, rt, res.jobID)
+					}
 					checkHello(t, res, mpiFlavour[mpi], 2)
 					requireNoLeftovers(t, rt, res.jobID)
 					t.Logf("%s: %s; cma %s", Describe(c), c["shm_how"], c["cma"])
@@ -492,6 +507,24 @@ func TestConformanceShmIsolated(t *testing.T) {
 			}
 		})
 	}
+}
+
+// finalizeDeadlock says whether res is the one known way an MPICH job of
+// n ranks kept off shared memory (UCX over TCP) fails: every rank printed
+// its hello line, then the job ran into its time limit. MPICH 4.0.2's UCX
+// finalize closes each endpoint in flush mode, progressing only until its
+// own closes complete, then blocks in the PMI barrier; a rank that gets
+// there first no longer reads its sockets, so a peer whose close waits for
+// its answer spins for ever. Seen here under load: one rank in
+// ucp_worker_progress under MPI_Finalize, the other blocked reading its PMI
+// socket with 25 bytes of the first one's unread on its UCX socket. Later
+// MPICH releases changed that finalize; the user's MPI is not hpcbench's to
+// change, and a study records such a run as timed out.
+func finalizeDeadlock(res launchResult, n int) bool {
+	if res.rep == nil || res.rep.Failure != pmi.FailureTimeout {
+		return false
+	}
+	return len(helloLine.FindAllStringSubmatch(res.stdout, -1)) == n
 }
 
 // TestConformanceOneRankPIDNamespace: a job of one rank in private
