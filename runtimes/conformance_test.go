@@ -485,15 +485,16 @@ func TestConformanceShmIsolated(t *testing.T) {
 						t.Errorf("choices shm=%q shm_transport=%q cma=%q", c["shm"], c["shm_transport"], c["cma"])
 					}
 					// MPICH's finalize over UCX's TCP path can deadlock
-					// (finalizeDeadlock): such a run is tried again, twice
-					// at most; any other failure fails at once.
+					// (finalizeDeadlock), in about one run of ten on a loaded
+					// machine (natively too): such a run is tried again, four
+					// times at most; any other failure fails at once.
 					attempts := 1
 					if mpi == "mpich" {
-						attempts = 3
+						attempts = 5
 					}
 					var res launchResult
 					for a := 1; ; a++ {
-						res = launchJob(t, w, mpiFlavour[mpi], 2, []string{probe(t, mpi), "hello"}, time.Minute)
+						res = launchJob(t, w, mpiFlavour[mpi], 2, []string{probe(t, mpi), "hello"}, 30*time.Second)
 						if a == attempts || !finalizeDeadlock(res, 2) {
 							break
 						}
