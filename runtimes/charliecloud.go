@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -461,7 +462,7 @@ func chCleanup(pid int, jobID string) error {
 	if err := os.RemoveAll(filepath.Join(os.TempDir(), chJobDirPrefix(pid)+jobID)); err != nil {
 		errs = append(errs, err)
 	}
-	return cleanupFailed(errors.Join(errs...))
+	return launchstate.CleanupFailed(errors.Join(errs...))
 }
 
 // chJoinFiles are the POSIX shared memory and semaphore files ch-run
@@ -616,7 +617,7 @@ func (w *chWrapper) Cleanup(job pmi.Job) error {
 	var err error
 	if j != nil && j.shared != nil {
 		// The ranks are gone: the shared copy goes back to the image's.
-		err = cleanupFailed(j.shared.restore())
+		err = launchstate.CleanupFailed(j.shared.restore())
 	}
 	return errors.Join(err, chCleanup(os.Getpid(), job.ID))
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 	"github.com/hpcbench/hpcbench/pmi"
 )
 
@@ -722,7 +723,7 @@ func (w *engineWrapper) Cleanup(job pmi.Job) error {
 		// After the containers are gone: a client still starting one may
 		// write its cidfile until then.
 		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
-			err = cleanupFailed(fmt.Errorf("%s: cleanup of job %s: %w", w.e.name, job.ID, rerr))
+			err = launchstate.CleanupFailed(fmt.Errorf("%s: cleanup of job %s: %w", w.e.name, job.ID, rerr))
 		}
 	}
 	return err
@@ -749,7 +750,7 @@ func removeStaleTempDirs(runtime string) {
 // client was killed while it was being created can appear a moment later,
 // so a removal is followed by one more look.
 func (e *engine) removeJob(ctx context.Context, jobID string) error {
-	return cleanupFailed(e.removeJobOnce(ctx, jobID))
+	return launchstate.CleanupFailed(e.removeJobOnce(ctx, jobID))
 }
 
 func (e *engine) removeJobOnce(ctx context.Context, jobID string) error {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 )
 
 // A Docker or Podman job of several ranks in private isolation joins a pid
@@ -78,7 +80,7 @@ func (p *holderPool) drop(ctx context.Context, name string, e *engine) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	if _, err := e.tool(ctx, e.forceRemove([]string{name})...); err != nil {
-		cleanupFailed(err)
+		launchstate.CleanupFailed(err)
 	}
 }
 
@@ -104,5 +106,5 @@ func ReleaseHolders(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: removing the pid namespace holders %v: %w", e.name, names, err))
 		}
 	}
-	return cleanupFailed(errors.Join(errs...))
+	return launchstate.CleanupFailed(errors.Join(errs...))
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 	"github.com/hpcbench/hpcbench/pmi"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -477,7 +478,7 @@ func ociCleanup(ctx context.Context, bin string, job pmi.Job) error {
 		_ = os.RemoveAll(m)
 		_ = os.Remove(filepath.Dir(m)) // the folder, once empty
 	}
-	return cleanupFailed(err)
+	return launchstate.CleanupFailed(err)
 }
 
 // ociMayHold reports whether bin may hold a container whose ID starts with

@@ -62,13 +62,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/sentinel"
@@ -322,11 +322,8 @@ func CleanupLeftovers(ctx context.Context) ([]string, error) {
 }
 
 // SweepEnv is the environment variable that turns SweepLeftovers off
-// ("0", "off" or "false"): for machines where hpcbench runs in several
-// PID namespaces, whose processes cannot see one another, so that a live
-// hpcbench's containers would look abandoned. "hpcbench doctor --clean"
-// still removes them on demand.
-const SweepEnv = "HPCBENCH_SWEEP_CONTAINERS"
+// (launchstate.SweepEnv).
+const SweepEnv = launchstate.SweepEnv
 
 // sweepTimeout bounds SweepLeftovers: an engine that does not answer by
 // then keeps its leftovers until a later start.
@@ -341,8 +338,7 @@ const sweepTimeout = 20 * time.Second
 // not answer is left for a later start, its error joined into the one
 // returned. It returns the names removed; SweepEnv turns it off.
 func SweepLeftovers(ctx context.Context) ([]string, error) {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(SweepEnv))) {
-	case "0", "off", "false", "no":
+	if launchstate.Disabled() {
 		return nil, nil
 	}
 	var rts []Runtime

@@ -12,76 +12,8 @@ import (
 	"time"
 
 	"github.com/hpcbench/hpcbench/images"
-	"github.com/hpcbench/hpcbench/pmi"
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 )
-
-// TestLaunchRecords: the state folder says nothing can be left behind only
-// after a complete sweep, and only while every hpcbench that recorded
-// itself since still runs or ended cleanly; a SIGKILLed one, or a later
-// process that reuses its pid, leaves its record stale.
-func TestLaunchRecords(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv(StateEnv, dir)
-	live := filepath.Join(dir, "live")
-
-	rec, stale, clean := launchState(dir)
-	if rec == nil || clean || len(stale) > 0 {
-		t.Fatalf("fresh state folder: record %v, stale %q, clean %v; want a record, not clean", rec, stale, clean)
-	}
-	if _, err := os.Stat(rec.path); err != nil {
-		t.Fatalf("own record: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "swept"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, stale, clean := launchState(dir); !clean || len(stale) > 0 {
-		t.Fatalf("after a sweep: stale %q, clean %v; want clean", stale, clean)
-	}
-
-	// Another launching process, running: its record is not stale.
-	child := exec.Command("sleep", "60")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer child.Process.Kill()
-	start, ok := processStart(child.Process.Pid)
-	if !ok {
-		t.Fatal("no start time for a running child")
-	}
-	childRec := liveName(child.Process.Pid, start)
-	if err := os.WriteFile(filepath.Join(live, childRec), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, stale, clean := launchState(dir); !clean || len(stale) > 0 {
-		t.Errorf("with a running launcher: stale %q, clean %v; want clean", stale, clean)
-	}
-
-	// Killed: its record stays, and is stale.
-	child.Process.Signal(syscall.SIGKILL)
-	child.Wait()
-	if _, stale, clean := launchState(dir); clean || !slices.Equal(stale, []string{childRec}) {
-		t.Errorf("after SIGKILL: stale %q, clean %v; want %s stale", stale, clean, childRec)
-	}
-	os.Remove(filepath.Join(live, childRec))
-
-	// This process's pid with another start time: an earlier process
-	// that had the pid, killed.
-	own, _ := processStart(os.Getpid())
-	reused := liveName(os.Getpid(), own+1)
-	os.WriteFile(filepath.Join(live, reused), nil, 0o644)
-	if _, stale, clean := launchState(dir); clean || !slices.Equal(stale, []string{reused}) {
-		t.Errorf("a record of a reused pid: stale %q, clean %v; want it stale", stale, clean)
-	}
-	os.Remove(filepath.Join(live, reused))
-
-	// A clean end removes the record, unless a launch killed ranks or a
-	// cleanup failed (then the next start must sweep).
-	rec.Done()
-	_, err := os.Stat(rec.path)
-	if keep := cleanupFailures.Load() > 0 || pmi.InterruptedJobs() > 0; keep != (err == nil) {
-		t.Errorf("record after Done: %v (cleanup failures %d, interrupted jobs %d)", err, cleanupFailures.Load(), pmi.InterruptedJobs())
-	}
-}
 
 // TestSweepAfterKilledLaunch: with a real Docker and real hpcbench
 // processes, a launch after clean ones does not sweep (a container
@@ -96,7 +28,7 @@ func TestSweepAfterKilledLaunch(t *testing.T) {
 	}
 	bin := hpcbenchBinary(t)
 	state := t.TempDir()
-	env := append(os.Environ(), StateEnv+"="+state)
+	env := append(os.Environ(), launchstate.Env+"="+state)
 	hpcbench := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, append([]string{"launch", "-q", "-n", "1", "--no-pmi", "--runtime", "docker", "--image", m.Name, "--"}, args...)...)
 		cmd.Env = env
@@ -266,7 +198,7 @@ func TestDockerAPIImageIDAsTheClient(t *testing.T) {
 // state folder while its storage's list of images is unchanged, and a
 // name moved to another image is seen at once.
 func TestPodmanImageIDFollowsItsStorage(t *testing.T) {
-	t.Setenv(StateEnv, t.TempDir())
+	t.Setenv(launchstate.Env, t.TempDir())
 	rt := available(t, "podman")
 	e := rt.(*engine)
 	ref := testImage(t, "mpich", false).Engines["podman"].Ref
@@ -320,7 +252,7 @@ func TestPodmanImageIDFollowsItsStorage(t *testing.T) {
 // from "--version" without asking its storage. The programs are
 // stand-ins that count their calls.
 func TestDetectCachedFollowsTheProgram(t *testing.T) {
-	t.Setenv(StateEnv, t.TempDir())
+	t.Setenv(launchstate.Env, t.TempDir())
 	dir := t.TempDir()
 	calls := filepath.Join(dir, "calls")
 	write := func(name, body string) string {
@@ -368,7 +300,7 @@ func TestDetectCachedFollowsTheProgram(t *testing.T) {
 // TestFileDigestFollowsTheFile: a SIF's digest comes from the state
 // folder only while the file is unchanged.
 func TestFileDigestFollowsTheFile(t *testing.T) {
-	t.Setenv(StateEnv, t.TempDir())
+	t.Setenv(launchstate.Env, t.TempDir())
 	p := filepath.Join(t.TempDir(), "x.sif")
 	os.WriteFile(p, []byte("one"), 0o644)
 	first, err := fileDigest(p)

@@ -31,14 +31,14 @@ import (
 // left (sweep.go).
 func verbs() []*cli.Command {
 	return []*cli.Command{
-		launchcli.Launching(calibrateCommand(), nil, false),
+		launching(calibrateCommand(), nil, false),
 		cmaProbeCommand(),
 		completionCommand(),
 		doctorCommand(),
 		imageCommand(),
 		kernelsCommand(),
-		launchcli.Launching(launchCommand(), nil, true),
-		launchcli.Launching(matrixCommand(), func(c *cli.Context) bool {
+		launching(launchCommand(), nil, true),
+		launching(matrixCommand(), func(c *cli.Context) bool {
 			return c.Bool("dry-run") || c.String("executor") == "slurm"
 		}, false),
 		parseCommand(),
@@ -46,6 +46,7 @@ func verbs() []*cli.Command {
 		reportCommand(),
 		resultsCommand(),
 		slurmCommand(),
+		launching(sweepCommand(), nil, false),
 		launchcli.VersionCommand(),
 	}
 }

@@ -15,11 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/urfave/cli/v2"
 )
@@ -53,7 +55,7 @@ func ownsCommandLine(args []string) bool {
 func run() int {
 	// The hand-off comes before the sweep of leftovers: the full program
 	// sweeps itself.
-	launch := launchcli.Launching(launchcli.Command(nil), nil, true)
+	launch := launchcli.Launching(launchcli.Command(nil), nil, true, launchcli.Keeper{Sweep: sweepIfNeeded})
 	native := launch.Action
 	launch.Action = func(c *cli.Context) error {
 		if c.String("runtime") != "" || strings.EqualFold(c.String("pmi"), string(pmi.PMIx)) {
@@ -84,6 +86,35 @@ func run() int {
 		return ee.Code
 	}
 	return 1
+}
+
+// sweepIfNeeded records this process as launching and, where the state
+// folder says a killed hpcbench may have left containers behind, has the
+// full program sweep every runtime ("hpcbench-full sweep", a child whose
+// output goes to this one's error output), then removes the PMIx folders
+// of killed processes itself. The runtimes' code is the full program's:
+// the front links none of it. Without the full program the launch goes on
+// and says why nothing was swept.
+func sweepIfNeeded(c *cli.Context) func() {
+	if launchstate.Disabled() {
+		launchcli.Removed(c, nil)
+		return nil
+	}
+	rec, _, clean := launchstate.Begin(launchstate.Dir())
+	if !clean {
+		full, err := fullProgram()
+		if err == nil {
+			cmd := exec.Command(full, "sweep")
+			cmd.Stdout, cmd.Stderr = c.App.ErrWriter, c.App.ErrWriter
+			err = cmd.Run()
+		}
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "hpcbench %s: containers a killed hpcbench may have left were not swept: %s: %v\n",
+				c.Command.Name, FullName, err)
+		}
+	}
+	launchcli.Removed(c, nil)
+	return rec.Done
 }
 
 // handOff replaces this process with the full program, given the same

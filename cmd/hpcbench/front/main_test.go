@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,13 +15,15 @@ import (
 )
 
 // heavyPackages are what the front program must never link: the store,
-// the plots and PDF, the signatures, the PMIx library (cgo) and the
+// the plots and PDF, the signatures, the container runtimes and images
+// (with Docker's HTTP client), the PMIx library (cgo) and the
 // documentation generators of the CLI library.
 var heavyPackages = []string{
 	"modernc.org/sqlite", "gonum.org/v1/plot", "codeberg.org/go-pdf/fpdf", "codeberg.org/go-latex/latex",
 	"github.com/sigstore/", "github.com/ProtonMail/go-crypto", "github.com/russross/blackfriday",
 	"github.com/hpcbench/hpcbench/results", "github.com/hpcbench/hpcbench/matrix",
 	"github.com/hpcbench/hpcbench/signing", "github.com/hpcbench/hpcbench/configs", "github.com/hpcbench/hpcbench/npb",
+	"github.com/hpcbench/hpcbench/runtimes", "github.com/hpcbench/hpcbench/images", "net/http",
 }
 
 // TestFrontImportGraph: the front program, built as make builds it, links
@@ -157,5 +160,78 @@ func TestFrontRunsNativeLaunches(t *testing.T) {
 	}
 	if _, stderr, code := runProgram(t, front, "launch", "-n", "2", "--pmi", "pmix", "--no-pmi", "--", "true"); code != 0 || !strings.Contains(stderr, "pmix") {
 		t.Errorf("a PMIx launch through the front: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestFrontSweepsThroughTheFullProgram: the front program links no
+// runtime, so it reads the state folder itself and has the full program
+// sweep ("hpcbench-full sweep") only where a killed hpcbench may have
+// left something: the first start (no complete sweep yet), and after a
+// stale launching record; never after clean ends.
+func TestFrontSweepsThroughTheFullProgram(t *testing.T) {
+	dir := programs(t)
+	front, full := filepath.Join(dir, "hpcbench"), filepath.Join(dir, FullName)
+	state := t.TempDir()
+	launch := func() (string, int) {
+		t.Helper()
+		cmd := exec.Command(front, "launch", "-n", "1", "--no-pmi", "--quiet", "--", "true")
+		cmd.Env = append(os.Environ(), "HPCBENCH_STATE_DIR="+state)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return stderr.String(), code
+	}
+	records := func() []string {
+		entries, _ := os.ReadDir(filepath.Join(state, "live"))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	swept := func() bool { _, err := os.Stat(filepath.Join(state, "swept")); return err == nil }
+	hide := func() {
+		if err := os.Rename(full, full+".away"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore := func() {
+		if err := os.Rename(full+".away", full); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// First start: a sweep, by the full program.
+	if stderr, code := launch(); code != 0 || strings.Contains(stderr, "not swept") || !swept() || len(records()) != 0 {
+		t.Fatalf("first launch: exit %d, swept %v, records %v:\n%s", code, swept(), records(), stderr)
+	}
+	// Clean since: no sweep asked (without the full program, nothing said).
+	hide()
+	if stderr, code := launch(); code != 0 || strings.Contains(stderr, "not swept") || len(records()) != 0 {
+		t.Errorf("launch after clean ends asked for a sweep, or kept its record: exit %d, records %v:\n%s", code, records(), stderr)
+	}
+	// A killed launcher's record: the next start must sweep; without the
+	// full program it says so and launches all the same.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := strconv.Itoa(dead.Process.Pid) + "-1"
+	if err := os.WriteFile(filepath.Join(state, "live", stale), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stderr, code := launch(); code != 0 || !strings.Contains(stderr, "not swept") || !strings.Contains(stderr, FullName) {
+		t.Errorf("launch after a killed one, without the full program: exit %d, want 0 and a word on the sweep:\n%s", code, stderr)
+	}
+	restore()
+	if stderr, code := launch(); code != 0 || strings.Contains(stderr, "not swept") || !swept() || len(records()) != 0 {
+		t.Errorf("launch after a killed one: exit %d, swept %v, records %v (want the stale one gone):\n%s", code, swept(), records(), stderr)
 	}
 }

@@ -1,44 +1,59 @@
 package launchcli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/hpcbench/hpcbench/pmi"
-	"github.com/hpcbench/hpcbench/runtimes"
 	"github.com/urfave/cli/v2"
 )
 
+// Keeper is the housekeeping of a verb that launches ranks, which each
+// program brings (the full one sweeps every runtime itself; the front one
+// asks the full program only when the state folder says it must).
+type Keeper struct {
+	// Sweep removes what a killed hpcbench left behind, where something
+	// may be left, and returns what the verb's clean end calls (nil for
+	// nothing); it runs in the background.
+	Sweep func(c *cli.Context) (done func())
+	// Begin and End, where set, run before and after the verb's work:
+	// End's error makes the end unclean.
+	Begin func()
+	End   func() error
+}
+
 // Launching makes cmd, a verb that launches ranks, first remove what a
-// killed hpcbench left behind (Sweep), unless skip says this
-// invocation launches nothing (a dry run). Containers hold cores and
-// names, so they must go before anything is measured, whichever runtime
-// the verb is about to use. "hpcbench launch" (early) lets the sweep run
-// while it resolves its runtime and image, and waits for it
-// (AwaitSweep) before it starts a rank; the other verbs wait before they
-// begin. The verb's clean end removes its launching record (see
-// runtimes.SweepIfNeeded), so that the next start need not sweep.
-func Launching(cmd *cli.Command, skip func(*cli.Context) bool, early bool) *cli.Command {
+// killed hpcbench left behind (k.Sweep), unless skip says this invocation
+// launches nothing (a dry run). Containers hold cores and names, so they
+// must go before anything is measured, whichever runtime the verb is
+// about to use. "hpcbench launch" (early) lets the sweep run while it
+// resolves its runtime and image, and waits for it (AwaitSweep) before it
+// starts a rank; the other verbs wait before they begin. The verb's clean
+// end calls what the sweep returned (removing the process's launching
+// record: internal/launchstate), so that the next start need not sweep.
+func Launching(cmd *cli.Command, skip func(*cli.Context) bool, early bool, k Keeper) *cli.Command {
 	action := cmd.Action
 	cmd.Action = func(c *cli.Context) error {
 		if skip != nil && skip(c) {
 			return action(c)
 		}
-		s := startSweep(c)
+		s := startSweep(c, k.Sweep)
 		if !early {
 			s.wait()
 		}
-		// The verb's jobs share Docker's and Podman's pid namespace
-		// holders, one job at a time; they go before the record does.
-		runtimes.ReuseHolders()
+		if k.Begin != nil {
+			k.Begin()
+		}
 		err := action(c)
-		herr := runtimes.ReleaseHolders(context.Background())
-		rec := s.wait()
-		if cleanEnd(err) && herr == nil {
-			rec.Done()
+		var endErr error
+		if k.End != nil {
+			endErr = k.End()
+		}
+		done := s.wait()
+		if cleanEnd(err) && endErr == nil && done != nil {
+			done()
 		}
 		return err
 	}
@@ -46,8 +61,8 @@ func Launching(cmd *cli.Command, skip func(*cli.Context) bool, early bool) *cli.
 }
 
 // cleanEnd reports whether a verb that returned err ended as it meant to:
-// it returned nothing, or an exit status (of ranks that failed, which
-// runtimes.Launching.Done weighs further).
+// it returned nothing, or an exit status (of ranks that failed, which the
+// launching record weighs further).
 func cleanEnd(err error) bool {
 	if err == nil {
 		return true
@@ -58,21 +73,22 @@ func cleanEnd(err error) bool {
 
 // sweep is a sweep under way in the background.
 type sweep struct {
-	c    *cli.Context
 	done chan struct{}
-	rec  *runtimes.Launching
+	end  func()
 }
 
 // sweepKey is where the app's metadata holds the sweep of the verb that
 // runs, for AwaitSweep (tests run several apps in one process).
 const sweepKey = "sweep"
 
-// startSweep starts Sweep in the background.
-func startSweep(c *cli.Context) *sweep {
-	s := &sweep{c: c, done: make(chan struct{})}
+// startSweep starts fn in the background.
+func startSweep(c *cli.Context, fn func(*cli.Context) func()) *sweep {
+	s := &sweep{done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		s.rec = Sweep(c)
+		if fn != nil {
+			s.end = fn(c)
+		}
 	}()
 	if c.App.Metadata == nil {
 		c.App.Metadata = map[string]any{}
@@ -81,33 +97,24 @@ func startSweep(c *cli.Context) *sweep {
 	return s
 }
 
-// wait waits until the sweep is over, and returns the launching record.
-func (s *sweep) wait() *runtimes.Launching {
+// wait waits until the sweep is over, and returns what a clean end calls.
+func (s *sweep) wait() func() {
 	<-s.done
-	return s.rec
+	return s.end
 }
 
 // AwaitSweep waits for the running verb's sweep, if any: a launch calls it
-// before it starts a container.
+// before it starts a rank.
 func AwaitSweep(c *cli.Context) {
 	if s, ok := c.App.Metadata[sweepKey].(*sweep); ok {
 		s.wait()
 	}
 }
 
-// Sweep removes the containers of every runtime whose hpcbench
-// was killed (runtimes.SweepIfNeeded, which skips it when the state
-// folder shows that no such hpcbench ran since the last sweep, and which
-// HPCBENCH_SWEEP_CONTAINERS=0 turns off) and the PMIx folders of killed
-// processes, and says what it removed. A runtime that does not answer is
-// no reason to stop: its leftovers wait for the next start or "hpcbench
-// doctor --clean".
-func Sweep(c *cli.Context) *runtimes.Launching {
-	ctx := c.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	rec, containers, _, _ := runtimes.SweepIfNeeded(ctx)
+// Removed says on the verb's error output what a sweep removed: the
+// containers (named) and the PMIx folders of killed processes, which it
+// removes itself (pmi.SweepLeftovers).
+func Removed(c *cli.Context, containers []string) {
 	if len(containers) > 0 {
 		fmt.Fprintf(c.App.ErrWriter, "hpcbench %s: removed %d container(s) left by a killed hpcbench: %s\n",
 			c.Command.Name, len(containers), strings.Join(containers, ", "))
@@ -120,5 +127,4 @@ func Sweep(c *cli.Context) *runtimes.Launching {
 		fmt.Fprintf(c.App.ErrWriter, "hpcbench %s: removed %d folder(s) left by a killed hpcbench: %s\n",
 			c.Command.Name, len(folders), strings.Join(names, ", "))
 	}
-	return rec
 }
