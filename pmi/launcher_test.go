@@ -257,25 +257,10 @@ func TestInterruptedByContext(t *testing.T) {
 	assertGone(t, pidsIn(stdout.String()))
 }
 
-// buildHpcbench builds the hpcbench command as make build does, into a
-// temporary folder, and returns the path of what users type: the front
-// program (native launches run by itself), with the full program beside
-// it for everything else.
-func buildHpcbench(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "hpcbench")
-	front := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", bin, "../cmd/hpcbench/front")
-	front.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := front.CombinedOutput(); err != nil {
-		t.Fatalf("go build of the front program: %v\n%s", err, msg)
-	}
-	full := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, "hpcbench-full"), "../cmd/hpcbench")
-	if msg, err := full.CombinedOutput(); err != nil {
-		t.Fatalf("go build of the full program: %v\n%s", err, msg)
-	}
-	return bin
-}
+// buildHpcbench builds the hpcbench command as make build does and
+// returns the path of what users type: the front program (native launches
+// run by itself), with the full program beside it for everything else.
+func buildHpcbench(t testing.TB) string { return testenv.BuildPrograms(t, "../cmd/hpcbench") }
 
 // TestCtrlC runs the real command on a hanging job, sends it SIGINT as a
 // terminal would, and checks that no rank is left.

@@ -50,7 +50,7 @@ func BenchmarkRankStartVsCLI(b *testing.B) {
 	}
 	bin := os.Getenv("HPCBENCH_BENCH_HPCBENCH")
 	if bin == "" {
-		bin = frontAndFull(b)
+		bin = testenv.BuildPrograms(b, "../cmd/hpcbench")
 	}
 	m := testImage(b, "mpich", false)
 	work := b.TempDir()
@@ -172,24 +172,4 @@ func BenchmarkRankStartVsCLI(b *testing.B) {
 			b.Errorf("%s: %d/%d/%d failed starts", r.name, r.failPriv, r.failH, r.failC)
 		}
 	}
-}
-
-// frontAndFull builds hpcbench as "make build" does, the front program
-// and the full one beside it, and returns the front's path.
-func frontAndFull(b *testing.B) string {
-	b.Helper()
-	dir := b.TempDir()
-	for _, c := range []struct {
-		out, pkg string
-		cgo      bool
-	}{{"hpcbench-full", "../cmd/hpcbench", true}, {"hpcbench", "../cmd/hpcbench/front", false}} {
-		cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, c.out), c.pkg)
-		if !c.cgo {
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("go build %s: %v\n%s", c.pkg, err, out)
-		}
-	}
-	return filepath.Join(dir, "hpcbench")
 }

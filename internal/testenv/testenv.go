@@ -84,3 +84,26 @@ func Missingf(t testing.TB, format string, args ...any) {
 	}
 	t.Log(msg)
 }
+
+// BuildPrograms builds hpcbench as "make build" does, into a temporary
+// folder: the full program (the package in cmdDir, the path of
+// cmd/hpcbench from the calling test's package) as hpcbench-full, and the
+// static front program (cmdDir/front) as hpcbench beside it, both without
+// the CLI's man-page generator. It returns the front program's path.
+func BuildPrograms(tb testing.TB, cmdDir string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for _, p := range []struct {
+		out, pkg string
+		cgo      bool
+	}{{"hpcbench-full", cmdDir, true}, {"hpcbench", cmdDir + "/front", false}} {
+		cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", dir+"/"+p.out, p.pkg)
+		if !p.cgo {
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("go build %s: %v\n%s", p.pkg, err, out)
+		}
+	}
+	return dir + "/hpcbench"
+}

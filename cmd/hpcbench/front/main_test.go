@@ -53,16 +53,7 @@ func TestFrontImportGraph(t *testing.T) {
 func programs(tb testing.TB) string {
 	tb.Helper()
 	testenv.SkipIfShort(tb, "builds both hpcbench programs")
-	dir := tb.TempDir()
-	front := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, "hpcbench"), ".")
-	front.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := front.CombinedOutput(); err != nil {
-		tb.Fatalf("building the front program: %v\n%s", err, out)
-	}
-	if out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(dir, FullName), "..").CombinedOutput(); err != nil {
-		tb.Fatalf("building the full program: %v\n%s", err, out)
-	}
-	return dir
+	return filepath.Dir(testenv.BuildPrograms(tb, ".."))
 }
 
 // runProgram runs bin with args and returns stdout, stderr and the exit
