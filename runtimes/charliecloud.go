@@ -480,9 +480,7 @@ func (c *charliecloud) CleanupLeftovers(context.Context) ([]string, error) {
 		files, _ := filepath.Glob(pattern)
 		for _, f := range files {
 			_, rest, _ := strings.Cut(filepath.Base(f), "-hpcbench-")
-			pidText, _, _ := strings.Cut(rest, "-")
-			pid, err := strconv.Atoi(pidText)
-			if err != nil || processAlive(pid) {
+			if pid := ownerPid(rest, ""); pid <= 0 || processAlive(pid) {
 				continue
 			}
 			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
@@ -494,10 +492,7 @@ func (c *charliecloud) CleanupLeftovers(context.Context) ([]string, error) {
 	}
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix("charliecloud")+"*"))
 	for _, d := range dirs {
-		rest := strings.TrimPrefix(filepath.Base(d), tempPrefix("charliecloud"))
-		pidText, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || processAlive(pid) {
+		if pid := ownerPid(filepath.Base(d), tempPrefix("charliecloud")); pid <= 0 || processAlive(pid) {
 			continue
 		}
 		if err := os.RemoveAll(d); err != nil {

@@ -736,14 +736,27 @@ func (e *engine) Cleanup(ctx context.Context, job pmi.Job) error { return e.remo
 func removeStaleTempDirs(runtime string) {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix(runtime)+"*"))
 	for _, d := range dirs {
-		rest := strings.TrimPrefix(filepath.Base(d), tempPrefix(runtime))
-		pidText, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || processAlive(pid) {
+		if pid := ownerPid(filepath.Base(d), tempPrefix(runtime)); pid <= 0 || processAlive(pid) {
 			continue
 		}
 		_ = os.RemoveAll(d)
 	}
+}
+
+// ownerPid reads the pid of the hpcbench that named something
+// "<prefix><pid>-..." (a container, a folder, a join file): 0 when name
+// does not start with prefix or carries no pid there.
+func ownerPid(name, prefix string) int {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return 0
+	}
+	pidText, _, _ := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil {
+		return 0
+	}
+	return pid
 }
 
 // removeJob removes every container labelled with jobID. A container whose

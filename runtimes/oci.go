@@ -579,7 +579,8 @@ func (o *ociRuntime) CleanupLeftovers(ctx context.Context) ([]string, error) {
 func ociAbortedLeftovers(ctx context.Context, bin string) ([]string, error) {
 	var removed []string
 	var errs []error
-	if root := ociStateRoot(bin); root != "" {
+	root := ociStateRoot(bin)
+	if root != "" {
 		dirs, _ := filepath.Glob(filepath.Join(root, "hpcbench-*"))
 		for _, d := range dirs {
 			id := filepath.Base(d)
@@ -602,7 +603,7 @@ func ociAbortedLeftovers(ctx context.Context, bin string) ([]string, error) {
 		if owner := containerOwner(id); owner <= 0 || processAlive(owner) {
 			continue
 		}
-		if root := ociStateRoot(bin); root != "" {
+		if root != "" {
 			if _, err := os.Stat(filepath.Join(root, id)); err == nil {
 				continue
 			}
@@ -634,25 +635,12 @@ func ociStateRoot(bin string) string {
 
 // containerOwner reads the pid of the hpcbench that named a container
 // "hpcbench-<pid>-..." (0 when the name carries none).
-func containerOwner(id string) int {
-	rest, ok := strings.CutPrefix(id, "hpcbench-")
-	if !ok {
-		return 0
-	}
-	pidText, _, _ := strings.Cut(rest, "-")
-	pid, err := strconv.Atoi(pidText)
-	if err != nil {
-		return 0
-	}
-	return pid
-}
+func containerOwner(id string) int { return ownerPid(id, "hpcbench-") }
 
 // bundleOwner reads the pid out of a bundle path ".../hpcbench-oci-<pid>-XXXX/...".
 func bundleOwner(bundle string) int {
 	for _, part := range strings.Split(bundle, "/") {
-		if rest, ok := strings.CutPrefix(part, "hpcbench-oci-"); ok {
-			pidText, _, _ := strings.Cut(rest, "-")
-			pid, _ := strconv.Atoi(pidText)
+		if pid := ownerPid(part, "hpcbench-oci-"); pid > 0 {
 			return pid
 		}
 	}
