@@ -16,7 +16,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -111,17 +110,5 @@ func run() int {
 	if err == nil {
 		err = app.Run(args)
 	}
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "hpcbench: %v\n", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	var ce cli.ExitCoder
-	if errors.As(err, &ce) && ce.ExitCode() != 0 {
-		return ce.ExitCode()
-	}
-	return 1
+	return launchcli.ExitStatus(err)
 }

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,7 +36,7 @@ func main() {
 }
 
 // ownsCommandLine says whether this program runs args itself: "version",
-// "--version", and "launch" (whose own flags decide later, handOffIfNeeded);
+// "--version", and "launch" (whose own flags decide later, in run);
 // the rest, help and completion requests included, belong to the full
 // program, which knows every verb.
 func ownsCommandLine(args []string) bool {
@@ -77,15 +76,7 @@ func run() int {
 	if err == nil {
 		err = app.Run(args)
 	}
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "hpcbench: %v\n", err)
-	var ee *launchcli.ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	return 1
+	return launchcli.ExitStatus(err)
 }
 
 // sweepIfNeeded records this process as launching and, where the state

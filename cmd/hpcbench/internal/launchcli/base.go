@@ -1,7 +1,9 @@
 package launchcli
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
 
 	"github.com/hpcbench/hpcbench/buildinfo"
@@ -17,6 +19,25 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitStatus says on standard error why a verb failed (err not nil) and
+// returns the program's exit status: 0 without an error, an ExitError's
+// code, a cli.ExitCoder's non-zero code, else 1.
+func ExitStatus(err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "hpcbench: %v\n", err)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	var ce cli.ExitCoder
+	if errors.As(err, &ce) && ce.ExitCode() != 0 {
+		return ce.ExitCode()
+	}
+	return 1
+}
 
 // Usage marks an error the user made on the command line or in a config
 // file: hpcbench exits with status 2 for it.

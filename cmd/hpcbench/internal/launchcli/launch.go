@@ -2,8 +2,9 @@
 // launch" (the process manager's verb), the version, the argument order
 // and the exit statuses. The front program (cmd/hpcbench/front) runs a
 // native launch with it and nothing else, so that the process manager
-// starts without the initialisers of the store, the plots and the
-// signatures; the full program (cmd/hpcbench) runs every verb.
+// starts without the initialisers of the store, the plots, the signatures
+// and the container runtimes; the full program (cmd/hpcbench) runs every
+// verb.
 package launchcli
 
 import (
