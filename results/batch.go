@@ -102,12 +102,9 @@ func (b *Batch) Added() int { return b.added }
 // recorded for the run's cell on its host is removed when the batch
 // commits.
 func (b *Batch) AddRun(r Run) (int64, error) {
-	if err := r.validate(); err != nil {
-		return 0, fmt.Errorf("add run: %w", err)
-	}
-	enc, err := encodeRun(&r)
+	enc, err := encodeValidRun(&r)
 	if err != nil {
-		return 0, fmt.Errorf("add run of cell %q: %w", r.Cell.Key, err)
+		return 0, err
 	}
 	sid, hid, err := b.ids(r.Study, r.Host)
 	if err != nil {

@@ -307,12 +307,9 @@ func hostID(ctx context.Context, tx *sql.Tx, h Host) (int64, error) {
 // skip recorded for the run's cell on its host goes in the same
 // transaction: the cell ran, so the skip's reason no longer holds.
 func (s *Store) AddRun(ctx context.Context, r Run) (int64, error) {
-	if err := r.validate(); err != nil {
-		return 0, fmt.Errorf("add run: %w", err)
-	}
-	enc, err := encodeRun(&r)
+	enc, err := encodeValidRun(&r)
 	if err != nil {
-		return 0, fmt.Errorf("add run of cell %q: %w", r.Cell.Key, err)
+		return 0, err
 	}
 	sid, hid, err := s.ids(ctx, r.Study, r.Host)
 	if err != nil {
@@ -389,6 +386,19 @@ const runColumns = `hostname, cell_key, benchmark, kind, class, mpi, mpi_version
 	container_start_s, pmi_exchange_s, image_verification`
 
 var insertRun = `INSERT INTO runs (study_id, host_id, ` + runColumns + `) VALUES (?, ?` + strings.Repeat(", ?", 43) + `)`
+
+// encodeValidRun checks r (Run.validate) and encodes its columns, with
+// the errors AddRun returns.
+func encodeValidRun(r *Run) ([]any, error) {
+	if err := r.validate(); err != nil {
+		return nil, fmt.Errorf("add run: %w", err)
+	}
+	enc, err := encodeRun(r)
+	if err != nil {
+		return nil, fmt.Errorf("add run of cell %q: %w", r.Cell.Key, err)
+	}
+	return enc, nil
+}
 
 func encodeRun(r *Run) ([]any, error) {
 	js := func(v any) (string, error) {
