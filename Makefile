@@ -2,8 +2,9 @@
 #
 #   make setup    install and start what hpcbench needs (scripts/setup-debian.sh),
 #                 hpcbench's three MPICH builds included
-#   make build    bin/hpcbench (the front program: native launches and the
-#                 version itself, everything else handed to the full program)
+#   make build    bin/hpcbench (the front program: launches under PMI-1 and
+#                 PMI-2, native or in a container, and the version itself,
+#                 everything else handed to the full program)
 #                 and bin/hpcbench-full (every verb)
 #   make install  both to $(PREFIX)/bin (default /usr/local/bin); the
 #                 installed hpcbench carries its kernels' sources and builds

@@ -258,8 +258,9 @@ func TestInterruptedByContext(t *testing.T) {
 }
 
 // buildHpcbench builds the hpcbench command as make build does and
-// returns the path of what users type: the front program (native launches
-// run by itself), with the full program beside it for everything else.
+// returns the path of what users type: the front program (launches under
+// PMI-1 and PMI-2 run by itself), with the full program beside it for
+// everything else.
 func buildHpcbench(t testing.TB) string { return testenv.BuildPrograms(t, "../cmd/hpcbench") }
 
 // TestCtrlC runs the real command on a hanging job, sends it SIGINT as a

@@ -39,7 +39,7 @@ import (
 //	go test ./runtimes -run '^$' -bench RankStartVsCLI -benchtime 1x
 //
 // hpcbench is built as "make build" builds it: the front program, which
-// hands a launch with --runtime to the full program beside it.
+// runs such a launch itself.
 // HPCBENCH_BENCH_ROUNDS (default 8) sets the rounds; HPCBENCH_BENCH_HPCBENCH
 // names another hpcbench program to measure (an older build, for a before
 // and after).

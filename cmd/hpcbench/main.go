@@ -5,8 +5,9 @@
 //
 // This is the full program, installed as hpcbench-full: every verb. The
 // front program users type (cmd/hpcbench/front, installed as hpcbench)
-// runs native launches itself and hands everything else to this one; the
-// launch verb, the version and the argument order are shared between
+// runs launches under PMI-1 and PMI-2 itself, native or in a container,
+// and hands everything else to this one; the launch verb, its runtimes'
+// housekeeping, the version and the argument order are shared between
 // them (internal/launchcli).
 //
 // This package is the CLI only: each verb is a cli.Command built by a
@@ -45,7 +46,6 @@ func verbs() []*cli.Command {
 		reportCommand(),
 		resultsCommand(),
 		slurmCommand(),
-		launching(sweepCommand(), nil, false),
 		launchcli.VersionCommand(),
 	}
 }

@@ -1,10 +1,8 @@
 // Package launchstate keeps the little state a launching hpcbench needs
 // to know whether anything can have been left behind by an earlier one:
 // a record per launching process, removed only by its clean end, and a
-// mark of the last complete sweep. It imports nothing heavy, so that the
-// front program (cmd/hpcbench/front) decides without the runtimes'
-// packages whether a sweep is needed, and asks the full program for one
-// only then.
+// mark of the last complete sweep. The runtimes' sweep (runtimes.SweepIfNeeded)
+// reads it to decide whether a start must sweep at all.
 package launchstate
 
 import (

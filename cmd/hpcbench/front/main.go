@@ -1,26 +1,25 @@
-// Command hpcbench, the front program, is what users type: it runs a
-// native "hpcbench launch" under PMI-1 or PMI-2 and "hpcbench version"
-// itself, and hands every other command line to the full program,
-// hpcbench-full, installed beside it, by exec (the same process, pid and
-// signals; the full program's own start is the only cost). The process
-// manager's path thus starts as a small static program: without the
-// package initialisers of the store (SQLite), the plots and PDF, the
-// signatures and the PMIx library, which cost a launch several
-// milliseconds of CPU before its first rank is spawned. A launch that
-// asks for a container runtime or PMIx goes to the full program, which
+// Command hpcbench, the front program, is what users type: it runs
+// "hpcbench launch" (natively under PMI-1 or PMI-2, or in a container
+// runtime) and "hpcbench version" itself, and hands every other command
+// line to the full program, hpcbench-full, installed beside it, by exec
+// (the same process, pid and signals; the full program's own start is the
+// only cost). The process manager's path thus starts as a small static
+// program: without the package initialisers of the store (SQLite), the
+// plots and PDF, the signatures, Docker's HTTP client and the PMIx
+// library, which cost the full program 6 ms before its first rank is
+// spawned. A launch under PMIx, or of an image pinned to its digest
+// (whose check is the signatures' code), goes to the full program, which
 // runs every verb (cmd/hpcbench).
 package main
 
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/hpcbench/hpcbench/cmd/hpcbench/internal/launchcli"
-	"github.com/hpcbench/hpcbench/internal/launchstate"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/urfave/cli/v2"
 )
@@ -52,15 +51,13 @@ func ownsCommandLine(args []string) bool {
 
 // run runs this program's verbs and returns the exit status.
 func run() int {
-	// The hand-off comes before the sweep of leftovers: the full program
-	// sweeps itself.
-	launch := launchcli.Launching(launchcli.Command(nil), nil, true, launchcli.Keeper{Sweep: sweepIfNeeded})
-	native := launch.Action
+	launch := launchcli.Launching(launchcli.Command(launchcli.RuntimeWrapper(launchcli.Direct{})), nil, true, launchcli.RuntimesKeeper())
+	own := launch.Action
 	launch.Action = func(c *cli.Context) error {
-		if c.String("runtime") != "" || strings.EqualFold(c.String("pmi"), string(pmi.PMIx)) {
+		if !runsLaunch(c) {
 			handOff()
 		}
-		return native(c)
+		return own(c)
 	}
 	app := &cli.App{
 		Name:            "hpcbench",
@@ -79,33 +76,16 @@ func run() int {
 	return launchcli.ExitStatus(err)
 }
 
-// sweepIfNeeded records this process as launching and, where the state
-// folder says a killed hpcbench may have left containers behind, has the
-// full program sweep every runtime ("hpcbench-full sweep", a child whose
-// output goes to this one's error output), then removes the PMIx folders
-// of killed processes itself. The runtimes' code is the full program's:
-// the front links none of it. Without the full program the launch goes on
-// and says why nothing was swept.
-func sweepIfNeeded(c *cli.Context) func() {
-	if launchstate.Disabled() {
-		launchcli.Removed(c, nil)
-		return nil
+// runsLaunch says whether this program runs the launch c asks for: all
+// but one under PMIx (the PMIx library is cgo, the full program's) and
+// one of an image pinned to its digest (checked by the full program's
+// resolver). The hand-off comes before the sweep of leftovers: the full
+// program sweeps itself.
+func runsLaunch(c *cli.Context) bool {
+	if strings.EqualFold(c.String("pmi"), string(pmi.PMIx)) {
+		return false
 	}
-	rec, _, clean := launchstate.Begin(launchstate.Dir())
-	if !clean {
-		full, err := fullProgram()
-		if err == nil {
-			cmd := exec.Command(full, "sweep")
-			cmd.Stdout, cmd.Stderr = c.App.ErrWriter, c.App.ErrWriter
-			err = cmd.Run()
-		}
-		if err != nil {
-			fmt.Fprintf(c.App.ErrWriter, "hpcbench %s: containers a killed hpcbench may have left were not swept: %s: %v\n",
-				c.Command.Name, FullName, err)
-		}
-	}
-	launchcli.Removed(c, nil)
-	return rec.Done
+	return c.String("runtime") == "" || c.String("image") == "" || !launchcli.PinnedImage(c.String("image"))
 }
 
 // handOff replaces this process with the full program, given the same

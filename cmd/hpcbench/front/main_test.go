@@ -10,20 +10,20 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hpcbench/hpcbench/internal/testenv"
 )
 
 // heavyPackages are what the front program must never link: the store,
-// the plots and PDF, the signatures, the container runtimes and images
-// (with Docker's HTTP client), the PMIx library (cgo) and the
-// documentation generators of the CLI library.
+// the plots and PDF, the signatures, an HTTP client (and TLS), the PMIx
+// library (cgo) and the documentation generators of the CLI library.
 var heavyPackages = []string{
 	"modernc.org/sqlite", "gonum.org/v1/plot", "codeberg.org/go-pdf/fpdf", "codeberg.org/go-latex/latex",
 	"github.com/sigstore/", "github.com/ProtonMail/go-crypto", "github.com/russross/blackfriday",
 	"github.com/hpcbench/hpcbench/results", "github.com/hpcbench/hpcbench/matrix",
 	"github.com/hpcbench/hpcbench/signing", "github.com/hpcbench/hpcbench/configs", "github.com/hpcbench/hpcbench/npb",
-	"github.com/hpcbench/hpcbench/runtimes", "github.com/hpcbench/hpcbench/images", "net/http",
+	"net/http", "crypto/tls",
 }
 
 // TestFrontImportGraph: the front program, built as make builds it, links
@@ -75,12 +75,13 @@ func runProgram(t *testing.T, bin string, args ...string) (string, string, int) 
 	return "", "", 0
 }
 
-// TestFrontRunsNativeLaunches: the front program runs a native PMI-1 or
-// PMI-2 launch itself (it works with the full program gone), with the
-// exit statuses and usage errors of the full one, and hands everything
-// else to the full program: every other verb, help, and launches in a
-// container runtime or under PMIx, which need the full program's code.
-func TestFrontRunsNativeLaunches(t *testing.T) {
+// TestFrontRunsLaunches: the front program runs a launch under PMI-1 or
+// PMI-2 itself, natively or in a container runtime (it works with the
+// full program gone), with the exit statuses and usage errors of the full
+// one, and hands everything else to the full program: every other verb,
+// help, launches under PMIx and those of an image pinned to its digest,
+// which need the full program's code.
+func TestFrontRunsLaunches(t *testing.T) {
 	ep, err := filepath.Abs(filepath.Join("..", "..", "..", "npb", "kernels", "build", "mpich", "ep"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +89,16 @@ func TestFrontRunsNativeLaunches(t *testing.T) {
 	if _, err := os.Stat(ep); err != nil {
 		testenv.Require(t, "the project's kernels (make kernels)", err)
 	}
+	chRun := testenv.LookPath(t, "ch-run", "apt-get install charliecloud-runtime (make setup)")
 	dir := programs(t)
 	front, full := filepath.Join(dir, "hpcbench"), filepath.Join(dir, FullName)
+	// A minimal image without MPI, in a store of the test's own, for a
+	// container launch by the front alone.
+	t.Setenv("HPCBENCH_IMAGES", t.TempDir())
+	if _, stderr, code := runProgram(t, full, "image", "build", "--mpi", "mpich", "--minimal", "--without-mpi",
+		"--name", "hpcbench-front-test", "--runtimes", "charliecloud"); code != 0 {
+		t.Fatalf("image build: exit %d\n%s", code, stderr)
+	}
 
 	frontVersion, _, code := runProgram(t, front, "version")
 	fullVersion, _, _ := runProgram(t, full, "version")
@@ -133,10 +142,24 @@ func TestFrontRunsNativeLaunches(t *testing.T) {
 	if _, stderr, code := runProgram(t, front, "launch", "-n", "0", "--", "true"); code != 2 || !strings.Contains(stderr, "-n 0") {
 		t.Errorf("launch -n 0: exit %d, want 2 naming the flag:\n%s", code, stderr)
 	}
+	// In a container: two ranks of ch-run, each saying where it runs.
+	stdout, stderr, code = runProgram(t, front, "launch", "-n", "2", "--no-pmi", "--runtime", "charliecloud",
+		"--runtime-command", chRun, "--image", "hpcbench-front-test", "--", "/bin/sh", "-c", "echo rank $PMI_RANK")
+	if code != 0 || !strings.Contains(stdout, "rank 0") || !strings.Contains(stdout, "rank 1") || !strings.Contains(stderr, "charliecloud per-rank") {
+		t.Errorf("a Charliecloud launch without the full program: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, stderr, code := runProgram(t, front, "launch", "-n", "1", "--no-pmi", "--runtime", "charliecloud",
+		"--image", "hpcbench-front-test", "--", "/bin/sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("a container rank exiting 3: the front exited %d, want 3\n%s", code, stderr)
+	}
+	if _, stderr, code := runProgram(t, front, "launch", "-n", "1", "--runtime", "nosuch", "--", "true"); code != 2 || !strings.Contains(stderr, "nosuch") {
+		t.Errorf("launch --runtime nosuch: exit %d, want 2 naming it:\n%s", code, stderr)
+	}
+	pinned := "hpcbench-front-test@sha256:" + strings.Repeat("0", 64)
 	for _, args := range [][]string{
 		{"matrix", "--help"},
 		{"launch", "-n", "1", "--pmi", "pmix", "--no-pmi", "--", "true"},
-		{"launch", "-n", "1", "--runtime", "docker", "--no-pmi", "--", "true"},
+		{"launch", "-n", "1", "--runtime", "charliecloud", "--image", pinned, "--no-pmi", "--", "true"},
 		{},
 	} {
 		_, stderr, code := runProgram(t, front, args...)
@@ -152,16 +175,24 @@ func TestFrontRunsNativeLaunches(t *testing.T) {
 	if _, stderr, code := runProgram(t, front, "launch", "-n", "2", "--pmi", "pmix", "--no-pmi", "--", "true"); code != 0 || !strings.Contains(stderr, "pmix") {
 		t.Errorf("a PMIx launch through the front: exit %d\n%s", code, stderr)
 	}
+	// A pinned image is checked by the full program: a wrong digest is
+	// refused before anything runs.
+	if _, stderr, code := runProgram(t, front, "launch", "-n", "1", "--no-pmi", "--runtime", "charliecloud",
+		"--image", pinned, "--", "true"); code == 0 || !strings.Contains(stderr, "pinned to") {
+		t.Errorf("a launch of an image pinned to a wrong digest through the front: exit %d\n%s", code, stderr)
+	}
 }
 
-// TestFrontSweepsThroughTheFullProgram: the front program links no
-// runtime, so it reads the state folder itself and has the full program
-// sweep ("hpcbench-full sweep") only where a killed hpcbench may have
-// left something: the first start (no complete sweep yet), and after a
-// stale launching record; never after clean ends.
-func TestFrontSweepsThroughTheFullProgram(t *testing.T) {
+// TestFrontSweeps: the front program sweeps the runtimes itself, only
+// where a killed hpcbench may have left something: the first start (no
+// complete sweep yet), and after a stale launching record; never after
+// clean ends. It needs nothing of the full program.
+func TestFrontSweeps(t *testing.T) {
 	dir := programs(t)
 	front, full := filepath.Join(dir, "hpcbench"), filepath.Join(dir, FullName)
+	if err := os.Remove(full); err != nil {
+		t.Fatal(err)
+	}
 	state := t.TempDir()
 	launch := func() (string, int) {
 		t.Helper()
@@ -187,29 +218,29 @@ func TestFrontSweepsThroughTheFullProgram(t *testing.T) {
 		}
 		return names
 	}
-	swept := func() bool { _, err := os.Stat(filepath.Join(state, "swept")); return err == nil }
-	hide := func() {
-		if err := os.Rename(full, full+".away"); err != nil {
-			t.Fatal(err)
+	swept := func() (time.Time, bool) {
+		fi, err := os.Stat(filepath.Join(state, "swept"))
+		if err != nil {
+			return time.Time{}, false
 		}
-	}
-	restore := func() {
-		if err := os.Rename(full+".away", full); err != nil {
-			t.Fatal(err)
-		}
+		return fi.ModTime(), true
 	}
 
-	// First start: a sweep, by the full program.
-	if stderr, code := launch(); code != 0 || strings.Contains(stderr, "not swept") || !swept() || len(records()) != 0 {
-		t.Fatalf("first launch: exit %d, swept %v, records %v:\n%s", code, swept(), records(), stderr)
+	// First start: a sweep.
+	stderr, code := launch()
+	first, ok := swept()
+	if code != 0 || !ok || len(records()) != 0 {
+		t.Fatalf("first launch: exit %d, swept %v, records %v:\n%s", code, ok, records(), stderr)
 	}
-	// Clean since: no sweep asked (without the full program, nothing said).
-	hide()
-	if stderr, code := launch(); code != 0 || strings.Contains(stderr, "not swept") || len(records()) != 0 {
-		t.Errorf("launch after clean ends asked for a sweep, or kept its record: exit %d, records %v:\n%s", code, records(), stderr)
+	// Clean since: no sweep.
+	time.Sleep(20 * time.Millisecond)
+	if stderr, code := launch(); code != 0 || len(records()) != 0 {
+		t.Errorf("launch after a clean end: exit %d, records %v:\n%s", code, records(), stderr)
 	}
-	// A killed launcher's record: the next start must sweep; without the
-	// full program it says so and launches all the same.
+	if again, _ := swept(); !again.Equal(first) {
+		t.Errorf("a launch after clean ends swept again (marker %v, then %v)", first, again)
+	}
+	// A killed launcher's record: the next start sweeps and removes it.
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
@@ -218,11 +249,10 @@ func TestFrontSweepsThroughTheFullProgram(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(state, "live", stale), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if stderr, code := launch(); code != 0 || !strings.Contains(stderr, "not swept") || !strings.Contains(stderr, FullName) {
-		t.Errorf("launch after a killed one, without the full program: exit %d, want 0 and a word on the sweep:\n%s", code, stderr)
-	}
-	restore()
-	if stderr, code := launch(); code != 0 || strings.Contains(stderr, "not swept") || !swept() || len(records()) != 0 {
-		t.Errorf("launch after a killed one: exit %d, swept %v, records %v (want the stale one gone):\n%s", code, swept(), records(), stderr)
+	stderr, code = launch()
+	after, ok := swept()
+	if code != 0 || !ok || !after.After(first) || len(records()) != 0 {
+		t.Errorf("launch after a killed one: exit %d, swept %v (%v, first %v), records %v (want the stale one gone):\n%s",
+			code, ok, after, first, records(), stderr)
 	}
 }

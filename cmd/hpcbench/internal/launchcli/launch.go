@@ -1,10 +1,11 @@
 // Package launchcli is what both hpcbench programs share: "hpcbench
-// launch" (the process manager's verb), the version, the argument order
-// and the exit statuses. The front program (cmd/hpcbench/front) runs a
-// native launch with it and nothing else, so that the process manager
-// starts without the initialisers of the store, the plots, the signatures
-// and the container runtimes; the full program (cmd/hpcbench) runs every
-// verb.
+// launch" (the process manager's verb, natively or in a container
+// runtime, and its runtimes' housekeeping), the version, the argument
+// order and the exit statuses. The front program (cmd/hpcbench/front)
+// runs launches under PMI-1 and PMI-2 with it and nothing else, so that
+// the process manager starts without the initialisers of the store, the
+// plots, the signatures and the PMIx library; the full program
+// (cmd/hpcbench) runs every verb.
 package launchcli
 
 import (

@@ -10,9 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// Keeper is the housekeeping of a verb that launches ranks, which each
-// program brings (the full one sweeps every runtime itself; the front one
-// asks the full program only when the state folder says it must).
+// Keeper is the housekeeping of a verb that launches ranks: the same in
+// both programs (RuntimesKeeper); tests bring their own.
 type Keeper struct {
 	// Sweep removes what a killed hpcbench left behind, where something
 	// may be left, and returns what the verb's clean end calls (nil for
