@@ -53,11 +53,20 @@ func (w *engineWrapper) watchPeak(rank int, cidfile string) {
 	go pw.run()
 }
 
+// peakSearchAfter is how many samples of a container whose ID is known
+// find its cgroup in none of the usual places before the cgroup tree is
+// searched for it, once: the engine writes the ID when it creates the
+// container, before its cgroup exists, and a search of every controller's
+// tree at each sample cost a short rank's start more CPU than the
+// engine's client.
+const peakSearchAfter = 10
+
 func (p *peakWatch) run() {
 	tick := time.NewTicker(peakSampleInterval)
 	defer tick.Stop()
 	deadline := time.Now().Add(2 * time.Minute) // for the container to appear
 	var file string
+	missed := 0
 	for {
 		select {
 		case <-p.done:
@@ -66,7 +75,12 @@ func (p *peakWatch) run() {
 		}
 		if file == "" {
 			if id := readCID(p.cidfile); id != "" {
-				file = cgroupPeakFile(id)
+				file = cgroupPeakCandidate(id)
+				if file == "" {
+					if missed++; missed == peakSearchAfter {
+						file = cgroupPeakSearch(id)
+					}
+				}
 			}
 			if file == "" {
 				if time.Now().After(deadline) {
@@ -109,10 +123,10 @@ func readInt(path string) (int64, bool) {
 // the tests of the sweep of OCI leftovers).
 var cgroupRoot = "/sys/fs/cgroup"
 
-// cgroupPeakFile finds the peak-memory file of container id, trying the
-// usual places of the cgroupfs and systemd drivers of both engines before
-// searching.
-func cgroupPeakFile(id string) string {
+// cgroupPeakCandidate finds the peak-memory file of container id in the
+// usual places of the cgroupfs and systemd drivers of both engines; ""
+// where it is in none of them (yet).
+func cgroupPeakCandidate(id string) string {
 	v1 := filepath.Join(cgroupRoot, "memory")
 	candidates := []string{
 		filepath.Join(v1, "docker", id, "memory.max_usage_in_bytes"),
@@ -128,7 +142,14 @@ func cgroupPeakFile(id string) string {
 			return c
 		}
 	}
-	// Other drivers and parents: look for a folder named after the ID.
+	return ""
+}
+
+// cgroupPeakSearch looks for the peak-memory file of container id under
+// other drivers and parents: a folder named after the ID, at most four
+// levels down each hierarchy.
+func cgroupPeakSearch(id string) string {
+	v1 := filepath.Join(cgroupRoot, "memory")
 	var found string
 	for _, root := range []string{v1, cgroupRoot} {
 		depth0 := strings.Count(root, "/")
