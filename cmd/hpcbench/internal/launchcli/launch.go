@@ -314,7 +314,11 @@ func writeReport(path string, rep *pmi.Report) error {
 
 func printSummary(w io.Writer, rep *pmi.Report) {
 	ms := func(d interface{ Seconds() float64 }) string { return fmt.Sprintf("%.1f ms", d.Seconds()*1000) }
-	line := fmt.Sprintf("hpcbench launch: %d ranks, %s", rep.Ranks, rep.PMI)
+	noun := "ranks"
+	if rep.Ranks == 1 {
+		noun = "rank"
+	}
+	line := fmt.Sprintf("hpcbench launch: %d %s, %s", rep.Ranks, noun, rep.PMI)
 	if rep.Channel != "" && rep.PMI != pmi.PMIx {
 		line += " over " + string(rep.Channel)
 	}
