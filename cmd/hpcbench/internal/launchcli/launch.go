@@ -280,15 +280,17 @@ func ChooseMPIBuild(mode string, flavour pmi.Flavour, program string) (*mpibuild
 	case "none":
 		return nil, nil
 	case "", "auto":
-		b, ok := mpibuild.ForFlavour("", string(flavour))
-		if !ok {
-			return nil, nil
-		}
+		// The program first: most launches of a program that is no
+		// MPICH program then read no build.
 		path, err := exec.LookPath(program)
 		if err != nil {
 			return nil, nil // the launch itself says the program is missing
 		}
 		if links, _ := mpibuild.LinksMPICH(path); !links {
+			return nil, nil
+		}
+		b, ok := mpibuild.ForFlavour("", string(flavour))
+		if !ok {
 			return nil, nil
 		}
 		return &b, nil

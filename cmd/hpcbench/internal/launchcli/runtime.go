@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hpcbench/hpcbench/images"
+	"github.com/hpcbench/hpcbench/internal/launchstate"
 	"github.com/hpcbench/hpcbench/mpibuild"
 	"github.com/hpcbench/hpcbench/pmi"
 	"github.com/hpcbench/hpcbench/runtimes"
@@ -189,14 +190,19 @@ func RuntimesKeeper() Keeper {
 
 // sweepRuntimes removes the containers of every runtime whose hpcbench
 // was killed, and the PMIx folders of killed processes, and says what it
-// removed. A runtime that does not answer is no reason to stop: its
-// leftovers wait for the next start or "hpcbench doctor --clean".
+// removed, where the state folder says something may be left (with the
+// sweep of containers turned off, the PMIx folders are looked for at
+// every start, as the state folder then keeps nothing). A runtime that
+// does not answer is no reason to stop: its leftovers wait for the next
+// start or "hpcbench doctor --clean".
 func sweepRuntimes(c *cli.Context) func() {
 	ctx := c.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rec, containers, _, _ := runtimes.SweepIfNeeded(ctx)
-	Removed(c, containers)
+	rec, containers, swept, _ := runtimes.SweepIfNeeded(ctx)
+	if swept || launchstate.Disabled() {
+		Removed(c, containers)
+	}
 	return rec.Done
 }
