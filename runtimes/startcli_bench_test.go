@@ -3,6 +3,7 @@ package runtimes
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,8 @@ import (
 // command line starting the same image: whole processes, timed from the
 // outside, in interleaved rounds (hpcbench in private isolation, the
 // default; hpcbench in host isolation; the runtime's CLI), medians, their
-// ratios and what hpcbench adds in milliseconds printed. Where the CLI
+// ratios and what hpcbench adds in milliseconds (the median of the
+// rounds' paired differences) printed. Where the CLI
 // starts a rank in a few milliseconds (ch-run, runc) the difference is the
 // figure to read: hpcbench's own start, its PMI server and its wait for
 // the rank are a few milliseconds in any case.
@@ -126,12 +128,14 @@ func BenchmarkRankStartVsCLI(b *testing.B) {
 		}
 		return d, nil
 	}
+	// A timed sample that failed is NaN, so that the three series stay
+	// in step round by round for the paired differences.
 	sample := func(argv []string, into *[]float64, failed *int, timed bool) {
 		d, err := run(argv)
 		if err != nil {
 			*failed++
 			b.Logf("sample left out: %v", err)
-			return
+			d = math.NaN()
 		}
 		if timed {
 			*into = append(*into, d)
@@ -162,17 +166,42 @@ func BenchmarkRankStartVsCLI(b *testing.B) {
 	tw := tabwriter.NewWriter(&sb, 0, 2, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "runtime\tits CLI (s)\thpcbench private (s)\tx CLI\t+ms\thpcbench host (s)\tx CLI\t+ms\tsamples\t\n")
 	for _, r := range rows {
-		c, p, h := median(r.tCLI), median(r.tPrivate), median(r.tHost)
+		c, p, h := median(finite(r.tCLI)), median(finite(r.tPrivate)), median(finite(r.tHost))
 		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%s\t%+.1f\t%.3f\t%s\t%+.1f\t%d/%d/%d\t\n", r.name, c,
-			p, ratio(p, c), (p-c)*1000, h, ratio(h, c), (h-c)*1000,
-			len(r.tPrivate), len(r.tHost), len(r.tCLI))
+			p, ratio(p, c), pairedDiff(r.tPrivate, r.tCLI)*1000, h, ratio(h, c), pairedDiff(r.tHost, r.tCLI)*1000,
+			len(finite(r.tPrivate)), len(finite(r.tHost)), len(finite(r.tCLI)))
 	}
 	tw.Flush()
-	b.Logf("one rank of /bin/true, whole processes, medians of %d interleaved rounds:\n%s", rounds, sb.String())
+	b.Logf("one rank of /bin/true, whole processes, medians of %d interleaved rounds; +ms is the median of the rounds' differences to the CLI:\n%s", rounds, sb.String())
 	fmt.Println(sb.String())
 	for _, r := range rows {
 		if r.failPriv+r.failH+r.failC > 0 {
 			b.Errorf("%s: %d/%d/%d failed starts", r.name, r.failPriv, r.failH, r.failC)
 		}
 	}
+}
+
+// finite is v without its NaNs (failed samples).
+func finite(v []float64) []float64 {
+	out := make([]float64, 0, len(v))
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// pairedDiff is the median of a[i]-b[i] over the rounds where both
+// samples were taken: what one adds to the other, steadier than the
+// difference of two medians when the machine's speed drifts from round to
+// round.
+func pairedDiff(a, b []float64) float64 {
+	var d []float64
+	for i := range min(len(a), len(b)) {
+		if !math.IsNaN(a[i]) && !math.IsNaN(b[i]) {
+			d = append(d, a[i]-b[i])
+		}
+	}
+	return median(d)
 }
