@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,8 +35,9 @@ import (
 //	                (a pid namespace of the container's own, as private
 //	                isolation gives a job of one rank)
 //	apptainer       apptainer exec SIF /bin/true
-//	oci             runc run (or crun run) of a bundle hpcbench writes
-//	                itself for the rank, with a pid namespace of its own
+//	oci             runc run (or crun run) of the bundle hpcbench writes
+//	                for the rank (a pid namespace of its own, the working
+//	                folder bound in)
 //	charliecloud    ch-run ROOTFS -- /bin/true
 //
 // One untimed round goes first (it fills the version cache, as any start
@@ -99,13 +101,39 @@ func BenchmarkRankStartVsCLI(b *testing.B) {
 			}
 			r.cli = []string{rt.(*apptainer).binary(), "exec", m.SIF.Path, "/bin/true"}
 		case "oci":
-			bundle := filepath.Join(work, "bundle")
-			job := pmi.Job{ID: "cli", Ranks: 1}
-			s := bundleConfig(m.Rootfs, []string{"/bin/true"}, []string{"PATH=/usr/bin:/bin"}, "/", nil, nil, job.ID, "0",
-				newBundleIsolation(Spec{Layout: PerRank}, job))
-			if err := writeBundle(bundle, s); err != nil {
+			// The bundle hpcbench itself writes for the rank (its mounts,
+			// the working folder's bind, its environment), kept for
+			// every round.
+			info, err := rt.Prepare(b.Context(), m.Name)
+			if err != nil {
 				b.Fatal(err)
 			}
+			w, err := rt.Wrapper(b.Context(), Spec{Layout: PerRank, Image: info})
+			if err != nil {
+				b.Fatal(err)
+			}
+			job := pmi.Job{ID: "cli-" + strconv.Itoa(os.Getpid()), Ranks: 1, PMI: pmi.PMI1, Channel: pmi.ChannelFD}
+			cmd := &pmi.RankCommand{Argv: []string{"/bin/true"}, Dir: work, CPU: -1,
+				Env: []string{"PATH=/usr/bin:/bin", "PMI_FD=3", "PMI_RANK=0", "PMI_SIZE=1", "PMI_JOBID=" + job.ID}}
+			null, err := os.Open(os.DevNull) // stands for the PMI socket
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd.ExtraFiles = []*os.File{null}
+			err = w.WrapRank(job, cmd)
+			null.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			i := slices.Index(cmd.Argv, "--bundle")
+			if i < 0 {
+				b.Fatalf("oci rank command without a bundle: %q", cmd.Argv)
+			}
+			bundle := filepath.Join(work, "bundle")
+			if err := os.CopyFS(bundle, os.DirFS(cmd.Argv[i+1])); err != nil {
+				b.Fatal(err)
+			}
+			_ = w.Cleanup(job)
 			r.cli = []string{rt.(*ociRuntime).binary(), "run", "--bundle", bundle, "hpcbench-bench-cli-" + strconv.Itoa(os.Getpid())}
 		case "charliecloud":
 			r.cli = []string{rt.(*charliecloud).binary(), m.Rootfs, "--", "/bin/true"}
