@@ -51,7 +51,7 @@ func ownsCommandLine(args []string) bool {
 
 // run runs this program's verbs and returns the exit status.
 func run() int {
-	launch := launchcli.Launching(launchcli.Command(launchcli.RuntimeWrapper(launchcli.Direct{})), nil, true, launchcli.RuntimesKeeper())
+	launch := launchcli.Launching(launchcli.Command(launchcli.RuntimeWrapper(&launchcli.Direct{})), nil, true, launchcli.RuntimesKeeper())
 	own := launch.Action
 	launch.Action = func(c *cli.Context) error {
 		if !runsLaunch(c) {

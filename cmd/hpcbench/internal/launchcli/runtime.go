@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/hpcbench/hpcbench/images"
 	"github.com/hpcbench/hpcbench/internal/launchstate"
@@ -34,21 +35,35 @@ type Resolver interface {
 // not pinned (NAME@sha256:HEX), for which it gives what the full
 // program's resolver gives; a pinned image, whose digest must be checked
 // first, is refused (the front program hands such a launch to the full
-// one: PinnedImage).
-type Direct struct{}
+// one: PinnedImage). Like the full program's resolver it finds and
+// detects each runtime once: Image after Runtime does not ask again.
+type Direct struct {
+	mu    sync.Mutex
+	found map[string]Resolved // by runtime name and command
+}
 
 // Runtime finds the runtime name running command and detects its version.
-func (Direct) Runtime(ctx context.Context, name, command string) Resolved {
-	rt, err := runtimes.GetCommand(name, command)
-	if err != nil {
-		return Resolved{Err: err}
+func (d *Direct) Runtime(ctx context.Context, name, command string) Resolved {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := name + "\x00" + command
+	if res, ok := d.found[key]; ok {
+		return res
 	}
-	_, err = rt.Detect(ctx)
-	return Resolved{Runtime: rt, Err: err}
+	var res Resolved
+	res.Runtime, res.Err = runtimes.GetCommand(name, command)
+	if res.Err == nil {
+		_, res.Err = res.Runtime.Detect(ctx)
+	}
+	if d.found == nil {
+		d.found = map[string]Resolved{}
+	}
+	d.found[key] = res
+	return res
 }
 
 // Image is Runtime, then prepares image for it.
-func (d Direct) Image(ctx context.Context, name, command, image string) Resolved {
+func (d *Direct) Image(ctx context.Context, name, command, image string) Resolved {
 	res := d.Runtime(ctx, name, command)
 	if res.Err != nil {
 		return res
